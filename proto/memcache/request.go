@@ -1,0 +1,157 @@
+package memcache
+
+// Command names a text-protocol command.
+type Command uint8
+
+// The commands of the memcached text protocol.
+const (
+	CmdUnknown Command = iota
+	CmdGet
+	CmdGets
+	CmdGat
+	CmdGats
+	CmdSet
+	CmdAdd
+	CmdReplace
+	CmdAppend
+	CmdPrepend
+	CmdCas
+	CmdDelete
+	CmdIncr
+	CmdDecr
+	CmdTouch
+	CmdFlushAll
+	CmdVersion
+	CmdVerbosity
+	CmdQuit
+	CmdStats
+	numCommands
+)
+
+// commandNames maps a Command to its protocol name; index = Command.
+var commandNames = [numCommands]string{
+	CmdUnknown:   "",
+	CmdGet:       "get",
+	CmdGets:      "gets",
+	CmdGat:       "gat",
+	CmdGats:      "gats",
+	CmdSet:       "set",
+	CmdAdd:       "add",
+	CmdReplace:   "replace",
+	CmdAppend:    "append",
+	CmdPrepend:   "prepend",
+	CmdCas:       "cas",
+	CmdDelete:    "delete",
+	CmdIncr:      "incr",
+	CmdDecr:      "decr",
+	CmdTouch:     "touch",
+	CmdFlushAll:  "flush_all",
+	CmdVersion:   "version",
+	CmdVerbosity: "verbosity",
+	CmdQuit:      "quit",
+	CmdStats:     "stats",
+}
+
+// String returns the command's protocol name.
+func (c Command) String() string {
+	if c < numCommands {
+		return commandNames[c]
+	}
+	return ""
+}
+
+// IsRetrieval reports whether c is get, gets, gat or gats.
+func (c Command) IsRetrieval() bool { return c >= CmdGet && c <= CmdGats }
+
+// IsStorage reports whether c carries a data block (set, add, replace,
+// append, prepend, cas).
+func (c Command) IsStorage() bool { return c >= CmdSet && c <= CmdCas }
+
+// HasKey reports whether c addresses one or more keys.
+func (c Command) HasKey() bool { return c >= CmdGet && c <= CmdTouch }
+
+// Request is one parsed text-protocol request.
+//
+// Every byte slice in a Request is a view into the buffer it was parsed from
+// and is valid only until that buffer is discarded or reused; copy what must
+// outlive it (see [Request.CopyTo]). A Request is reused across parses and is
+// not safe for concurrent use.
+type Request struct {
+	Cmd Command
+	// Keys holds the keys in request order: one for storage, delete, incr,
+	// decr and touch; one or more for retrievals.
+	Keys [][]byte
+	// Flags is the client flags word of a storage command.
+	Flags uint32
+	// Exptime is the expiration time as sent (storage, touch, gat, gats),
+	// and the delay of flush_all. Negative means "already expired".
+	Exptime int64
+	// Data is the data block of a storage command, without its "\r\n".
+	Data []byte
+	// Cas is the compare-and-swap unique of a cas command.
+	Cas uint64
+	// Delta is the amount of incr and decr.
+	Delta uint64
+	// Level is the argument of verbosity.
+	Level uint32
+	// HasArg reports whether flush_all carried a delay argument.
+	HasArg bool
+	// NoReply is true when the client asked for no reply.
+	NoReply bool
+	// Args holds the arguments of stats (e.g. "items", "slabs").
+	Args [][]byte
+	// TrailingErr, when not empty, is an error line that memcached sends
+	// after the replies to Keys (e.g. a too-long key in the middle of a
+	// multi-get): reply for Keys, then this line instead of "END".
+	TrailingErr string
+}
+
+// Reset clears r for reuse, keeping the capacity of its slices.
+func (r *Request) Reset() {
+	keys, args := r.Keys[:0], r.Args[:0]
+	*r = Request{Keys: keys, Args: args}
+}
+
+// Key returns the first key, or nil.
+func (r *Request) Key() []byte {
+	if len(r.Keys) == 0 {
+		return nil
+	}
+	return r.Keys[0]
+}
+
+// CopyTo makes dst a deep copy of r whose slices point into arena, which is
+// grown as needed and returned; dst stays valid after r's buffer is gone.
+// Reusing dst and arena makes the copy allocation-free in steady state.
+func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
+	arena = arena[:0]
+	n := len(r.Data)
+	for _, k := range r.Keys {
+		n += len(k)
+	}
+	for _, a := range r.Args {
+		n += len(a)
+	}
+	if cap(arena) < n {
+		arena = make([]byte, 0, n)
+	}
+	keys, args := dst.Keys[:0], dst.Args[:0]
+	*dst = *r
+	for _, k := range r.Keys {
+		s := len(arena)
+		arena = append(arena, k...)
+		keys = append(keys, arena[s:len(arena):len(arena)])
+	}
+	for _, a := range r.Args {
+		s := len(arena)
+		arena = append(arena, a...)
+		args = append(args, arena[s:len(arena):len(arena)])
+	}
+	dst.Keys, dst.Args = keys, args
+	if r.Data != nil {
+		s := len(arena)
+		arena = append(arena, r.Data...)
+		dst.Data = arena[s:len(arena):len(arena)]
+	}
+	return arena
+}
