@@ -14,7 +14,8 @@ type Waiter interface {
 //
 // Serve either answers at once, appending the reply to out and returning
 // (out, false), or takes the request over and returns (out, true), calling
-// w.Done later. req and its slices are valid only during the call: a pool
+// w.Done later, from another goroutine (never from within Serve's own call,
+// where the caller may hold a lock). req and its slices are valid only during the call: a pool
 // that answers later copies what it needs before returning. Serve must not
 // block: it runs on an event loop. It is safe for concurrent use.
 type Pool interface {

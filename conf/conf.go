@@ -1,0 +1,289 @@
+package conf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pool kinds.
+const (
+	KindLocal    = "local"    // the embedded store
+	KindMemcache = "memcache" // a pool of memcached servers
+)
+
+// DefaultPool is the name of the pool that serves keys no route matches.
+const DefaultPool = "default"
+
+// Config is faed's whole configuration. The zero value plus [Config.Defaults]
+// is a standalone memcached-compatible cache on 127.0.0.1:11211.
+type Config struct {
+	// Listen is the client address (memcached text protocol). Default 127.0.0.1:11211.
+	Listen string `yaml:"listen"`
+	// Admin is the HTTP admin address; empty disables it.
+	Admin string `yaml:"admin"`
+	// Loops is the number of event loops; 0 means one per CPU.
+	Loops int `yaml:"loops"`
+	// MaxConns caps client connections; more are refused with memcached's
+	// "ERROR Too many open connections". Default 4096.
+	MaxConns int `yaml:"max_conns"`
+	// MaxKeyLen is the longest key accepted. Default and maximum 250 (memcached's).
+	MaxKeyLen int `yaml:"max_key_len"`
+	// MaxItemSize is the largest item, as memcached's -I. Default 1MiB.
+	MaxItemSize ByteSize `yaml:"max_item_size"`
+	// MaxInflight caps the requests of one connection waiting for an
+	// upstream; past it faed stops reading that connection's requests
+	// until replies go out. Default 1024.
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxInbound caps the unparsed bytes held for one connection while it is
+	// held back; a client that sends more is closed. Default 8MiB.
+	MaxInbound ByteSize `yaml:"max_inbound"`
+	// MaxOutbound is the amount of unsent replies to one connection past
+	// which faed stops reading its requests until it drains. Default 4MiB.
+	MaxOutbound ByteSize `yaml:"max_outbound"`
+	// IdleTimeout closes a connection that sent nothing for this long; 0
+	// (the default, as memcached) never does.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests. Default 10s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Pools by name; "default" serves keys no route matches.
+	Pools map[string]*Pool `yaml:"pools"`
+	// Routes send keys to pools by longest matching prefix.
+	Routes []Route `yaml:"routes"`
+}
+
+// Pool configures one pool.
+type Pool struct {
+	// Kind is "local" or "memcache".
+	Kind string `yaml:"kind"`
+	// MaxBytes bounds a local pool's memory. Default 64MiB (memcached's -m).
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// Servers of a memcache pool: "host:port" or "host:port weight".
+	Servers []string `yaml:"servers"`
+	// ConnsPerServer is the number of long-lived connections to each server. Default 2.
+	ConnsPerServer int `yaml:"conns_per_server"`
+	// Timeout bounds each upstream request. Default 500ms.
+	Timeout Duration `yaml:"timeout"`
+	// AllowFlush lets flush_all reach this pool's servers. Default true.
+	AllowFlush *bool `yaml:"allow_flush"`
+}
+
+// Route sends keys starting with Prefix to Pool.
+type Route struct {
+	Prefix string `yaml:"prefix"`
+	Pool   string `yaml:"pool"`
+}
+
+// Server is one parsed entry of Pool.Servers.
+type Server struct {
+	Addr   string
+	Weight int
+}
+
+// Defaults fills unset fields with their documented defaults.
+func (c *Config) Defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:11211"
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.MaxKeyLen == 0 {
+		c.MaxKeyLen = 250
+	}
+	if c.MaxItemSize == 0 {
+		c.MaxItemSize = 1 << 20
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 1024
+	}
+	if c.MaxInbound == 0 {
+		c.MaxInbound = 8 << 20
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = 4 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(10 * time.Second)
+	}
+	if c.Pools == nil {
+		c.Pools = map[string]*Pool{}
+	}
+	if c.Pools[DefaultPool] == nil {
+		c.Pools[DefaultPool] = &Pool{Kind: KindLocal}
+	}
+	for _, p := range c.Pools {
+		if p == nil {
+			continue
+		}
+		if p.Kind == "" {
+			p.Kind = KindLocal
+			if len(p.Servers) > 0 {
+				p.Kind = KindMemcache
+			}
+		}
+		if p.Kind == KindLocal && p.MaxBytes == 0 {
+			p.MaxBytes = 64 << 20
+		}
+		if p.Kind == KindMemcache {
+			if p.ConnsPerServer == 0 {
+				p.ConnsPerServer = 2
+			}
+			if p.Timeout == 0 {
+				p.Timeout = Duration(500 * time.Millisecond)
+			}
+			if p.AllowFlush == nil {
+				t := true
+				p.AllowFlush = &t
+			}
+		}
+	}
+}
+
+// Validate checks c after Defaults; its error names the field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port (e.g. 127.0.0.1:11211)", c.Listen)
+	}
+	if c.Admin != "" {
+		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
+			bad("admin", "%q is not host:port (e.g. 127.0.0.1:11299)", c.Admin)
+		}
+	}
+	if c.Loops < 0 {
+		bad("loops", "must be 0 (one per CPU) or more")
+	}
+	if c.MaxConns < 1 {
+		bad("max_conns", "must be at least 1")
+	}
+	if c.MaxKeyLen < 1 || c.MaxKeyLen > 250 {
+		bad("max_key_len", "must be between 1 and 250 (memcached's limit)")
+	}
+	if c.MaxItemSize < 1024 || c.MaxItemSize > 1<<30 {
+		bad("max_item_size", "must be between 1KiB and 1GiB")
+	}
+	if c.MaxInflight < 1 {
+		bad("max_inflight", "must be at least 1")
+	}
+	if c.MaxInbound < c.MaxItemSize+4096 {
+		bad("max_inbound", "must exceed max_item_size by at least 4KiB so one whole request fits")
+	}
+	if c.MaxOutbound < 1024 {
+		bad("max_outbound", "must be at least 1KiB")
+	}
+	if c.IdleTimeout < 0 {
+		bad("idle_timeout", "must not be negative")
+	}
+	names := make([]string, 0, len(c.Pools))
+	for name := range c.Pools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := c.Pools[name]
+		f := "pools." + name
+		if p == nil {
+			bad(f, "is empty: give it a kind (local or memcache)")
+			continue
+		}
+		switch p.Kind {
+		case KindLocal:
+			if len(p.Servers) > 0 {
+				bad(f+".servers", "a local pool has no servers: set kind: memcache")
+			}
+			if p.MaxBytes < 1<<20 {
+				bad(f+".max_bytes", "must be at least 1MiB")
+			}
+		case KindMemcache:
+			if len(p.Servers) == 0 {
+				bad(f+".servers", "a memcache pool needs at least one server host:port")
+			}
+			for i, s := range p.Servers {
+				if _, err := ParseServer(s); err != nil {
+					bad(fmt.Sprintf("%s.servers[%d]", f, i), "%v", err)
+				}
+			}
+			if p.ConnsPerServer < 1 || p.ConnsPerServer > 64 {
+				bad(f+".conns_per_server", "must be between 1 and 64")
+			}
+			if p.Timeout <= 0 {
+				bad(f+".timeout", "must be positive")
+			}
+		default:
+			bad(f+".kind", "%q is not a pool kind: use local or memcache", p.Kind)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		if r.Prefix == "" {
+			bad(f+".prefix", "must not be empty (the default pool takes unmatched keys)")
+		}
+		if seen[r.Prefix] {
+			bad(f+".prefix", "%q is routed twice", r.Prefix)
+		}
+		seen[r.Prefix] = true
+		if c.Pools[r.Pool] == nil {
+			bad(f+".pool", "%q is not a configured pool", r.Pool)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseServer parses "host:port" or "host:port weight" (weight >= 1).
+func ParseServer(s string) (Server, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 || len(f) > 2 {
+		return Server{}, fmt.Errorf("%q: write host:port, optionally followed by a weight", s)
+	}
+	if _, _, err := net.SplitHostPort(f[0]); err != nil {
+		return Server{}, fmt.Errorf("%q is not host:port", f[0])
+	}
+	srv := Server{Addr: f[0], Weight: 1}
+	if len(f) == 2 {
+		w, err := strconv.Atoi(f[1])
+		if err != nil || w < 1 {
+			return Server{}, fmt.Errorf("weight %q must be a whole number >= 1", f[1])
+		}
+		srv.Weight = w
+	}
+	return srv, nil
+}
+
+// Parse decodes YAML, rejecting unknown fields, applies defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty document decodes to io.EOF: it means "all defaults".
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &c, nil
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data)
+}

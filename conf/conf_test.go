@@ -1,0 +1,107 @@
+package conf
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:11211" || c.MaxKeyLen != 250 || c.MaxItemSize != 1<<20 {
+		t.Errorf("defaults: %+v", c)
+	}
+	p := c.Pools[DefaultPool]
+	if p == nil || p.Kind != KindLocal || p.MaxBytes != 64<<20 {
+		t.Errorf("default pool: %+v", p)
+	}
+}
+
+func TestFull(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.Pools["users"]
+	if u.Kind != KindMemcache || u.Timeout.D() != 200*time.Millisecond || *u.AllowFlush || u.ConnsPerServer != 2 {
+		t.Errorf("users pool: %+v", u)
+	}
+	if c.MaxItemSize != 2<<20 || c.IdleTimeout.D() != 30*time.Second {
+		t.Errorf("sizes: %+v", c)
+	}
+	s, err := ParseServer(u.Servers[1])
+	if err != nil || s.Addr != "127.0.0.1:11401" || s.Weight != 3 {
+		t.Errorf("server: %+v %v", s, err)
+	}
+}
+
+// Each invalid fixture must be refused with an error naming its field.
+func TestInvalid(t *testing.T) {
+	want := map[string]string{
+		"bad_listen.yaml":          "listen:",
+		"bad_kind.yaml":            "pools.default.kind",
+		"memcache_no_servers.yaml": "pools.default.servers",
+		"server_no_port.yaml":      "pools.default.servers[0]",
+		"bad_weight.yaml":          "pools.default.servers[0]",
+		"route_unknown_pool.yaml":  "routes[0].pool",
+		"bad_size.yaml":            "parsec",
+		"bad_duration.yaml":        "soon",
+		"unknown_field.yaml":       "listn",
+		"key_too_long.yaml":        "max_key_len",
+		"local_too_small.yaml":     "pools.default.max_bytes",
+	}
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) != len(want) {
+		t.Fatalf("%d fixtures, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(f)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), want[name]) {
+				t.Errorf("error %q does not name %q", err, want[name])
+			}
+		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		ok   bool
+	}{
+		{in: "1048576", want: 1 << 20, ok: true},
+		{in: "1MiB", want: 1 << 20, ok: true},
+		{in: "64m", want: 64 << 20, ok: true},
+		{in: "512KB", want: 512 << 10, ok: true},
+		{in: "2G", want: 2 << 30, ok: true},
+		{in: "", ok: false},
+		{in: "MiB", ok: false},
+		{in: "5 bananas", ok: false},
+		{in: "99999999999999999999G", ok: false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseByteSize(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+				t.Errorf("got %d, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("got %v", err)
+	}
+}

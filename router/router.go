@@ -1,0 +1,108 @@
+package router
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// Route sends keys that start with Prefix to the pool named Pool.
+type Route struct {
+	Prefix string
+	Pool   string
+}
+
+// Router maps keys to pools. It is immutable after New and safe for
+// concurrent use.
+type Router struct {
+	routes []route // longest prefix first
+	def    upstream.Pool
+	pools  []upstream.Pool
+	split  splitPool
+}
+
+type route struct {
+	prefix string
+	pool   upstream.Pool
+}
+
+// New builds a router over pools; def names the pool for unmatched keys.
+func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, error) {
+	r := &Router{def: pools[def]}
+	if r.def == nil {
+		return nil, fmt.Errorf("router: default pool %q is not configured", def)
+	}
+	names := make([]string, 0, len(pools))
+	for n := range pools {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r.pools = append(r.pools, pools[n])
+	}
+	for _, rt := range routes {
+		p := pools[rt.Pool]
+		if p == nil {
+			return nil, fmt.Errorf("router: route %q names unknown pool %q", rt.Prefix, rt.Pool)
+		}
+		r.routes = append(r.routes, route{prefix: rt.Prefix, pool: p})
+	}
+	// Longest prefix first, so the first match is the longest.
+	sort.SliceStable(r.routes, func(i, j int) bool {
+		return len(r.routes[i].prefix) > len(r.routes[j].prefix)
+	})
+	r.split.r = r
+	return r, nil
+}
+
+// Pick returns the pool that owns key.
+func (r *Router) Pick(key []byte) upstream.Pool {
+	for i := range r.routes {
+		// string(key) in a comparison does not allocate.
+		if strings.HasPrefix(string(key), r.routes[i].prefix) {
+			return r.routes[i].pool
+		}
+	}
+	return r.def
+}
+
+// Serve routes req to its pool; see upstream.Pool for the contract. Keyless
+// commands other than flush_all are not the router's: the server answers
+// them. flush_all goes to the default pool only.
+func (r *Router) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	if !req.Cmd.HasKey() {
+		return r.def.Serve(req, out, w)
+	}
+	p := r.Pick(req.Keys[0])
+	if len(r.routes) == 0 || len(req.Keys) == 1 {
+		return p.Serve(req, out, w)
+	}
+	for _, k := range req.Keys[1:] {
+		if r.Pick(k) != p {
+			return r.split.serve(req, out, w)
+		}
+	}
+	return p.Serve(req, out, w)
+}
+
+// Stats reports every pool's statistics; names repeat across pools and the
+// caller sums them.
+func (r *Router) Stats(add func(name string, value uint64)) {
+	for _, p := range r.pools {
+		p.Stats(add)
+	}
+}
+
+// Close closes every pool.
+func (r *Router) Close() error {
+	var first error
+	for _, p := range r.pools {
+		if err := p.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

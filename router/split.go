@@ -1,0 +1,129 @@
+package router
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// splitPool serves a multi-key read whose keys live in several pools: one
+// sub-request per pool, then the VALUE blocks merged back in the client's key
+// order. It is the rare path (routes are usually chosen so one request hits
+// one pool) and allocates per request.
+type splitPool struct{ r *Router }
+
+// splitGet gathers the parts of one split read.
+type splitGet struct {
+	mu       sync.Mutex
+	w        upstream.Waiter
+	keys     [][]byte // copies, in client order
+	owner    []int    // part index per key
+	parts    []*splitPart
+	left     int
+	trailing string
+	async    bool
+}
+
+type splitPart struct {
+	g     *splitGet
+	pool  upstream.Pool
+	reply []byte
+}
+
+func (p *splitPart) Done(reply []byte) {
+	p.reply = append(p.reply[:0], reply...)
+	p.g.partDone()
+}
+
+func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	g := &splitGet{w: w, trailing: req.TrailingErr}
+	for _, k := range req.Keys {
+		p := s.r.Pick(k)
+		idx := -1
+		for i, part := range g.parts {
+			if part.pool == p {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			idx = len(g.parts)
+			g.parts = append(g.parts, &splitPart{g: g, pool: p})
+		}
+		g.keys = append(g.keys, bytes.Clone(k))
+		g.owner = append(g.owner, idx)
+	}
+	g.left = len(g.parts)
+	sub := *req
+	sub.TrailingErr = ""
+	g.mu.Lock() // parts may finish before the loop ends; merge only after it
+	for i, part := range g.parts {
+		sub.Keys = sub.Keys[:0:0]
+		for j, k := range req.Keys {
+			if g.owner[j] == i {
+				sub.Keys = append(sub.Keys, k)
+			}
+		}
+		reply, async := part.pool.Serve(&sub, nil, part)
+		if !async {
+			part.reply = reply
+			g.left--
+		} else {
+			g.async = true
+		}
+	}
+	if g.left > 0 {
+		g.mu.Unlock()
+		return out, true
+	}
+	g.mu.Unlock()
+	return g.merge(out), false
+}
+
+func (g *splitGet) partDone() {
+	g.mu.Lock()
+	g.left--
+	done := g.left == 0 && g.async
+	g.mu.Unlock()
+	if done {
+		g.w.Done(g.merge(nil))
+	}
+}
+
+// merge walks each part's reply in step with the client's keys. A part whose
+// reply is not a list of VALUE blocks (an error line) counts as misses for
+// its keys, as mcrouter does, unless every part failed: then the client gets
+// the first error line.
+func (g *splitGet) merge(out []byte) []byte {
+	rest := make([][]byte, len(g.parts))
+	failed := 0
+	var firstErr []byte
+	for i, p := range g.parts {
+		rest[i] = p.reply
+		if !bytes.HasPrefix(p.reply, []byte("VALUE ")) && !bytes.HasPrefix(p.reply, []byte(memcache.ReplyEnd)) {
+			failed++
+			if firstErr == nil {
+				firstErr = p.reply
+			}
+			rest[i] = nil
+		}
+	}
+	if failed == len(g.parts) {
+		return append(out, firstErr...)
+	}
+	for j, k := range g.keys {
+		i := g.owner[j]
+		key, block, next, ok := memcache.NextValue(rest[i])
+		if ok && bytes.Equal(key, k) {
+			out = append(out, block...)
+			rest[i] = next
+		}
+	}
+	if g.trailing != "" {
+		out = append(out, g.trailing...)
+		return append(out, '\r', '\n')
+	}
+	return append(out, memcache.ReplyEnd...)
+}

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
+
+// conn is the state of one client connection. Everything but the atomics is
+// owned by the connection's event loop.
+type conn struct {
+	s *Server
+	c gnet.Conn
+
+	req     memcache.Request
+	out     []byte  // replies of this read, written once at its end
+	pending []*slot // FIFO of replies behind the oldest unfinished upstream request
+	spare   *slot   // a slot handed to the handler but not taken
+	swallow int     // bytes of a refused data block still to discard
+	closing bool    // quit or a fatal error: close once pending replies are out
+	seen    int     // inbound bytes already counted in bytes_read
+
+	lastActive atomic.Int64 // unix nanos of the last read
+	inflight   atomic.Int32 // slots waiting for an upstream
+	held       atomic.Bool  // held back by a full outbound buffer
+}
+
+// serve runs on the event loop for every read and every wake-up.
+func (cn *conn) serve() gnet.Action {
+	s, c := cn.s, cn.c
+	cn.lastActive.Store(time.Now().UnixNano())
+	out := cn.drain(cn.out[:0])
+
+	buf, _ := c.Peek(-1)
+	if n := len(buf) - cn.seen; n > 0 {
+		s.stats.bytesRead.Add(uint64(n))
+	}
+	off := 0
+	held := false
+	for !cn.closing && off < len(buf) {
+		if cn.swallow > 0 {
+			n := min(cn.swallow, len(buf)-off)
+			off += n
+			cn.swallow -= n
+			continue
+		}
+		if len(cn.pending) >= s.cfg.MaxInflight || c.OutboundBuffered()+len(out) > s.cfg.MaxOutbound {
+			held = true
+			break
+		}
+		n, err := s.parser.Parse(buf[off:], &cn.req)
+		if errors.Is(err, memcache.ErrIncomplete) {
+			break
+		}
+		off += n
+		if err != nil {
+			var pe *memcache.Error
+			if !errors.As(err, &pe) {
+				cn.closing = true
+				break
+			}
+			out = cn.protocolError(out, pe)
+			continue
+		}
+		out = cn.dispatch(out)
+	}
+	if off > 0 {
+		_, _ = c.Discard(off)
+	}
+	cn.seen = len(buf) - off
+	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
+
+	if len(out) > 0 {
+		_, _ = c.Write(out)
+		s.stats.bytesWritten.Add(uint64(len(out)))
+	}
+	if cap(out) > maxKeptSlotBuf {
+		out = nil
+	}
+	cn.out = out[:0]
+	if cn.closing && len(cn.pending) == 0 {
+		return gnet.Close
+	}
+	if held && cn.seen > s.cfg.MaxInbound {
+		// The client keeps sending while we hold it back: drop it rather
+		// than buffer without bound.
+		_, _ = c.Write([]byte("SERVER_ERROR out of memory reading request\r\n"))
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// drain appends the finished replies at the head of the FIFO to out.
+func (cn *conn) drain(out []byte) []byte {
+	i := 0
+	for ; i < len(cn.pending); i++ {
+		sl := cn.pending[i]
+		if !sl.done.Load() {
+			break
+		}
+		out = append(out, sl.buf...)
+		cn.release(sl)
+	}
+	if i > 0 {
+		n := copy(cn.pending, cn.pending[i:])
+		clear(cn.pending[n:])
+		cn.pending = cn.pending[:n]
+	}
+	return out
+}
+
+// release returns a written slot for reuse, and accounts for it if it had
+// gone upstream.
+func (cn *conn) release(sl *slot) {
+	if sl.c != nil { // went upstream
+		cn.inflight.Add(-1)
+		cn.s.inflight.Add(-1)
+	}
+	if cap(sl.buf) > maxKeptSlotBuf {
+		sl.buf = nil
+	}
+	if cn.spare == nil {
+		sl.buf = sl.buf[:0]
+		sl.c = nil
+		sl.done.Store(false)
+		cn.spare = sl
+	}
+}
+
+// asyncPending counts the pending slots that wait for an upstream.
+func (cn *conn) asyncPending() int { return int(cn.inflight.Load()) }
+
+// dispatch serves the request in cn.req and returns out with its reply, or
+// queues a slot for it.
+func (cn *conn) dispatch(out []byte) []byte {
+	req := &cn.req
+	switch req.Cmd {
+	case memcache.CmdVersion:
+		return cn.reply(out, append(append(cn.scratch(), "VERSION "...), cn.s.cfg.Version+"\r\n"...))
+	case memcache.CmdVerbosity:
+		if req.NoReply {
+			return out
+		}
+		return cn.reply(out, append(cn.scratch(), memcache.ReplyOK...))
+	case memcache.CmdQuit:
+		cn.closing = true
+		return out
+	case memcache.CmdStats:
+		return cn.reply(out, cn.s.appendStats(cn.scratch(), req.Args))
+	}
+	return cn.handle(out, req)
+}
+
+// scratch returns an empty buffer for a reply built before it is queued.
+func (cn *conn) scratch() []byte {
+	if cn.spare != nil {
+		return cn.spare.buf[:0]
+	}
+	return nil
+}
+
+// reply queues a finished reply behind pending ones, or appends it to out.
+func (cn *conn) reply(out, r []byte) []byte {
+	if len(cn.pending) == 0 {
+		return append(out, r...)
+	}
+	sl := cn.takeSlot()
+	sl.buf = r
+	sl.done.Store(true)
+	cn.pending = append(cn.pending, sl)
+	return out
+}
+
+// takeSlot returns the spare slot or a new one.
+func (cn *conn) takeSlot() *slot {
+	sl := cn.spare
+	cn.spare = nil
+	if sl == nil {
+		sl = &slot{}
+	}
+	return sl
+}
+
+// handle passes a request to the handler. While nothing is pending, a reply
+// given at once goes straight to out; otherwise it queues in a slot.
+func (cn *conn) handle(out []byte, req *memcache.Request) []byte {
+	sl := cn.takeSlot()
+	sl.c = cn.c
+	dst := out
+	if len(cn.pending) > 0 {
+		dst = sl.buf[:0]
+	}
+	r, async := cn.s.h.Serve(req, dst, sl)
+	if async {
+		cn.inflight.Add(1)
+		cn.s.inflight.Add(1)
+		cn.pending = append(cn.pending, sl)
+		return out
+	}
+	sl.c = nil
+	if len(cn.pending) == 0 {
+		cn.spare = sl
+		return r
+	}
+	sl.buf = r
+	sl.done.Store(true)
+	cn.pending = append(cn.pending, sl)
+	return out
+}
+
+// protocolError answers a request the parser refused, as memcached does.
+func (cn *conn) protocolError(out []byte, pe *memcache.Error) []byte {
+	if pe.Reply != "" {
+		out = cn.reply(out, append(append(cn.scratch(), pe.Reply...), '\r', '\n'))
+	}
+	cn.swallow = pe.Swallow
+	if pe.Close {
+		cn.closing = true
+		return out
+	}
+	// memcached unlinks the old item when a set is refused as too large,
+	// so that a reader does not keep seeing a value the client replaced.
+	if pe.Swallow > 0 && cn.req.Cmd == memcache.CmdSet && len(cn.req.Keys) == 1 {
+		cn.req.Cmd = memcache.CmdDelete
+		cn.req.NoReply = true
+		out = cn.handle(out, &cn.req)
+	}
+	return out
+}

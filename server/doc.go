@@ -1,0 +1,18 @@
+// Package server accepts client connections on gnet event loops, parses
+// memcached text-protocol requests straight out of each connection's inbound
+// buffer, hands them to a [Handler] and writes the replies back in request
+// order, also when some requests are answered later by an upstream.
+//
+// Ordering: each connection keeps a FIFO of reply slots. While no request of
+// the connection is waiting for an upstream, replies are appended to one
+// outbound buffer and written once per read. Once a request goes upstream it
+// takes a slot, and every later reply of that connection queues behind it in
+// its own slot; when an upstream finishes it fills its slot and wakes the
+// connection's event loop, which writes the finished slots at the head of
+// the FIFO. Only the event loop writes to a connection.
+//
+// Backpressure: a connection with MaxInflight slots waiting, or with more
+// than MaxOutbound bytes of unsent replies, is not parsed further until
+// replies leave; its unparsed bytes wait in gnet's inbound buffer, which is
+// bounded by MaxInbound (a client that sends more is closed).
+package server

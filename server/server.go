@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// Handler serves parsed keyed requests and flush_all; see upstream.Pool for
+// the contract of Serve. The server itself answers version, verbosity,
+// quit and stats.
+type Handler interface {
+	Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool)
+	Stats(add func(name string, value uint64))
+}
+
+// Config holds the server's limits; zero values take the defaults of
+// conf.Config.
+type Config struct {
+	Addr            string
+	Loops           int
+	MaxConns        int
+	MaxKeyLen       int
+	MaxItemSize     int
+	MaxInflight     int
+	MaxInbound      int
+	MaxOutbound     int
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	Version         string
+	Logger          *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxConns == 0 {
+		c.MaxConns = 4096
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 1024
+	}
+	if c.MaxInbound == 0 {
+		c.MaxInbound = 8 << 20
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = 4 << 20
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Version == "" {
+		c.Version = "0.0.0"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server is one listening faed front end. Create it with New and start it
+// with Run.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg     Config
+	h       Handler
+	parser  memcache.Parser
+	started time.Time
+	eng     gnet.Engine
+	booted  chan struct{}
+
+	draining atomic.Bool
+	inflight atomic.Int64 // slots waiting for an upstream, all connections
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+
+	stats counters
+}
+
+// counters are the server's own memcached stats.
+type counters struct {
+	currConns     atomic.Int64
+	totalConns    atomic.Uint64
+	rejectedConns atomic.Uint64
+	bytesRead     atomic.Uint64
+	bytesWritten  atomic.Uint64
+}
+
+// New returns a server for cfg that hands requests to h.
+func New(cfg Config, h Handler) *Server {
+	cfg.defaults()
+	return &Server{
+		cfg:    cfg,
+		h:      h,
+		parser: memcache.Parser{MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: cfg.MaxItemSize},
+		conns:  map[*conn]struct{}{},
+		booted: make(chan struct{}),
+	}
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it refuses new
+// connections, waits up to ShutdownTimeout for requests in flight to be
+// answered, and closes every connection.
+func (s *Server) Run(ctx context.Context) error {
+	s.started = time.Now()
+	opts := []gnet.Option{
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogLevel(logging.ErrorLevel),
+		gnet.WithReuseAddr(true),
+	}
+	if s.cfg.Loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops))
+	} else {
+		opts = append(opts, gnet.WithMulticore(true))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- gnet.Run(s, "tcp://"+s.cfg.Addr, opts...) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	select {
+	case <-s.booted:
+	case err := <-errc:
+		return err
+	}
+	s.draining.Store(true)
+	deadline := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.inflight.Load() > 0 {
+		select {
+		case <-deadline.C:
+			s.cfg.Logger.Warn("shutdown timeout: closing with requests in flight", "inflight", s.inflight.Load())
+			break wait
+		case <-tick.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.eng.Stop(stopCtx); err != nil {
+		return fmt.Errorf("server: stop: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// OnBoot records the engine and logs where the server listens.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocol", "memcached text")
+	close(s.booted)
+	return gnet.None
+}
+
+// OnOpen admits a connection unless the server is full or shutting down.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	if s.stats.currConns.Add(1) > int64(s.cfg.MaxConns) {
+		s.stats.currConns.Add(-1)
+		s.stats.rejectedConns.Add(1)
+		// memcached's words when it is over its connection limit.
+		return []byte("ERROR Too many open connections\r\n"), gnet.Close
+	}
+	s.stats.totalConns.Add(1)
+	cn := &conn{s: s, c: c}
+	cn.lastActive.Store(time.Now().UnixNano())
+	c.SetContext(cn)
+	s.mu.Lock()
+	s.conns[cn] = struct{}{}
+	s.mu.Unlock()
+	return nil, gnet.None
+}
+
+// OnClose forgets the connection; replies still pending upstream are dropped.
+func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+	cn, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	s.stats.currConns.Add(-1)
+	s.inflight.Add(-int64(cn.asyncPending()))
+	cn.pending = nil
+	s.mu.Lock()
+	delete(s.conns, cn)
+	s.mu.Unlock()
+	return gnet.None
+}
+
+// OnTraffic parses and serves what arrived, and writes finished replies.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	cn, ok := c.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	return cn.serve()
+}
+
+// OnTick closes idle connections and wakes connections held back by a full
+// outbound buffer, whose writes gnet reports to no callback.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	idle := s.cfg.IdleTimeout.Nanoseconds()
+	var held, stale []*conn
+	s.mu.Lock()
+	for cn := range s.conns {
+		if cn.held.Load() {
+			held = append(held, cn)
+		} else if idle > 0 && now-cn.lastActive.Load() > idle && cn.inflight.Load() == 0 {
+			stale = append(stale, cn)
+		}
+	}
+	s.mu.Unlock()
+	for _, cn := range held {
+		_ = cn.c.Wake(nil)
+	}
+	for _, cn := range stale {
+		_ = cn.c.Close()
+	}
+	if len(held) > 0 {
+		return 2 * time.Millisecond, gnet.None
+	}
+	return 100 * time.Millisecond, gnet.None
+}

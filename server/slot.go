@@ -1,0 +1,31 @@
+package server
+
+import (
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// slot holds the reply of one request that waited for an upstream, or of a
+// later request queued behind it. The upstream writes buf and then sets
+// done; the event loop reads buf only after seeing done. The event loop
+// owns a slot from getSlot until it writes buf to the connection; it is
+// then reused. A slot still pending when its connection closes is left to
+// the garbage collector, since its upstream may still write it.
+type slot struct {
+	buf  []byte
+	done atomic.Bool
+	c    gnet.Conn
+}
+
+// Done implements upstream.Waiter: it keeps a copy of reply and wakes the
+// connection's event loop to write it.
+func (s *slot) Done(reply []byte) {
+	s.buf = append(s.buf[:0], reply...)
+	s.done.Store(true)
+	_ = s.c.Wake(nil) // a closed connection ignores the wake-up
+}
+
+// maxKeptSlotBuf bounds the buffer a reused slot keeps, so one big value
+// does not pin memory on a connection forever.
+const maxKeptSlotBuf = 64 << 10
