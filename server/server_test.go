@@ -1,0 +1,307 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// gateHandler answers "get slow*" later, when the test releases it, and
+// everything else at once with the key's name; it counts requests held.
+type gateHandler struct {
+	mu      sync.Mutex
+	held    []held
+	maxHeld int
+	gets    atomic.Int64
+}
+
+type held struct {
+	w     upstream.Waiter
+	reply string
+}
+
+func (h *gateHandler) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	h.gets.Add(1)
+	key := string(req.Key())
+	reply := "VALUE " + key + " 0 1\r\nx\r\nEND\r\n"
+	if req.Cmd == memcache.CmdFlushAll {
+		reply = "OK\r\n"
+	}
+	if strings.HasPrefix(key, "slow") {
+		h.mu.Lock()
+		h.held = append(h.held, held{w: w, reply: reply})
+		h.maxHeld = max(h.maxHeld, len(h.held))
+		h.mu.Unlock()
+		return out, true
+	}
+	return append(out, reply...), false
+}
+
+func (h *gateHandler) Stats(add func(string, uint64)) { add("cmd_get", uint64(h.gets.Load())) }
+
+// release answers held requests, newest first, to finish out of order.
+func (h *gateHandler) release() int {
+	h.mu.Lock()
+	hs := h.held
+	h.held = nil
+	h.mu.Unlock()
+	for i := len(hs) - 1; i >= 0; i-- {
+		hs[i].w.Done([]byte(hs[i].reply))
+	}
+	return len(hs)
+}
+
+func (h *gateHandler) heldCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+func start(t *testing.T, cfg Config, h Handler) (addr string, stop func() error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = l.Addr().String()
+	l.Close()
+	cfg.Loops = 2
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := New(cfg, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	select {
+	case <-s.booted:
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not boot")
+	}
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-errc })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return cfg.Addr, stop
+}
+
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+func readN(t *testing.T, r *bufio.Reader, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("read %d bytes: %v (got %q)", n, err, buf)
+	}
+	return string(buf)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func value(key string) string { return "VALUE " + key + " 0 1\r\nx\r\nEND\r\n" }
+
+// Replies leave in request order although upstream answers finish in
+// reverse order and fast replies queue behind slow ones.
+func TestRepliesInRequestOrder(t *testing.T) {
+	h := &gateHandler{}
+	addr, _ := start(t, Config{}, h)
+	c, r := dial(t, addr)
+	keys := []string{"a", "slow1", "b", "slow2", "c", "d"}
+	var req, want strings.Builder
+	for _, k := range keys {
+		req.WriteString("get " + k + "\r\n")
+		want.WriteString(value(k))
+	}
+	// One command split over two writes, the rest pipelined in one.
+	s := req.String()
+	if _, err := c.Write([]byte(s[:3])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(s[3:])); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, r, len(value("a"))); got != value("a") {
+		t.Fatalf("first reply %q", got)
+	}
+	waitFor(t, "2 held requests", func() bool { return h.heldCount() == 2 })
+	h.release()
+	if got := readN(t, r, len(want.String())-len(value("a"))); got != want.String()[len(value("a")):] {
+		t.Errorf("got %q", got)
+	}
+}
+
+// A connection with MaxInflight requests upstream is not parsed further
+// until they finish; nothing is lost and order holds.
+func TestBackpressureMaxInflight(t *testing.T) {
+	h := &gateHandler{}
+	addr, _ := start(t, Config{MaxInflight: 4}, h)
+	c, r := dial(t, addr)
+	var req, want strings.Builder
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("slow%d", i)
+		req.WriteString("get " + k + "\r\n")
+		want.WriteString(value(k))
+	}
+	if _, err := c.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		buf := make([]byte, want.Len())
+		_, _ = io.ReadFull(r, buf)
+		done <- string(buf)
+	}()
+	released := 0
+	for released < 40 {
+		waitFor(t, "held requests", func() bool { return h.heldCount() > 0 })
+		released += h.release()
+	}
+	if got := <-done; got != want.String() {
+		t.Errorf("got %q", got)
+	}
+	if h.maxHeld > 4 {
+		t.Errorf("%d requests held at once, limit 4", h.maxHeld)
+	}
+}
+
+// SIGTERM-style shutdown answers requests in flight before closing.
+func TestGracefulShutdownFinishesInflight(t *testing.T) {
+	h := &gateHandler{}
+	addr, stop := start(t, Config{}, h)
+	c, r := dial(t, addr)
+	if _, err := c.Write([]byte("get slow\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "held request", func() bool { return h.heldCount() == 1 })
+	errc := make(chan error, 1)
+	go func() { errc <- stop() }()
+	// Let shutdown begin (it refuses new connections) before releasing.
+	waitFor(t, "refusal of new connections", func() bool {
+		c2, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true
+		}
+		defer c2.Close()
+		_ = c2.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = c2.Read(make([]byte, 1))
+		return err != nil
+	})
+	h.release()
+	if got := readN(t, r, len(value("slow"))); got != value("slow") {
+		t.Errorf("got %q", got)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	addr, _ := start(t, Config{MaxConns: 1}, &gateHandler{})
+	c1, r1 := dial(t, addr)
+	if _, err := c1.Write([]byte("get a\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	readN(t, r1, len(value("a")))
+	_, r2 := dial(t, addr)
+	line, _ := r2.ReadString('\n')
+	if line != "ERROR Too many open connections\r\n" {
+		t.Errorf("got %q", line)
+	}
+	if _, err := r2.ReadByte(); err == nil {
+		t.Error("over-limit connection left open")
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	addr, _ := start(t, Config{IdleTimeout: 200 * time.Millisecond}, &gateHandler{})
+	_, r := dial(t, addr)
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection: got %v, want EOF", err)
+	}
+}
+
+func TestServerCommands(t *testing.T) {
+	addr, _ := start(t, Config{Version: "1.6.18"}, &gateHandler{})
+	c, r := dial(t, addr)
+	for _, tc := range []struct{ name, req, want string }{
+		{name: "version", req: "version\r\n", want: "VERSION 1.6.18\r\n"},
+		{name: "verbosity", req: "verbosity 1\r\n", want: "OK\r\n"},
+		{name: "verbosity noreply", req: "verbosity 1 noreply\r\nversion\r\n", want: "VERSION 1.6.18\r\n"},
+		{name: "stats reset", req: "stats reset\r\n", want: "RESET\r\n"},
+		{name: "stats unknown", req: "stats nonsense\r\n", want: "ERROR\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := c.Write([]byte(tc.req)); err != nil {
+				t.Fatal(err)
+			}
+			if got := readN(t, r, len(tc.want)); got != tc.want {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+	t.Run("stats", func(t *testing.T) {
+		if _, err := c.Write([]byte("stats\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "END\r\n" {
+				break
+			}
+			f := strings.Fields(line)
+			if len(f) != 3 || f[0] != "STAT" {
+				t.Fatalf("bad stats line %q", line)
+			}
+			seen[f[1]] = true
+		}
+		for _, n := range []string{"pid", "uptime", "time", "version", "curr_connections", "total_connections", "cmd_get", "bytes_read", "bytes_written", "threads"} {
+			if !seen[n] {
+				t.Errorf("stats lacks %s", n)
+			}
+		}
+	})
+	t.Run("quit", func(t *testing.T) {
+		if _, err := c.Write([]byte("quit\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Errorf("after quit: %v", err)
+		}
+	})
+}
