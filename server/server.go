@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/panjf2000/gnet/v2/pkg/logging"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
@@ -115,7 +114,7 @@ func (s *Server) Run(ctx context.Context) error {
 	opts := []gnet.Option{
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogLevel(logging.ErrorLevel),
+		gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 		gnet.WithReuseAddr(true),
 	}
 	if s.cfg.Loops > 0 {

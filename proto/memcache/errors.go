@@ -12,13 +12,22 @@ var (
 // Error is a protocol error found while parsing. The server answers it and
 // goes on with the connection, or closes it, as the fields say; it never
 // crashes or hangs on bad input. Use errors.As to get one.
+//
+// Two errors have effects on the store that the caller must reproduce: a
+// set refused with "SERVER_ERROR object too large for cache" (Request.Cmd ==
+// CmdSet, Swallow > 0) makes memcached unlink the key's current item, so the
+// caller deletes Request.Keys[0]; a gat or gats refused for a too-long key
+// has already touched the keys before it, left in Request.Keys with
+// Request.Exptime. Every other error leaves the store alone.
 type Error struct {
 	// Reply is the error line without "\r\n" (e.g. "CLIENT_ERROR bad data
 	// chunk"). Empty means send nothing.
 	Reply string
 	// Swallow is the number of bytes, after those that Parse consumed, that
 	// the connection must discard before parsing again (the data block of a
-	// refused storage command). The bytes may not have arrived yet.
+	// refused storage command). The bytes may not have arrived yet;
+	// memcached sends Reply only once they have, which makes no difference
+	// to the bytes the client reads.
 	Swallow int
 	// Close asks the server to close the connection after sending Reply.
 	Close bool

@@ -1,0 +1,44 @@
+# fae: build, test and fuzz. See .ci/run for what CI runs (make test).
+
+GO       ?= go
+FUZZTIME ?= 10s
+# Debian packages the tests run for real (memcached, PHP and Python clients,
+# memccapable from libmemcached-tools, nutcracker).
+DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker
+
+.PHONY: all deps build test fuzz
+
+all: build
+
+# deps installs the packages of DEBS that are missing, and nothing when none
+# is: apt-get update runs only before an install. As root it runs apt-get
+# itself, otherwise through sudo when there is one.
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "deps: missing$$missing; run as root or install sudo" >&2; exit 1; fi; \
+	echo "deps: installing$$missing"; \
+	$$sudo apt-get update && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+build:
+	$(GO) build ./...
+	$(GO) build -o bin/faed ./cmd/faed
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# fuzz runs every Fuzz target of every package for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done

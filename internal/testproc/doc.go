@@ -1,0 +1,9 @@
+// Package testproc starts and stops real processes for tests: memcached
+// servers and the faed binary built from this module.
+//
+// That is its one job. Every process it starts listens on a free loopback
+// port, is waited for by polling (never by sleeping a fixed time), and is
+// stopped by a t.Cleanup registered when it is started, so a test never
+// leaks a process or depends on another test's. A tool that is missing is a
+// test failure that says how to install it, never a skip.
+package testproc

@@ -1,0 +1,6 @@
+//go:build !race
+
+package testproc
+
+// raceEnabled mirrors the test binary's -race flag into the faed build.
+const raceEnabled = false

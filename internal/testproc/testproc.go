@@ -1,0 +1,313 @@
+package testproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timeouts for the waits below. They bound how long a broken process can
+// hang a test; none of them decides whether a test passes.
+const (
+	startTimeout = 30 * time.Second // from exec to accepting connections
+	stopTimeout  = 10 * time.Second // from SIGTERM to exit
+	bindRetries  = 5                // new ports to try when one was taken
+)
+
+// FreePort returns "127.0.0.1:PORT" for a TCP port that was free a moment
+// ago: the kernel picks it, and the listener is closed again. Another
+// process may take it before the caller binds it; StartMemcached and
+// StartFaed retry with a new port when that happens.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testproc: find a free port: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("testproc: close probe listener: %v", err)
+	}
+	return addr
+}
+
+// WaitPort polls addr until it accepts a TCP connection or ctx is done.
+func WaitPort(ctx context.Context, addr string) error {
+	return waitPort(ctx, addr, nil)
+}
+
+// waitPort is WaitPort that also gives up when exited is closed (the process
+// that should listen has died).
+func waitPort(ctx context.Context, addr string, exited <-chan struct{}) error {
+	delay := 2 * time.Millisecond
+	var d net.Dialer
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			return c.Close()
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%s not accepting: %w (last dial error: %v)", addr, ctx.Err(), err)
+		case <-exited:
+			timer.Stop()
+			return fmt.Errorf("process exited before %s accepted connections", addr)
+		case <-timer.C:
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// lookTool returns the path of a required program or fails the test with
+// how to install it.
+func lookTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("testproc: %s not found (%v): install it with `apt-get install %s` or `make deps`", name, err, pkg)
+	}
+	return p
+}
+
+// StartMemcached starts a real memcached, `memcached -U 0 -l 127.0.0.1 -p
+// PORT` plus args, on a free port, waits until it accepts connections and
+// returns its address. The server is killed in t.Cleanup.
+func StartMemcached(t testing.TB, args ...string) (addr string) {
+	t.Helper()
+	bin := lookTool(t, "memcached", "memcached")
+	for try := 0; ; try++ {
+		addr = FreePort(t)
+		_, port, _ := net.SplitHostPort(addr)
+		argv := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
+		if os.Geteuid() == 0 && !hasArg(args, "-u") {
+			argv = append(argv, "-u", "root") // memcached refuses root without -u
+		}
+		argv = append(argv, args...)
+		p := start(t, bin, argv)
+		err := p.waitReady(addr)
+		if err == nil {
+			t.Cleanup(func() { p.kill(t) })
+			return addr
+		}
+		p.kill(t)
+		if try < bindRetries && p.bindFailed() {
+			continue
+		}
+		t.Fatalf("testproc: memcached %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
+	}
+}
+
+// StartFaed builds faed (see BuildFaed), runs it with `-listen ADDR` on a
+// free port plus args, waits until it accepts connections and returns ADDR.
+// In t.Cleanup it sends SIGTERM and fails the test unless faed exits with
+// status 0 within 10s; its output is logged when the test failed.
+func StartFaed(t testing.TB, args ...string) (addr string) {
+	t.Helper()
+	addr, err := StartFaedErr(t, args...)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	return addr
+}
+
+// StartFaedErr is StartFaed for callers that must tell "faed refused these
+// arguments" from a broken test: when faed exits before accepting
+// connections it returns an error holding faed's output instead of failing
+// the test.
+func StartFaedErr(t testing.TB, args ...string) (addr string, err error) {
+	t.Helper()
+	bin := BuildFaed(t)
+	for try := 0; ; try++ {
+		addr = FreePort(t)
+		argv := append([]string{"-listen", addr}, args...)
+		p := start(t, bin, argv)
+		err := p.waitReady(addr)
+		if err == nil {
+			t.Cleanup(func() { p.stop(t) })
+			return addr, nil
+		}
+		p.kill(t)
+		if try < bindRetries && p.bindFailed() {
+			continue
+		}
+		return "", fmt.Errorf("faed %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
+	}
+}
+
+func hasArg(args []string, a string) bool {
+	for _, x := range args {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// proc is one started process.
+type proc struct {
+	argv    []string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  chan struct{} // closed when Wait returned
+	waitErr error         // set before exited is closed
+}
+
+func start(t testing.TB, bin string, argv []string) *proc {
+	t.Helper()
+	p := &proc{argv: append([]string{bin}, argv...), out: new(syncBuffer), exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, argv...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("testproc: start %s: %v", bin, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
+	return p
+}
+
+func (p *proc) waitReady(addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	return waitPort(ctx, addr, p.exited)
+}
+
+// bindFailed reports whether the process died because its port was taken.
+func (p *proc) bindFailed() bool {
+	s := strings.ToLower(p.out.String())
+	return strings.Contains(s, "address already in use") || strings.Contains(s, "failed to listen")
+}
+
+// kill ends the process with SIGKILL and reaps it.
+func (p *proc) kill(t testing.TB) {
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		t.Errorf("testproc: %s did not exit after SIGKILL", p.argv[0])
+	}
+}
+
+// stop sends SIGTERM and requires exit status 0 within stopTimeout.
+func (p *proc) stop(t testing.TB) {
+	select {
+	case <-p.exited:
+		t.Errorf("testproc: %s exited before the test ended: %v\noutput:\n%s", strings.Join(p.argv, " "), p.waitErr, p.out.String())
+		return
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Errorf("testproc: SIGTERM %s: %v", p.argv[0], err)
+	}
+	select {
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Errorf("testproc: %s did not exit cleanly on SIGTERM: %v\noutput:\n%s", strings.Join(p.argv, " "), p.waitErr, p.out.String())
+			return
+		}
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		t.Errorf("testproc: %s did not exit within %v of SIGTERM; killed\noutput:\n%s", strings.Join(p.argv, " "), stopTimeout, p.out.String())
+		return
+	}
+	if t.Failed() {
+		t.Logf("testproc: output of %s:\n%s", strings.Join(p.argv, " "), p.out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a process's
+// stdout and stderr copiers and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// BuildFaed builds ./cmd/faed once per test binary and returns the path of
+// the executable. Under `go test -race` faed is built with -race too, so a
+// data race in faed fails the test (faed then exits non-zero on SIGTERM).
+//
+// "Once per test binary" needs state shared by all tests of the binary. It
+// is kept in the file system rather than in a package variable: the binary
+// goes to a directory named after the test process's id, so a later call
+// (from any test, serial or parallel) finds it there, and a file lock makes
+// concurrent first calls build it only once. Use [Main] in TestMain to
+// remove that directory when the tests end.
+func BuildFaed(t testing.TB) (binPath string) {
+	t.Helper()
+	goBin := lookTool(t, "go", "golang-go (or a Go toolchain from go.dev)")
+	dir := buildDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("testproc: lock %s: %v", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
+	binPath = filepath.Join(dir, "faed")
+	if _, err := os.Stat(binPath); err == nil {
+		return binPath
+	}
+	args := []string{"build", "-o", binPath + ".tmp"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/fae-sidecar/fae/cmd/faed")
+	cmd := exec.Command(goBin, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("testproc: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if err := os.Rename(binPath+".tmp", binPath); err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	return binPath
+}
+
+func buildDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("fae-testproc-%d", os.Getpid()))
+}
+
+// Main runs the tests and removes what BuildFaed built, then exits with the
+// tests' status. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { testproc.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if err := os.RemoveAll(buildDir()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "testproc:", err)
+	}
+	os.Exit(code)
+}

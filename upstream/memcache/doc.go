@@ -1,0 +1,12 @@
+// Package memcache is an upstream pool of real memcached servers: it forwards
+// each request to the server that owns its key and hands memcached's own reply
+// bytes back, unchanged.
+//
+// That is its one job. [Pool] implements upstream.Pool. Keys are spread over
+// the servers by a weighted consistent-hash ring; each server gets a few
+// long-lived pipelined connections (one writer and one reader goroutine per
+// connection, replies matched to requests in FIFO order). Multi-key reads are
+// split per server and merged back in the client's key order; flush_all goes
+// to every server. Dead or hung servers answer "SERVER_ERROR …" fast and are
+// probed back to life in the background. Every queue is bounded by [Config].
+package memcache

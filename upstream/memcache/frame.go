@@ -1,0 +1,133 @@
+package memcache
+
+import "bytes"
+
+// replyKind says how the reply to a request is framed.
+type replyKind uint8
+
+const (
+	// kindLine is one line: storage, delete, incr/decr, touch, flush_all,
+	// version.
+	kindLine replyKind = iota
+	// kindValues is zero or more VALUE blocks then "END\r\n", or an error
+	// line (possibly after some blocks): get, gets, gat, gats.
+	kindValues
+)
+
+// maxLine bounds one reply line. memcached's longest is a VALUE line with a
+// 250-byte key and three numbers; a longer one means the stream is not
+// memcached's replies.
+const maxLine = 1024
+
+// maxValueLen bounds the data block a VALUE line may announce (memcached's
+// item size limit is at most 1GB).
+const maxValueLen = 1 << 30
+
+// frame finds where one reply ends in a stream of replies. It is resumable:
+// scan is called again with a longer b (the same reply start, more bytes)
+// until done, and never looks at bytes past the reply.
+type frame struct {
+	kind replyKind
+	// n is the length of the reply's complete lines and blocks so far;
+	// the whole reply when done.
+	n int
+	// data is the length of the data block (with its "\r\n") that starts
+	// at n, or 0 at a line start.
+	data int
+	// hits counts VALUE blocks.
+	hits int
+	// end reports that a kindValues reply ended with "END\r\n" (not an
+	// error line).
+	end  bool
+	done bool
+}
+
+// scan advances f over b, which holds the reply from its first byte. It
+// returns errBadReply when b cannot be the start of a memcached reply of
+// f.kind; otherwise f.done tells whether the reply is complete.
+func (f *frame) scan(b []byte) error {
+	for !f.done {
+		if f.data > 0 {
+			end := f.n + f.data
+			if len(b) < end {
+				return nil
+			}
+			if b[end-2] != '\r' || b[end-1] != '\n' {
+				return errBadReply
+			}
+			f.n, f.data = end, 0
+			continue
+		}
+		i := bytes.IndexByte(b[f.n:], '\n')
+		if i < 0 {
+			if len(b)-f.n > maxLine {
+				return errBadReply
+			}
+			return nil
+		}
+		line := b[f.n : f.n+i+1]
+		if len(line) > maxLine || len(line) < 3 || line[len(line)-2] != '\r' {
+			return errBadReply
+		}
+		f.n += len(line)
+		if f.kind == kindLine {
+			f.done = true
+			return nil
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("VALUE ")):
+			n, ok := valueLen(line)
+			if !ok {
+				return errBadReply
+			}
+			f.data = n + 2
+			f.hits++
+		case string(line) == "END\r\n":
+			f.end, f.done = true, true
+		case isErrorLine(line):
+			f.done = true
+		default:
+			return errBadReply
+		}
+	}
+	return nil
+}
+
+// isErrorLine reports whether line is ERROR, CLIENT_ERROR … or
+// SERVER_ERROR …, the lines that may end a retrieval reply early.
+func isErrorLine(line []byte) bool {
+	return string(line) == "ERROR\r\n" ||
+		bytes.HasPrefix(line, []byte("CLIENT_ERROR ")) ||
+		bytes.HasPrefix(line, []byte("SERVER_ERROR "))
+}
+
+// valueLen returns the <bytes> field of "VALUE <key> <flags> <bytes>
+// [<cas>]\r\n".
+func valueLen(line []byte) (int, bool) {
+	rest := line[len("VALUE ") : len(line)-2]
+	// Skip key and flags: the length is the third field.
+	for range 2 {
+		sp := bytes.IndexByte(rest, ' ')
+		if sp <= 0 {
+			return 0, false
+		}
+		rest = rest[sp+1:]
+	}
+	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
+		rest = rest[:sp]
+	}
+	if len(rest) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		if n > maxValueLen {
+			return 0, false
+		}
+	}
+	return n, true
+}

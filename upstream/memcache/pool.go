@@ -1,0 +1,299 @@
+package memcache
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// Pool forwards requests to a set of memcached servers. It implements
+// upstream.Pool and is safe for concurrent use. Create it with New; Close
+// stops its goroutines and fails what is still queued.
+type Pool struct {
+	cfg     Config
+	pick    picker
+	servers []*server
+	timeout int64 // cfg.Timeout in nanoseconds of clock()
+	start   time.Time
+	flushNo []byte // the reply to flush_all when !cfg.AllowFlush
+
+	st      counters
+	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
+	gathers sync.Pool // *gather: same lifetime, for fanned-out requests
+
+	ctx     context.Context // cancelled by Close; stops every goroutine
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // every goroutine the pool starts
+	closing atomic.Bool
+	once    sync.Once
+}
+
+var _ upstream.Pool = (*Pool)(nil)
+
+// server is one memcached server and its connections.
+type server struct {
+	addr  string
+	conns []*conn
+	// ready counts connections in stateReady; the server is up when > 0.
+	ready atomic.Int32
+	// lines holds the prebuilt SERVER_ERROR line for each reason.
+	lines [numReasons][]byte
+}
+
+// New validates cfg, applies its defaults and starts connecting to the
+// servers in the background. Requests served before a connection is up wait
+// for it (up to Timeout); once a server is known to be down, its keys fail
+// at once.
+func New(cfg Config) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Pool{
+		cfg:     cfg,
+		pick:    newRingPicker(cfg.Servers),
+		timeout: int64(cfg.Timeout),
+		start:   time.Now(),
+		flushNo: []byte("SERVER_ERROR flush_all disabled for this pool\r\n"),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	p.ops.New = func() any { return new(op) }
+	p.gathers.New = func() any { return &gather{p: p} }
+	for _, sc := range cfg.Servers {
+		s := &server{addr: sc.Addr}
+		for r := range numReasons {
+			s.lines[r] = fmt.Appendf(nil, "SERVER_ERROR upstream %s %s\r\n", sc.Addr, reasonText[r])
+		}
+		for range cfg.ConnsPerServer {
+			s.conns = append(s.conns, newConn(p, s))
+		}
+		p.servers = append(p.servers, s)
+	}
+	for _, s := range p.servers {
+		for _, c := range s.conns {
+			p.wg.Add(1)
+			go c.run()
+		}
+	}
+	p.wg.Add(1)
+	go p.watch()
+	return p, nil
+}
+
+// clock is the pool's monotonic time in nanoseconds.
+func (p *Pool) clock() int64 { return int64(time.Since(p.start)) }
+
+// Serve implements upstream.Pool. Every request it takes over is answered by
+// exactly one w.Done, from a connection's reader goroutine or from the
+// goroutine that fails it; never from within Serve.
+func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	p.st.countServe(req)
+	switch {
+	case req.Cmd.IsRetrieval():
+		return p.serveGet(req, out, w)
+	case req.Cmd.HasKey() && len(req.Keys) == 1:
+		return p.serveOne(req, out, w, kindLine, p.partOf(req.Keys[0]))
+	case req.Cmd == memcache.CmdFlushAll:
+		return p.serveFlush(req, out, w)
+	}
+	// version, stats, verbosity and quit are the server's to answer.
+	return append(out, memcache.ReplyError...), false
+}
+
+// serveOne forwards req, whose keys all live on connection number cn (see
+// partOf), as one request.
+func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, kind replyKind, cn int) ([]byte, bool) {
+	s := p.servers[cn/p.cfg.ConnsPerServer]
+	o := p.getOp()
+	o.w, o.cmd, o.kind, o.nkeys = w, req.Cmd, kind, len(req.Keys)
+	o.noReply, o.trailing = req.NoReply, req.TrailingErr
+	o.deadline = p.clock() + p.timeout
+	// Always ask for a reply, so that every request sent has one to match.
+	sub := *req
+	sub.NoReply = false
+	if why := s.enqueue(cn%p.cfg.ConnsPerServer, &sub, o); why != reasonNone {
+		p.putOp(o)
+		return p.failNow(out, s, why, req.NoReply), false
+	}
+	return out, true
+}
+
+// serveGet forwards a retrieval: as one request when its keys share a
+// connection, else split per connection and merged (gather).
+func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	switch {
+	case len(req.Keys) == 0 && req.TrailingErr != "":
+		return appendLine(out, req.TrailingErr), false
+	case len(req.Keys) == 0:
+		return append(out, memcache.ReplyError...), false
+	case len(req.Keys) == 1:
+		return p.serveOne(req, out, w, kindValues, p.partOf(req.Keys[0]))
+	}
+	g := p.getGather()
+	for _, k := range req.Keys {
+		g.addKey(p.partOf(k))
+	}
+	if len(g.parts) == 1 {
+		cn := g.conns[0]
+		p.putGather(g)
+		return p.serveOne(req, out, w, kindValues, cn)
+	}
+	return g.serveGet(req, out, w)
+}
+
+// serveFlush sends flush_all to every server (on its first connection).
+func (p *Pool) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	if !p.cfg.AllowFlush {
+		if req.NoReply {
+			return out, false
+		}
+		return append(out, p.flushNo...), false
+	}
+	g := p.getGather()
+	for i := range p.servers {
+		g.addKey(i * p.cfg.ConnsPerServer)
+	}
+	return g.serveFlush(req, out, w)
+}
+
+// failNow answers a request that could not be queued.
+func (p *Pool) failNow(out []byte, s *server, why reason, noReply bool) []byte {
+	p.st.errors.Add(1)
+	if why == reasonQueueFull {
+		p.st.rejected.Add(1)
+	}
+	if noReply {
+		return out
+	}
+	return append(out, s.lines[why]...)
+}
+
+// connOf picks which of a server's connections carries key. The same key
+// always takes the same connection (while it is up), so a client's pipelined
+// "set k" then "get k" reach memcached in that order: memcached orders
+// requests within a connection only.
+func (p *Pool) connOf(key []byte) int {
+	if p.cfg.ConnsPerServer == 1 {
+		return 0
+	}
+	// FNV-1a: cheap, and independent of the ring's MD5.
+	h := uint32(2166136261)
+	for _, c := range key {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return int(h % uint32(p.cfg.ConnsPerServer))
+}
+
+// partOf numbers the connection that carries key: server*conns + conn.
+func (p *Pool) partOf(key []byte) int {
+	return p.pick(key)*p.cfg.ConnsPerServer + p.connOf(key)
+}
+
+// Stats implements upstream.Pool.
+func (p *Pool) Stats(add func(name string, value uint64)) {
+	p.st.report(add)
+	var up uint64
+	for _, s := range p.servers {
+		if s.ready.Load() > 0 {
+			up++
+		}
+	}
+	add("servers", uint64(len(p.servers)))
+	add("servers_up", up)
+}
+
+// Close stops every goroutine of the pool and fails what is still queued
+// with "SERVER_ERROR … pool closed". Requests served after Close fail at
+// once. It waits for the goroutines to end and always returns nil.
+func (p *Pool) Close() error {
+	p.once.Do(func() {
+		p.closing.Store(true)
+		p.cancel()
+		for _, s := range p.servers {
+			for _, c := range s.conns {
+				c.close()
+			}
+		}
+		p.wg.Wait()
+	})
+	return nil
+}
+
+// watch is the pool's watchdog: it fails connections whose oldest request is
+// late and pings idle ones. One goroutine for the whole pool, so timeouts
+// cost no timer per request.
+func (p *Pool) watch() {
+	defer p.wg.Done()
+	tick := min(p.cfg.Timeout, p.cfg.HealthInterval) / 8
+	tick = max(min(tick, 100*time.Millisecond), time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := p.clock()
+		for _, s := range p.servers {
+			for _, c := range s.conns {
+				c.check(now)
+			}
+		}
+	}
+}
+
+// op is one request queued on a connection. It is taken from Pool.ops in
+// Serve and put back by whoever hands its reply over (complete or fail).
+type op struct {
+	w        upstream.Waiter
+	g        *gather // set for a part of a fanned-out request
+	sub      int     // the part's index in g
+	cmd      memcache.Command
+	kind     replyKind
+	noReply  bool
+	probe    bool // a "version" health check, not a client's request
+	nkeys    int
+	trailing string
+	deadline int64 // clock() after which the request is late
+}
+
+func (p *Pool) getOp() *op { return p.ops.Get().(*op) }
+
+func (p *Pool) putOp(o *op) {
+	*o = op{}
+	p.ops.Put(o)
+}
+
+// fail answers o with line (a SERVER_ERROR line of the pool).
+func (p *Pool) fail(o *op, line []byte) {
+	if !o.probe {
+		p.st.errors.Add(1)
+		switch {
+		case o.g != nil:
+			o.g.partDone(o.sub, line, false)
+		case o.noReply:
+			o.w.Done(nil)
+		default:
+			o.w.Done(line)
+		}
+	}
+	p.putOp(o)
+}
+
+// appendLine appends an error line that may or may not carry its "\r\n".
+func appendLine(out []byte, line string) []byte {
+	out = append(out, line...)
+	if len(line) == 0 || line[len(line)-1] != '\n' {
+		out = append(out, '\r', '\n')
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package memcache
+
+import (
+	"io"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
+
+// readLoop pairs each reply of the session with the oldest request sent and
+// hands it over, until the connection fails. It returns why it stopped.
+func (c *conn) readLoop() error {
+	br := c.br
+	for {
+		// Wait for a reply before looking at the queue: the head may not
+		// have been sent yet.
+		if _, err := br.Peek(1); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		o := c.sentHeadLocked()
+		c.mu.Unlock()
+		if o == nil {
+			return errBadReply // bytes nobody asked for
+		}
+		f := frame{kind: o.kind}
+		reply, spilled, err := c.readReply(&f)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.popLocked()
+		c.lastUse = c.p.clock()
+		c.mu.Unlock()
+		c.complete(o, reply, &f)
+		if !spilled {
+			br.Discard(f.n)
+		}
+	}
+}
+
+// readReply reads one whole reply. It is returned straight out of the bufio
+// buffer when it fits (spilled false: the caller discards f.n bytes after
+// use), else assembled in c.spill. Either way it is valid until the next
+// read.
+func (c *conn) readReply(f *frame) (reply []byte, spilled bool, err error) {
+	br := c.br
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if err := f.scan(b); err != nil {
+			return nil, false, err
+		}
+		if f.done {
+			return b[:f.n], false, nil
+		}
+		if br.Buffered() == br.Size() {
+			return c.readSpill(f, b)
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// readSpill continues a reply larger than the bufio buffer in c.spill. It
+// reads exactly up to the end of the reply (whole lines, exact data
+// lengths) so that the next reply stays in br.
+func (c *conn) readSpill(f *frame, b []byte) ([]byte, bool, error) {
+	br := c.br
+	if cap(c.spill) > maxKeptBuf {
+		c.spill = nil
+	}
+	sp := append(c.spill[:0], b...)
+	br.Discard(len(b))
+	for !f.done {
+		if f.data > 0 {
+			need := f.n + f.data - len(sp)
+			sp = grow(sp, need)
+			if _, err := io.ReadFull(br, sp[len(sp)-need:]); err != nil {
+				return nil, false, err
+			}
+		} else {
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				if err == io.EOF {
+					return nil, false, err
+				}
+				return nil, false, errBadReply // bufio.ErrBufferFull: no line
+			}
+			sp = append(sp, line...)
+		}
+		if err := f.scan(sp); err != nil {
+			return nil, false, err
+		}
+	}
+	c.spill = sp
+	return sp, true, nil
+}
+
+// grow extends b by n bytes.
+func grow(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		nb := make([]byte, len(b), len(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	return b[:len(b)+n]
+}
+
+// complete hands a server's reply to whoever waits for o, then recycles o.
+func (c *conn) complete(o *op, reply []byte, f *frame) {
+	p := c.p
+	if o.probe {
+		c.probeDone(reply)
+		p.putOp(o)
+		return
+	}
+	p.st.countReply(o.cmd, o.nkeys, reply, f)
+	switch {
+	case o.g != nil:
+		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)
+	case o.noReply:
+		o.w.Done(nil)
+	case o.trailing != "" && f.end:
+		// memcached would have stopped at the bad key with an error line
+		// instead of END.
+		c.scratch = append(c.scratch[:0], reply[:len(reply)-len(memcache.ReplyEnd)]...)
+		c.scratch = appendLine(c.scratch, o.trailing)
+		o.w.Done(c.scratch)
+		if cap(c.scratch) > maxKeptBuf {
+			c.scratch = nil
+		}
+	default:
+		o.w.Done(reply)
+	}
+	p.putOp(o)
+}

@@ -1,0 +1,111 @@
+package memcache
+
+import (
+	"sync/atomic"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
+
+// counters are the pool's statistics, bumped by atomic adds on fields (never
+// looked up by name on the request path). Names follow memcached's where
+// memcached has one.
+type counters struct {
+	requests   atomic.Uint64 // requests served (every Serve call)
+	errors     atomic.Uint64 // requests or parts answered with SERVER_ERROR by the pool
+	timeouts   atomic.Uint64 // connections closed because a reply was late
+	reconnects atomic.Uint64 // connections opened after the first
+	rejected   atomic.Uint64 // requests refused because a queue was full
+
+	cmdGet       atomic.Uint64 // keys asked by get, gets, gat, gats
+	cmdSet       atomic.Uint64 // set, add, replace, append, prepend, cas
+	cmdTouch     atomic.Uint64 // touch, gat, gats (keys)
+	cmdFlush     atomic.Uint64
+	getHits      atomic.Uint64
+	getMisses    atomic.Uint64
+	deleteHits   atomic.Uint64
+	deleteMisses atomic.Uint64
+	incrHits     atomic.Uint64
+	incrMisses   atomic.Uint64
+	decrHits     atomic.Uint64
+	decrMisses   atomic.Uint64
+	touchHits    atomic.Uint64
+	touchMisses  atomic.Uint64
+}
+
+// countServe counts a request as it arrives.
+func (s *counters) countServe(req *memcache.Request) {
+	s.requests.Add(1)
+	switch {
+	case req.Cmd.IsRetrieval():
+		s.cmdGet.Add(uint64(len(req.Keys)))
+		if req.Cmd == memcache.CmdGat || req.Cmd == memcache.CmdGats {
+			s.cmdTouch.Add(uint64(len(req.Keys)))
+		}
+	case req.Cmd.IsStorage():
+		s.cmdSet.Add(1)
+	case req.Cmd == memcache.CmdTouch:
+		s.cmdTouch.Add(1)
+	case req.Cmd == memcache.CmdFlushAll:
+		s.cmdFlush.Add(1)
+	}
+}
+
+// countReply counts hits and misses from a server's reply to a request for
+// nkeys keys. Only the first byte of a line reply is looked at.
+func (s *counters) countReply(cmd memcache.Command, nkeys int, reply []byte, f *frame) {
+	if f.kind == kindValues {
+		if f.end {
+			s.getHits.Add(uint64(f.hits))
+			s.getMisses.Add(uint64(nkeys - f.hits))
+		}
+		return
+	}
+	var c byte
+	if len(reply) > 0 {
+		c = reply[0]
+	}
+	switch cmd {
+	case memcache.CmdDelete:
+		bump(c, 'D', &s.deleteHits, &s.deleteMisses) // DELETED / NOT_FOUND
+	case memcache.CmdIncr:
+		bump(c, '0', &s.incrHits, &s.incrMisses) // a number / NOT_FOUND
+	case memcache.CmdDecr:
+		bump(c, '0', &s.decrHits, &s.decrMisses)
+	case memcache.CmdTouch:
+		bump(c, 'T', &s.touchHits, &s.touchMisses) // TOUCHED / NOT_FOUND
+	}
+}
+
+// bump adds to hit when c is hitByte (or any digit, for '0'), to miss when
+// c is 'N' (NOT_FOUND); error lines count as neither.
+func bump(c, hitByte byte, hit, miss *atomic.Uint64) {
+	switch {
+	case c == hitByte, hitByte == '0' && c >= '0' && c <= '9':
+		hit.Add(1)
+	case c == 'N':
+		miss.Add(1)
+	}
+}
+
+// report hands every counter to add, in a fixed order.
+func (s *counters) report(add func(string, uint64)) {
+	add("requests", s.requests.Load())
+	add("errors", s.errors.Load())
+	add("timeouts", s.timeouts.Load())
+	add("reconnects", s.reconnects.Load())
+	add("rejected", s.rejected.Load())
+	add("cmd_get", s.cmdGet.Load())
+	add("cmd_set", s.cmdSet.Load())
+	add("cmd_touch", s.cmdTouch.Load())
+	add("cmd_flush", s.cmdFlush.Load())
+	add("get_hits", s.getHits.Load())
+	add("get_misses", s.getMisses.Load())
+	add("delete_hits", s.deleteHits.Load())
+	add("delete_misses", s.deleteMisses.Load())
+	add("incr_hits", s.incrHits.Load())
+	add("incr_misses", s.incrMisses.Load())
+	add("decr_hits", s.decrHits.Load())
+	add("decr_misses", s.decrMisses.Load())
+	add("touch_hits", s.touchHits.Load())
+	add("touch_misses", s.touchMisses.Load())
+}
