@@ -5,8 +5,10 @@
 // That is its one job. [Pool] implements upstream.Pool. Keys are spread over
 // the servers by a weighted consistent-hash ring; each server gets a few
 // long-lived pipelined connections (one writer and one reader goroutine per
-// connection, replies matched to requests in FIFO order). Multi-key reads are
-// split per server and merged back in the client's key order; flush_all goes
-// to every server. Dead or hung servers answer "SERVER_ERROR …" fast and are
-// probed back to life in the background. Every queue is bounded by [Config].
+// connection, replies matched to requests in FIFO order); a key always takes
+// the same connection, so a client's requests for one key keep their order.
+// Multi-key reads are split per server connection and merged back in the
+// client's key order; flush_all goes to every server. Dead or hung servers
+// answer "SERVER_ERROR …" fast and are probed back to life in the
+// background. Every queue is bounded by [Config].
 package memcache

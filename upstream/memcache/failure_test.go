@@ -176,11 +176,16 @@ func TestHungServer(t *testing.T) {
 				return string(do(t, p, get(badKeys[0]))) == memcache.ReplyEnd
 			})
 			waitFor(t, 5*time.Second, "servers_up = 2", func() bool { return stat(p, "servers_up") == 2 })
-			for _, k := range badKeys {
-				if got := do(t, p, set(k, "back")); string(got) != memcache.ReplyStored {
-					t.Fatalf("set %s after recovery: %q", k, got)
+			// Every connection serves again (retried: on a loaded machine a
+			// request may still miss the short Timeout).
+			waitFor(t, 5*time.Second, "sets on every key", func() bool {
+				for _, k := range badKeys {
+					if string(do(t, p, set(k, "back"))) != memcache.ReplyStored {
+						return false
+					}
 				}
-			}
+				return true
+			})
 		})
 	}
 }

@@ -77,9 +77,14 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// newPool builds a pool and closes it when the test ends.
+// newPool builds a pool and closes it when the test ends. Tests that are not
+// about timeouts get a generous one: a loaded CI machine can stall a fresh
+// memcached for longer than the default.
 func newPool(t testing.TB, cfg Config) *Pool {
 	t.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
