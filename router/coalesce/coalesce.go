@@ -1,0 +1,127 @@
+// Package coalesce merges concurrent reads of one key into one upstream call:
+// the first reader leads, later readers of the same key wait for its reply.
+// A write to the key detaches the flight, so a read that starts after the
+// write never gets the reply of a read that started before it.
+package coalesce
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+)
+
+// Waiter receives a reply; it has the shape of upstream.Waiter.
+type Waiter interface {
+	Done(reply []byte)
+}
+
+const numShards = 32
+
+// Group tracks the reads in flight. Its zero value is not usable: use New.
+// It is safe for concurrent use.
+type Group struct {
+	seed   maphash.Seed
+	shards [numShards]shard
+	merged atomic.Uint64
+}
+
+type shard struct {
+	mu sync.Mutex
+	m  map[string]*Flight
+}
+
+// Flight is one upstream read and the readers waiting for it.
+type Flight struct {
+	g       *Group
+	s       *shard
+	key     string
+	waiters []Waiter // guarded by s.mu; nil once done
+	stale   bool     // guarded by s.mu: a write detached the flight
+}
+
+// New returns an empty group.
+func New() *Group {
+	g := &Group{seed: maphash.MakeSeed()}
+	for i := range g.shards {
+		g.shards[i].m = map[string]*Flight{}
+	}
+	return g
+}
+
+func (g *Group) shard(key []byte) *shard {
+	return &g.shards[maphash.Bytes(g.seed, key)%numShards]
+}
+
+// Join adds w to the flight of key. It returns the flight and true when the
+// caller leads: it must start the read with the flight as its waiter and
+// finish it with Done or Answer. A follower just waits for w.Done.
+func (g *Group) Join(key []byte, w Waiter) (*Flight, bool) {
+	s := g.shard(key)
+	s.mu.Lock()
+	if f, ok := s.m[string(key)]; ok {
+		f.waiters = append(f.waiters, w)
+		s.mu.Unlock()
+		g.merged.Add(1)
+		return f, false
+	}
+	f := &Flight{g: g, s: s, key: string(key), waiters: []Waiter{w}}
+	s.m[f.key] = f
+	s.mu.Unlock()
+	return f, true
+}
+
+// Forget detaches the flight of key, if any: it was started before a write
+// to key, so later readers must not join it, nor may its reply be cached.
+func (g *Group) Forget(key []byte) {
+	s := g.shard(key)
+	s.mu.Lock()
+	if f, ok := s.m[string(key)]; ok {
+		f.stale = true
+		delete(s.m, string(key))
+	}
+	s.mu.Unlock()
+}
+
+// Merged counts the reads that joined another's flight.
+func (g *Group) Merged() uint64 { return g.merged.Load() }
+
+// finish ends the flight and returns its waiters and whether it went stale.
+func (f *Flight) finish() ([]Waiter, bool) {
+	f.s.mu.Lock()
+	ws, stale := f.waiters, f.stale
+	f.waiters = nil
+	if !stale {
+		delete(f.s.m, f.key)
+	}
+	f.s.mu.Unlock()
+	return ws, stale
+}
+
+// Done ends the flight with reply: every waiter, leader included, gets it.
+// It implements Waiter for the leader's upstream call.
+func (f *Flight) Done(reply []byte) {
+	ws, _ := f.finish()
+	for _, w := range ws {
+		w.Done(reply)
+	}
+}
+
+// Answer ends a flight whose upstream answered at once: the leader (the
+// first waiter) takes reply from the caller's return path, the followers
+// that joined meanwhile get it through Done. It reports whether a write
+// detached the flight meanwhile.
+func (f *Flight) Answer(reply []byte) (stale bool) {
+	ws, stale := f.finish()
+	for _, w := range ws[1:] {
+		w.Done(reply)
+	}
+	return stale
+}
+
+// Stale reports whether a write detached the flight; the caller checks it
+// before caching the reply.
+func (f *Flight) Stale() bool {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.stale
+}
