@@ -75,6 +75,20 @@ type Pool struct {
 	Timeout Duration `yaml:"timeout"`
 	// AllowFlush lets flush_all reach this pool's servers. Default true.
 	AllowFlush *bool `yaml:"allow_flush"`
+	// Coalesce merges concurrent gets of one key into one upstream get.
+	// Default true for memcache pools.
+	Coalesce *bool `yaml:"coalesce"`
+	// L1 caches single-key get replies of a memcache pool in faed's
+	// memory; off unless set. Entries live at most TTL, so a value written
+	// by another client may be seen up to TTL late; writes through this
+	// faed drop the key at once.
+	L1 *L1 `yaml:"l1"`
+}
+
+// L1 sizes a pool's local read cache.
+type L1 struct {
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	TTL      Duration `yaml:"ttl"`
 }
 
 // Route sends keys starting with Prefix to Pool.
@@ -145,6 +159,10 @@ func (c *Config) Defaults() {
 				t := true
 				p.AllowFlush = &t
 			}
+			if p.Coalesce == nil {
+				t := true
+				p.Coalesce = &t
+			}
 		}
 	}
 }
@@ -207,6 +225,9 @@ func (c *Config) Validate() error {
 			if p.MaxBytes < 1<<20 {
 				bad(f+".max_bytes", "must be at least 1MiB")
 			}
+			if p.L1 != nil {
+				bad(f+".l1", "a local pool is already in memory: remove l1")
+			}
 		case KindMemcache:
 			if len(p.Servers) == 0 {
 				bad(f+".servers", "a memcache pool needs at least one server host:port")
@@ -221,6 +242,14 @@ func (c *Config) Validate() error {
 			}
 			if p.Timeout <= 0 {
 				bad(f+".timeout", "must be positive")
+			}
+			if p.L1 != nil {
+				if p.L1.MaxBytes < 64<<10 {
+					bad(f+".l1.max_bytes", "must be at least 64KiB")
+				}
+				if p.L1.TTL <= 0 {
+					bad(f+".l1.ttl", "must be positive, e.g. 2s: it bounds how stale a read may be")
+				}
 			}
 		default:
 			bad(f+".kind", "%q is not a pool kind: use local or memcache", p.Kind)

@@ -55,6 +55,7 @@ func TestInvalid(t *testing.T) {
 		"unknown_field.yaml":       "listn",
 		"key_too_long.yaml":        "max_key_len",
 		"local_too_small.yaml":     "pools.default.max_bytes",
+		"l1_no_ttl.yaml":           "pools.default.l1.ttl",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {

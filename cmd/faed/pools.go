@@ -5,6 +5,7 @@ import (
 
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/router"
+	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/local"
 	"github.com/fae-sidecar/fae/upstream/memcache"
@@ -55,7 +56,15 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (upstream.Pool, error) {
 			}
 			mc.Servers = append(mc.Servers, memcache.Server{Addr: srv.Addr, Weight: srv.Weight})
 		}
-		return memcache.New(mc)
+		pool, err := memcache.New(mc)
+		if err != nil {
+			return nil, err
+		}
+		rp := router.ReadPath{Coalesce: *pc.Coalesce}
+		if pc.L1 != nil {
+			rp.L1 = l1.New(l1.Config{MaxBytes: int64(pc.L1.MaxBytes), TTL: pc.L1.TTL.D()})
+		}
+		return router.WithReadPath(pool, rp), nil
 	}
 	return nil, fmt.Errorf("unknown pool kind %q", pc.Kind)
 }
