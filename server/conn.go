@@ -22,6 +22,7 @@ type conn struct {
 	spare   *slot   // a slot handed to the handler but not taken
 	swallow int     // bytes of a refused data block still to discard
 	closing bool    // quit or a fatal error: close once pending replies are out
+	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
 
 	lastActive atomic.Int64 // unix nanos of the last read
@@ -48,12 +49,26 @@ func (cn *conn) serve() gnet.Action {
 			cn.swallow -= n
 			continue
 		}
+		if cn.fence {
+			if len(cn.pending) > 0 {
+				break
+			}
+			cn.fence = false
+		}
 		if len(cn.pending) >= s.cfg.MaxInflight || c.OutboundBuffered()+len(out) > s.cfg.MaxOutbound {
 			held = true
 			break
 		}
 		n, err := s.parser.Parse(buf[off:], &cn.req)
 		if errors.Is(err, memcache.ErrIncomplete) {
+			break
+		}
+		if err == nil && cn.req.Cmd == memcache.CmdFlushAll && len(cn.pending) > 0 {
+			// flush_all is a fence: upstream, the requests before it may
+			// travel on other connections than the flush, so it leaves
+			// only once they are answered, and nothing after it leaves
+			// before it is. Parse it again then.
+			cn.fence = true
 			break
 		}
 		off += n
@@ -67,6 +82,9 @@ func (cn *conn) serve() gnet.Action {
 			continue
 		}
 		out = cn.dispatch(out)
+		if cn.req.Cmd == memcache.CmdFlushAll && len(cn.pending) > 0 {
+			cn.fence = true
+		}
 	}
 	if off > 0 {
 		_, _ = c.Discard(off)

@@ -21,9 +21,11 @@ type slot struct {
 // Done implements upstream.Waiter: it keeps a copy of reply and wakes the
 // connection's event loop to write it.
 func (s *slot) Done(reply []byte) {
+	// Read c first: once done is set the loop may recycle the slot.
+	c := s.c
 	s.buf = append(s.buf[:0], reply...)
 	s.done.Store(true)
-	_ = s.c.Wake(nil) // a closed connection ignores the wake-up
+	_ = c.Wake(nil) // a closed connection ignores the wake-up
 }
 
 // maxKeptSlotBuf bounds the buffer a reused slot keeps, so one big value

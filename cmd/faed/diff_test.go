@@ -217,7 +217,7 @@ func parseScript(r io.Reader) (*script, error) {
 		}
 		curWrite = nil
 	}
-	finish := func(line int) error {
+	finish := func() error {
 		if cur == nil {
 			return nil
 		}
@@ -248,7 +248,7 @@ func parseScript(r io.Reader) (*script, error) {
 			return nil, fmt.Errorf("%d: trailing white space (write a trailing space as \\s)", n)
 		}
 		if name, ok := strings.CutPrefix(ln, "=== "); ok {
-			if err := finish(n); err != nil {
+			if err := finish(); err != nil {
 				return nil, err
 			}
 			cur = &step{name: name, line: n}
@@ -335,7 +335,7 @@ func parseScript(r io.Reader) (*script, error) {
 			return nil, fmt.Errorf("%d: %w", n, err)
 		}
 	}
-	if err := finish(0); err != nil {
+	if err := finish(); err != nil {
 		return nil, err
 	}
 	if len(sc.steps) == 0 {

@@ -58,7 +58,11 @@ type conn struct {
 	unsent  int    // the last unsent ops of q have their bytes in out
 	out     []byte // encoded requests not yet taken by the writer
 	lastUse int64  // clock() of the last request or reply, for health pings
-	wasUp   bool   // the current session reached stateReady
+	// lastReply is the clock() of the last reply read: a connection that
+	// keeps answering is busy (e.g. big values queued by a client that
+	// left), not hung, even when its oldest request is past its deadline.
+	lastReply int64
+	wasUp     bool // the current session reached stateReady
 
 	// Owned by the run goroutine.
 	wbuf    []byte

@@ -62,12 +62,12 @@ func (c *conn) suspect(now int64) {
 }
 
 // check is the watchdog's visit: a connection whose oldest request is late
-// is cut (its replies can no longer be trusted to pair up); an idle ready
+// and that has read no reply for a Timeout is cut (its replies can no longer be trusted to pair up); an idle ready
 // one is pinged.
 func (c *conn) check(now int64) {
 	c.mu.Lock()
 	switch {
-	case c.n > 0 && c.q[c.head].deadline < now:
+	case c.n > 0 && c.q[c.head].deadline < now && now-c.lastReply > c.p.timeout:
 		if c.nc != nil {
 			c.mu.Unlock()
 			// Siblings first: once this connection's requests fail, a

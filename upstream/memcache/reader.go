@@ -30,6 +30,7 @@ func (c *conn) readLoop() error {
 		c.mu.Lock()
 		c.popLocked()
 		c.lastUse = c.p.clock()
+		c.lastReply = c.lastUse
 		c.mu.Unlock()
 		c.complete(o, reply, &f)
 		if !spilled {

@@ -24,11 +24,16 @@ if ($argc < 2) {
 }
 
 $n = 0;
+// show renders a value for a failure message, cut to 300 bytes.
+function show($v): string {
+    $s = var_export($v, true);
+    return strlen($s) > 300 ? substr($s, 0, 300) . '... (' . strlen($s) . ' bytes)' : $s;
+}
 function check(string $what, $got, $want): void {
     global $n;
     $n++;
     if ($got !== $want) {
-        fwrite(STDOUT, "not ok $n - $what\n  got:  " . var_export($got, true) . "\n  want: " . var_export($want, true) . "\n");
+        fwrite(STDOUT, "not ok $n - $what\n  got:  " . show($got) . "\n  want: " . show($want) . "\n");
         exit(1);
     }
     fwrite(STDOUT, "ok $n - $what\n");

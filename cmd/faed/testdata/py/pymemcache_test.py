@@ -21,11 +21,17 @@ except ImportError as e:  # pragma: no cover
 n = 0
 
 
+def show(v):
+    """repr of v for a failure message, cut to 300 characters."""
+    r = repr(v)
+    return r if len(r) <= 300 else "%s... (%d chars)" % (r[:300], len(r))
+
+
 def check(what, got, want):
     global n
     n += 1
     if got != want:
-        print("not ok %d - %s\n  got:  %r\n  want: %r" % (n, what, got, want))
+        print("not ok %d - %s\n  got:  %s\n  want: %s" % (n, what, show(got), show(want)))
         sys.exit(1)
     print("ok %d - %s" % (n, what))
 

@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Scenario is a named workload from a scenarios file, so anyone can rerun
+// the same measurement by name.
+type Scenario struct {
+	Name        string `yaml:"-"`
+	Description string `yaml:"description"`
+	// FaedConfig is a faed configuration file the scenario wants faed run
+	// with (relative to the repository root; bench/compare.sh reads it);
+	// empty means faed -servers with no file.
+	FaedConfig string `yaml:"faed_config"`
+	// Workload holds the scenario's fields; those it leaves out keep
+	// DefaultWorkload's values.
+	Workload `yaml:",inline"`
+}
+
+// scenarioFile is the layout of a scenarios file.
+type scenarioFile struct {
+	Scenarios map[string]yaml.Node `yaml:"scenarios"`
+}
+
+// LoadScenarios reads a scenarios file: a top-level "scenarios:" map of
+// name to workload fields (the json names of Workload, durations as "5s",
+// value_size as "100" or "64-4096"), plus description and faed_config.
+// Unknown fields are errors, named with their scenario.
+func LoadScenarios(path string) (map[string]*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f scenarioFile
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make(map[string]*Scenario, len(f.Scenarios))
+	for name, node := range f.Scenarios {
+		// Why: decode twice: strictly into a zero Scenario to reject
+		// misspelled fields, then over the defaults for the values.
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		if err := enc.Encode(&node); err != nil {
+			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)
+		}
+		dec := yaml.NewDecoder(&buf)
+		dec.KnownFields(true)
+		var strict Scenario
+		if err := dec.Decode(&strict); err != nil {
+			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)
+		}
+		s := &Scenario{Name: name, Workload: DefaultWorkload()}
+		if err := node.Decode(s); err != nil {
+			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)
+		}
+		if err := s.Workload.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)
+		}
+		out[name] = s
+	}
+	return out, nil
+}
+
+// ScenarioNames returns the names of m, sorted.
+func ScenarioNames(m map[string]*Scenario) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

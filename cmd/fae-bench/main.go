@@ -1,0 +1,390 @@
+// Command fae-bench is a load generator for the memcached text protocol:
+// it runs a workload against one or more targets in turns and prints each
+// target's median-of-rounds throughput and latency, with ratios to the
+// first target. The work is done by package bench; this is its CLI.
+//
+// Usage:
+//
+//	fae-bench [run] --target name=host:port ... [workload flags]
+//	fae-bench run --scenarios bench/scenarios.yaml --scenario S1 --target ...
+//	fae-bench idle --target host:port --pid PID --conns 10000
+//	fae-bench plot --json run.json --out latency.png
+//	fae-bench overview S1.json S2.json ...
+//	fae-bench scenarios --scenarios bench/scenarios.yaml
+//	fae-bench freeport
+//	fae-bench waitport --addr host:port
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fae-sidecar/fae/bench"
+	"github.com/fae-sidecar/fae/bench/benchplot"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "fae-bench:", err)
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runBench(ctx, args, stdout, stderr)
+	case "idle":
+		return runIdle(ctx, args, stdout, stderr)
+	case "plot":
+		return runPlot(args, stderr)
+	case "scenarios":
+		return runScenarios(args, stdout, stderr)
+	case "overview":
+		return runOverview(args, stdout)
+	case "freeport":
+		return runFreePort(stdout)
+	case "waitport":
+		return runWaitPort(ctx, args, stderr)
+	}
+	return fmt.Errorf("unknown command %q: want run, idle, plot, overview, scenarios, freeport or waitport", cmd)
+}
+
+// targetList is a repeatable --target flag.
+type targetList []bench.Target
+
+func (l *targetList) String() string {
+	var s []string
+	for _, t := range *l {
+		s = append(s, t.Name+"="+t.Addr)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *targetList) Set(s string) error {
+	t, err := bench.ParseTarget(s)
+	if err != nil {
+		return err
+	}
+	for _, o := range *l {
+		if o.Name == t.Name {
+			return fmt.Errorf("target name %q given twice", t.Name)
+		}
+	}
+	*l = append(*l, t)
+	return nil
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fw := bench.DefaultWorkload()
+	var targets targetList
+	fs.Var(&targets, "target", "`name=host:port` to measure; repeat for several, run in turns (ratios are to the first)")
+	fs.IntVar(&fw.Conns, "conns", fw.Conns, "client connections (one goroutine each)")
+	fs.IntVar(&fw.Pipeline, "pipeline", fw.Pipeline, "requests written per connection before reading their replies")
+	fs.DurationVar(&fw.Duration, "duration", fw.Duration, "measured time of each round")
+	fs.Int64Var(&fw.Requests, "requests", fw.Requests, "end each round after this many requests instead of --duration (0: use --duration)")
+	fs.DurationVar(&fw.Warmup, "warmup", fw.Warmup, "load before each round's measurement, not counted")
+	fs.IntVar(&fw.Keys, "keys", fw.Keys, "key space: ids 0..keys-1")
+	fs.Float64Var(&fw.Zipf, "zipf", fw.Zipf, "Zipf skew s of key popularity (0: uniform; 0<s<1 or s>1)")
+	fs.Var(&fw.ValueSize, "value-size", "set value `bytes`: N, or A-B drawn uniformly")
+	fs.Float64Var(&fw.GetRatio, "get-ratio", fw.GetRatio, "share of requests that are gets (the rest are sets)")
+	fs.IntVar(&fw.MultiGet, "multiget", fw.MultiGet, "keys per get")
+	fs.StringVar(&fw.KeyPrefix, "key-prefix", fw.KeyPrefix, "key prefix (key = prefix + decimal id)")
+	fs.BoolVar(&fw.Prefill, "prefill", fw.Prefill, "set every key once per target before its first round")
+	fs.DurationVar(&fw.Timeout, "timeout", fw.Timeout, "bound on one batch's round trip (past it: I/O error, redial)")
+	fs.Uint64Var(&fw.Seed, "seed", fw.Seed, "random seed (same seed: same request stream per round for every target)")
+	rounds := fs.Int("rounds", 3, "rounds; each runs every target once, in turn")
+	jsonOut := fs.String("json", "", "write every round and the summary as JSON to `file`")
+	mdOut := fs.String("markdown", "", "also write the summary table (Markdown) to `file`")
+	scenario := fs.String("scenario", "", "take the workload from this scenario of --scenarios (flags given override it)")
+	scenarios := fs.String("scenarios", "bench/scenarios.yaml", "scenarios YAML `file`")
+	cpuProfile := fs.String("cpuprofile", "", "write fae-bench's own CPU profile to `file` (to check the load generator is not the bottleneck)")
+	upstream := fs.String("count-upstream", "", "memcached `host:port` behind the targets: count its gets per client get key each round")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	w := fw
+	if *scenario != "" {
+		all, err := bench.LoadScenarios(*scenarios)
+		if err != nil {
+			return err
+		}
+		sc, ok := all[*scenario]
+		if !ok {
+			return fmt.Errorf("scenario %q is not in %s (it has %s)", *scenario, *scenarios, strings.Join(bench.ScenarioNames(all), ", "))
+		}
+		w = sc.Workload
+		overrideSetFlags(fs, &w, &fw)
+	}
+	if *upstream != "" {
+		if _, _, err := net.SplitHostPort(*upstream); err != nil {
+			return fmt.Errorf("count-upstream: %q is not host:port", *upstream)
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := bench.Run(ctx, bench.Config{Scenario: *scenario, Workload: w, Targets: targets, Rounds: *rounds, Upstream: *upstream}, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%s\n\n", describe(rep))
+	if err := bench.WriteTable(stdout, rep.Summary); err != nil {
+		return err
+	}
+	if *mdOut != "" {
+		f, err := os.Create(*mdOut)
+		if err != nil {
+			return err
+		}
+		err = bench.WriteTable(f, rep.Summary)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if *jsonOut != "" {
+		return writeJSON(*jsonOut, rep)
+	}
+	return nil
+}
+
+// overrideSetFlags copies into w the workload flags the user gave, so they
+// win over the scenario.
+func overrideSetFlags(fs *flag.FlagSet, w, flags *bench.Workload) {
+	copyField := map[string]func(){
+		"conns":      func() { w.Conns = flags.Conns },
+		"pipeline":   func() { w.Pipeline = flags.Pipeline },
+		"duration":   func() { w.Duration = flags.Duration },
+		"requests":   func() { w.Requests = flags.Requests },
+		"warmup":     func() { w.Warmup = flags.Warmup },
+		"keys":       func() { w.Keys = flags.Keys },
+		"zipf":       func() { w.Zipf = flags.Zipf },
+		"value-size": func() { w.ValueSize = flags.ValueSize },
+		"get-ratio":  func() { w.GetRatio = flags.GetRatio },
+		"multiget":   func() { w.MultiGet = flags.MultiGet },
+		"key-prefix": func() { w.KeyPrefix = flags.KeyPrefix },
+		"prefill":    func() { w.Prefill = flags.Prefill },
+		"timeout":    func() { w.Timeout = flags.Timeout },
+		"seed":       func() { w.Seed = flags.Seed },
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if c, ok := copyField[f.Name]; ok {
+			c()
+		}
+	})
+}
+
+// describe says in one line what was run.
+func describe(rep *bench.Report) string {
+	w := rep.Workload
+	var b strings.Builder
+	if rep.Scenario != "" {
+		fmt.Fprintf(&b, "%s: ", rep.Scenario)
+	}
+	fmt.Fprintf(&b, "%d conns, pipeline %d, ", w.Conns, w.Pipeline)
+	if w.Requests > 0 {
+		fmt.Fprintf(&b, "%d requests", w.Requests)
+	} else {
+		fmt.Fprintf(&b, "%v", w.Duration)
+	}
+	fmt.Fprintf(&b, " x %d rounds (median shown), %d keys", rep.Rounds, w.Keys)
+	if w.Zipf > 0 {
+		fmt.Fprintf(&b, " zipf %v", w.Zipf)
+	}
+	fmt.Fprintf(&b, ", %.0f%% gets of %d key(s), %s-byte values", 100*w.GetRatio, w.MultiGet, w.ValueSize)
+	return b.String()
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench idle", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var targets targetList
+	fs.Var(&targets, "target", "`name=host:port` of the server to hold connections to")
+	conns := fs.Int("conns", 10000, "idle connections to open")
+	pid := fs.Int("pid", 0, "process id of the server, whose VmRSS is read")
+	settle := fs.Duration("settle", 2*time.Second, "wait after opening (and after closing) before reading RSS")
+	jsonOut := fs.String("json", "", "write the result as JSON to `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(targets) != 1 {
+		return errors.New("target: give exactly one --target")
+	}
+	if *pid <= 0 {
+		return errors.New("pid: give the server's process id with --pid")
+	}
+	res, err := bench.HoldIdle(ctx, targets[0], *conns, *pid, *settle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d/%d idle conns: RSS %d KiB before, %d KiB open (+%d KiB, %.0f bytes/conn), %d KiB after closing\n",
+		res.Target, res.Opened, res.Conns, res.RSSBeforeKiB, res.RSSOpenKiB, res.RSSOpenKiB-res.RSSBeforeKiB,
+		res.BytesPerConn, res.RSSClosedKiB)
+	if res.FirstError != "" {
+		fmt.Fprintf(stdout, "%s: first failed connection: %s\n", res.Target, res.FirstError)
+	}
+	if *jsonOut != "" {
+		return writeJSON(*jsonOut, res)
+	}
+	return nil
+}
+
+// readReport reads a report written by fae-bench run --json.
+func readReport(path string) (*bench.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
+}
+
+// runOverview prints one Markdown row per report file (scenario).
+func runOverview(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("overview: give report files written by fae-bench run --json")
+	}
+	var reps []*bench.Report
+	for _, a := range args {
+		rep, err := readReport(a)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, rep)
+	}
+	return bench.WriteOverview(stdout, reps)
+}
+
+func runPlot(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench plot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("json", "", "report `file` written by fae-bench run --json")
+	out := fs.String("out", "", "image `file` (.png, .svg or .pdf)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		return errors.New("plot: give --json and --out")
+	}
+	rep, err := readReport(*in)
+	if err != nil {
+		return err
+	}
+	return benchplot.Write(rep, *out)
+}
+
+// runScenarios lists a scenarios file, one per line: name, faed_config
+// ("-" for none) and description, tab-separated, for scripts.
+func runScenarios(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench scenarios", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("scenarios", "bench/scenarios.yaml", "scenarios YAML `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	all, err := bench.LoadScenarios(*file)
+	if err != nil {
+		return err
+	}
+	for _, name := range bench.ScenarioNames(all) {
+		s := all[name]
+		cfg := s.FaedConfig
+		if cfg == "" {
+			cfg = "-"
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", name, cfg, s.Description)
+	}
+	return nil
+}
+
+// runFreePort prints a loopback address whose port the kernel just gave
+// out and that is free again (for scripts; another process may take it).
+func runFreePort(stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, addr)
+	return err
+}
+
+// runWaitPort polls an address until it accepts a connection.
+func runWaitPort(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench waitport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "`host:port` to wait for")
+	timeout := fs.Duration("timeout", 15*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	delay := 5 * time.Millisecond
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, "tcp", *addr)
+		if err == nil {
+			return c.Close()
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waitport %s: %w (last error: %v)", *addr, ctx.Err(), err)
+		case <-t.C:
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fae-sidecar/fae/bench"
+	"github.com/fae-sidecar/fae/internal/testproc"
+)
+
+// TestRunPlotOverview drives the CLI as compare.sh does: a scenario with
+// flags overriding it, then plot and overview of its JSON.
+func TestRunPlotOverview(t *testing.T) {
+	addr := testproc.StartMemcached(t)
+	dir := t.TempDir()
+	js := filepath.Join(dir, "s1.json")
+	md := filepath.Join(dir, "s1.md")
+	var out, log bytes.Buffer
+	args := []string{"run", "--scenarios", "../../bench/scenarios.yaml", "--scenario", "S3",
+		"--target", "a=" + addr, "--target", "b=" + addr, "--count-upstream", addr,
+		"--conns", "2", "--keys", "200", "--requests", "300", "--warmup", "0", "--rounds", "2",
+		"--json", js, "--markdown", md}
+	if err := run(context.Background(), args, &out, &log); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	data, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	w := rep.Workload
+	// Flags given win; the rest is S3's.
+	if w.Conns != 2 || w.Keys != 200 || w.Requests != 300 || w.MultiGet != 50 || w.Pipeline != 1 {
+		t.Errorf("workload %+v: want conns 2, keys 200, 300 requests from flags, multiget 50 from S3", w)
+	}
+	if len(rep.Results) != 4 || rep.Results[0].Requests != 300 || rep.Results[0].Errors != 0 {
+		t.Errorf("results: %d, first %+v", len(rep.Results), rep.Results[0])
+	}
+	table, err := os.ReadFile(md)
+	if err != nil || !strings.Contains(out.String(), string(table)) || !strings.Contains(string(table), "| a ") {
+		t.Errorf("markdown file %q (%v) is not the table printed:\n%s", table, err, out.String())
+	}
+
+	png := filepath.Join(dir, "s1.png")
+	if err := run(context.Background(), []string{"plot", "--json", js, "--out", png}, &out, &log); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() == 0 {
+		t.Errorf("plot: %v", err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"overview", js, js}, &out, &log); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n| S3 "); n != 2 {
+		t.Errorf("overview has %d S3 rows, want 2:\n%s", n, out.String())
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown command", args: []string{"frobnicate"}, want: "unknown command"},
+		{name: "no target", args: []string{"run", "--duration", "1ms"}, want: "target"},
+		{name: "bad target", args: []string{"run", "--target", "nohostport"}, want: "name=host:port"},
+		{name: "same name twice", args: []string{"run", "--target", "a=127.0.0.1:1", "--target", "a=127.0.0.1:2"}, want: "twice"},
+		{name: "unknown scenario", args: []string{"run", "--scenarios", "../../bench/scenarios.yaml", "--scenario", "S9", "--target", "a=127.0.0.1:1"}, want: "S1, S2"},
+		{name: "bad workload", args: []string{"run", "--target", "a=127.0.0.1:1", "--zipf", "1"}, want: "zipf"},
+		{name: "idle without pid", args: []string{"idle", "--target", "a=127.0.0.1:1"}, want: "pid"},
+		{name: "plot without files", args: []string{"plot"}, want: "--json and --out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, log bytes.Buffer
+			err := run(context.Background(), tt.args, &out, &log)
+			if err == nil || !strings.Contains(err.Error()+log.String(), tt.want) {
+				t.Errorf("err = %v (log %q), want one mentioning %q", err, log.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestScenariosList(t *testing.T) {
+	var out, log bytes.Buffer
+	if err := run(context.Background(), []string{"scenarios", "--scenarios", "../../bench/scenarios.yaml"}, &out, &log); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[3], "S4\tbench/faed-l1.yaml\t") || !strings.HasPrefix(lines[0], "S1\t-\t") {
+		t.Errorf("scenarios:\n%s", out.String())
+	}
+}
