@@ -42,3 +42,9 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 		done; \
 	done
+
+.PHONY: bench
+# bench runs faed, nutcracker and memcached side by side (bench/compare.sh)
+# and writes a report to bench/results/.
+bench:
+	bash bench/compare.sh --duration $(or $(DURATION),5s) --rounds $(or $(ROUNDS),3)

@@ -60,7 +60,7 @@ func TestStandardScenarios(t *testing.T) {
 
 func TestLoadScenariosDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.yaml")
-	if err := os.WriteFile(path, []byte("scenarios:\n  small:\n    conns: 3\n    value_size: 10-20\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("scenarios:\n  small:\n    conns: 3\n    value_size: 10-20\n  fixed:\n    value_size: 7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	all, err := LoadScenarios(path)
@@ -71,6 +71,9 @@ func TestLoadScenariosDefaults(t *testing.T) {
 	want.Conns, want.ValueSize = 3, ValueSize{Min: 10, Max: 20}
 	if got := all["small"].Workload; got != want {
 		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if got := all["fixed"].ValueSize; got != (ValueSize{Min: 7, Max: 7}) {
+		t.Errorf("value_size: 7 read as %+v", got)
 	}
 }
 
