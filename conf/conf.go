@@ -21,6 +21,13 @@ const (
 	KindMemcache = "memcache" // a pool of memcached servers
 )
 
+// Distributions of a memcache pool (Pool.Distribution).
+const (
+	DistRing      = "ring"      // fae's own consistent-hash ring
+	DistKetama    = "ketama"    // libmemcached's ketama (PHP memcached, OPT_LIBKETAMA_COMPATIBLE)
+	DistTwemproxy = "twemproxy" // twemproxy's ketama with fnv1a_64
+)
+
 // DefaultPool is the name of the pool that serves keys no route matches.
 const DefaultPool = "default"
 
@@ -78,6 +85,19 @@ type Pool struct {
 	// Coalesce merges concurrent gets of one key into one upstream get.
 	// Default true for memcache pools.
 	Coalesce *bool `yaml:"coalesce"`
+	// Distribution places keys on a memcache pool's servers, to match the
+	// clients or proxy that wrote them: "ring" (default: fae's own ring),
+	// "ketama" (libmemcached's, as PHP's memcached extension with
+	// OPT_LIBKETAMA_COMPATIBLE) or "twemproxy" (twemproxy's "distribution:
+	// ketama" with "hash: fnv1a_64"). Servers must be listed with the
+	// clients' hosts, ports and weights.
+	Distribution string `yaml:"distribution"`
+	// Failover servers ("host:port [weight]") take the keys of a memcache
+	// pool's server while it is down, each key going to the failover server
+	// the pool's distribution picks among them; keys of servers that are up
+	// never move. Empty (the default): a down server's keys fail fast with
+	// SERVER_ERROR.
+	Failover []string `yaml:"failover"`
 	// L1 caches single-key get replies of a memcache pool in faed's
 	// memory; off unless set. Entries live at most TTL, so a value written
 	// by another client may be seen up to TTL late; writes through this
@@ -163,6 +183,9 @@ func (c *Config) Defaults() {
 				t := true
 				p.Coalesce = &t
 			}
+			if p.Distribution == "" {
+				p.Distribution = DistRing
+			}
 		}
 	}
 }
@@ -228,14 +251,36 @@ func (c *Config) Validate() error {
 			if p.L1 != nil {
 				bad(f+".l1", "a local pool is already in memory: remove l1")
 			}
+			if p.Distribution != "" || len(p.Failover) > 0 {
+				bad(f, "distribution and failover place keys on servers: a local pool has none (set kind: memcache)")
+			}
 		case KindMemcache:
 			if len(p.Servers) == 0 {
 				bad(f+".servers", "a memcache pool needs at least one server host:port")
 			}
-			for i, s := range p.Servers {
-				if _, err := ParseServer(s); err != nil {
-					bad(fmt.Sprintf("%s.servers[%d]", f, i), "%v", err)
+			addrs := map[string]string{}
+			for _, l := range []struct {
+				field string
+				list  []string
+			}{{"servers", p.Servers}, {"failover", p.Failover}} {
+				for i, s := range l.list {
+					field := fmt.Sprintf("%s.%s[%d]", f, l.field, i)
+					srv, err := ParseServer(s)
+					if err != nil {
+						bad(field, "%v", err)
+						continue
+					}
+					// (Duplicate servers are the memcache pool's to refuse.)
+					if other, dup := addrs[srv.Addr]; dup && l.field == "failover" {
+						bad(field, "%s is also %s", srv.Addr, other)
+					}
+					addrs[srv.Addr] = fmt.Sprintf("%s[%d]", l.field, i)
 				}
+			}
+			switch p.Distribution {
+			case "", DistRing, DistKetama, DistTwemproxy: // "": Defaults not run; the pool's default
+			default:
+				bad(f+".distribution", "%q is not a distribution: use %s, %s or %s", p.Distribution, DistRing, DistKetama, DistTwemproxy)
 			}
 			if p.ConnsPerServer < 1 || p.ConnsPerServer > 64 {
 				bad(f+".conns_per_server", "must be between 1 and 64")

@@ -56,6 +56,8 @@ func TestInvalid(t *testing.T) {
 		"key_too_long.yaml":        "max_key_len",
 		"local_too_small.yaml":     "pools.default.max_bytes",
 		"l1_no_ttl.yaml":           "pools.default.l1.ttl",
+		"bad_distribution.yaml":    "pools.default.distribution",
+		"bad_failover.yaml":        "pools.default.failover[1]",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {

@@ -56,6 +56,7 @@ Flags:
 	maxBytes := fs.String("max-bytes", "", "memory `size` of the embedded store, e.g. 64MiB")
 	idle := fs.Duration("idle-timeout", 0, "close client connections idle this `long` (0: never)")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
+	admin := fs.String("admin", "", "admin HTTP `host:port` (pprof); empty: off")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,6 +83,9 @@ Flags:
 	}
 	if *idle > 0 {
 		cfg.IdleTimeout = conf.Duration(*idle)
+	}
+	if *admin != "" {
+		cfg.Admin = *admin
 	}
 	if *loops > 0 {
 		cfg.Loops = *loops
@@ -130,6 +134,13 @@ Flags:
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if cfg.Admin != "" {
+		stopped, err := serveAdmin(ctx, cfg.Admin, log)
+		if err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+		defer func() { <-stopped }()
+	}
 	start := time.Now()
 	if err := srv.Run(ctx); err != nil {
 		return err

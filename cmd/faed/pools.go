@@ -48,6 +48,7 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (upstream.Pool, error) {
 			ConnsPerServer: pc.ConnsPerServer,
 			Timeout:        pc.Timeout.D(),
 			AllowFlush:     *pc.AllowFlush,
+			Distribution:   memcache.Distribution(pc.Distribution),
 		}
 		for _, s := range pc.Servers {
 			srv, err := conf.ParseServer(s)
@@ -55,6 +56,13 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (upstream.Pool, error) {
 				return nil, err
 			}
 			mc.Servers = append(mc.Servers, memcache.Server{Addr: srv.Addr, Weight: srv.Weight})
+		}
+		for _, s := range pc.Failover {
+			srv, err := conf.ParseServer(s)
+			if err != nil {
+				return nil, err
+			}
+			mc.Failover = append(mc.Failover, memcache.Server{Addr: srv.Addr, Weight: srv.Weight})
 		}
 		pool, err := memcache.New(mc)
 		if err != nil {

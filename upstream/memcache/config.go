@@ -24,7 +24,33 @@ type Server struct {
 	// Weight is the server's share of the key space relative to the others;
 	// 0 means 1.
 	Weight int
+	// Name, when set, replaces the address in the names of the server's
+	// points under DistTwemproxy, as the name after a twemproxy server
+	// ("host:port:weight name"). Other distributions refuse it.
+	Name string
 }
+
+// Distribution is how keys are placed on servers. Each one is a ring
+// (continuum) of points per server; they differ in how points are named and
+// how keys are hashed, so only a pool with the same distribution, servers,
+// weights (and names) as a client finds the keys that client wrote.
+type Distribution string
+
+const (
+	// DistRing is fae's own ring: serialx/hashring's MD5 points, 160 per
+	// unit of weight. The default.
+	DistRing Distribution = "ring"
+	// DistKetama places keys as libmemcached (and so PHP's memcached
+	// extension) does with Memcached::OPT_LIBKETAMA_COMPATIBLE: weighted
+	// ketama, 160 MD5 points per server at equal weights, MD5 key hash.
+	// (A client that sets OPT_DISTRIBUTION after OPT_LIBKETAMA_COMPATIBLE
+	// is back in libmemcached's unweighted mode, which this does not match,
+	// unless a server has a weight above 1.)
+	DistKetama Distribution = "ketama"
+	// DistTwemproxy places keys as twemproxy (nutcracker) does with
+	// "distribution: ketama" and "hash: fnv1a_64".
+	DistTwemproxy Distribution = "twemproxy"
+)
 
 // Config configures a Pool. Zero fields take the documented defaults.
 type Config struct {
@@ -52,6 +78,15 @@ type Config struct {
 	// AllowFlush lets flush_all through to the servers; when false it is
 	// refused with a SERVER_ERROR line.
 	AllowFlush bool
+	// Distribution places keys on Servers (and on Failover). Default
+	// DistRing.
+	Distribution Distribution
+	// Failover servers take the keys of a server that is down, each key
+	// going to the failover server the same Distribution picks for it among
+	// Failover; keys of servers that are up never move. Empty (the
+	// default): a down server's keys fail fast with SERVER_ERROR. flush_all
+	// reaches failover servers too.
+	Failover []Server
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -74,6 +109,9 @@ func (c Config) withDefaults() Config {
 	if c.HealthInterval == 0 {
 		c.HealthInterval = DefaultHealthInterval
 	}
+	if c.Distribution == "" {
+		c.Distribution = DistRing
+	}
 	return c
 }
 
@@ -84,17 +122,34 @@ func (c Config) Validate() error {
 	if len(c.Servers) == 0 {
 		return errors.New("memcache: servers: list at least one host:port")
 	}
-	seen := make(map[string]int, len(c.Servers))
-	for i, s := range c.Servers {
-		if _, _, err := net.SplitHostPort(s.Addr); err != nil {
-			return fmt.Errorf("memcache: servers[%d].addr: %q is not host:port", i, s.Addr)
-		}
-		if j, dup := seen[s.Addr]; dup {
-			return fmt.Errorf("memcache: servers[%d].addr: %s is also servers[%d]", i, s.Addr, j)
-		}
-		seen[s.Addr] = i
-		if s.Weight < 0 || s.Weight > maxWeight {
-			return fmt.Errorf("memcache: servers[%d].weight: %d is outside 0..%d", i, s.Weight, maxWeight)
+	switch c.Distribution {
+	case DistRing, DistKetama, DistTwemproxy:
+	default:
+		return fmt.Errorf("memcache: distribution: %q is not one of %s, %s, %s", c.Distribution, DistRing, DistKetama, DistTwemproxy)
+	}
+	seen := make(map[string]string, len(c.Servers)+len(c.Failover))
+	for _, l := range []struct {
+		field string
+		list  []Server
+	}{{"servers", c.Servers}, {"failover", c.Failover}} {
+		for i, s := range l.list {
+			f := fmt.Sprintf("memcache: %s[%d]", l.field, i)
+			if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+				return fmt.Errorf("%s.addr: %q is not host:port", f, s.Addr)
+			}
+			if other, dup := seen[s.Addr]; dup {
+				return fmt.Errorf("%s.addr: %s is also %s", f, s.Addr, other)
+			}
+			seen[s.Addr] = fmt.Sprintf("%s[%d]", l.field, i)
+			if s.Weight < 0 || s.Weight > maxWeight {
+				return fmt.Errorf("%s.weight: %d is outside 0..%d", f, s.Weight, maxWeight)
+			}
+			if s.Name != "" && c.Distribution != DistTwemproxy {
+				return fmt.Errorf("%s.name: only the %s distribution names servers", f, DistTwemproxy)
+			}
+			if c.Distribution == DistTwemproxy && len(twemproxyName(s)) > maxNameLen {
+				return fmt.Errorf("%s: point name %q is longer than twemproxy's %d bytes", f, twemproxyName(s), maxNameLen)
+			}
 		}
 	}
 	switch {

@@ -3,6 +3,7 @@ package memcache
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,10 +18,14 @@ import (
 type Pool struct {
 	cfg     Config
 	pick    picker
-	servers []*server
-	timeout int64 // cfg.Timeout in nanoseconds of clock()
+	servers []*server // cfg.Servers, then cfg.Failover
+	timeout int64     // cfg.Timeout in nanoseconds of clock()
 	start   time.Time
 	flushNo []byte // the reply to flush_all when !cfg.AllowFlush
+
+	// failover picks among the failover servers (servers[len(cfg.Servers):])
+	// the one that takes a key whose server is down; nil without Failover.
+	failover picker
 
 	st      counters
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
@@ -41,6 +46,8 @@ type server struct {
 	conns []*conn
 	// ready counts connections in stateReady; the server is up when > 0.
 	ready atomic.Int32
+	// dialed is set once no connection is in its first dial (see isDown).
+	dialed atomic.Bool
 	// lines holds the prebuilt SERVER_ERROR line for each reason.
 	lines [numReasons][]byte
 }
@@ -57,7 +64,7 @@ func New(cfg Config) (*Pool, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
 		cfg:     cfg,
-		pick:    newRingPicker(cfg.Servers),
+		pick:    newPicker(cfg.Distribution, cfg.Servers),
 		timeout: int64(cfg.Timeout),
 		start:   time.Now(),
 		flushNo: []byte("SERVER_ERROR flush_all disabled for this pool\r\n"),
@@ -66,7 +73,10 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p.ops.New = func() any { return new(op) }
 	p.gathers.New = func() any { return &gather{p: p} }
-	for _, sc := range cfg.Servers {
+	if len(cfg.Failover) > 0 {
+		p.failover = newPicker(cfg.Distribution, cfg.Failover)
+	}
+	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
 		for r := range numReasons {
 			s.lines[r] = fmt.Appendf(nil, "SERVER_ERROR upstream %s %s\r\n", sc.Addr, reasonText[r])
@@ -194,7 +204,11 @@ func (p *Pool) connOf(key []byte) int {
 
 // partOf numbers the connection that carries key: server*conns + conn.
 func (p *Pool) partOf(key []byte) int {
-	return p.pick(key)*p.cfg.ConnsPerServer + p.connOf(key)
+	s := p.pick(key)
+	if p.failover != nil && p.servers[s].ready.Load() == 0 {
+		s = p.failoverOf(key, s)
+	}
+	return s*p.cfg.ConnsPerServer + p.connOf(key)
 }
 
 // Stats implements upstream.Pool.

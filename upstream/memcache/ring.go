@@ -23,6 +23,18 @@ const maxWeight = 100
 // It must be safe for concurrent use and should not allocate.
 type picker func(key []byte) int
 
+// newPicker returns the picker of distribution d (after defaults) over
+// servers.
+func newPicker(d Distribution, servers []Server) picker {
+	switch d {
+	case DistKetama:
+		return newKetamaPicker(servers)
+	case DistTwemproxy:
+		return newTwemproxyPicker(servers)
+	}
+	return newRingPicker(servers)
+}
+
 // newRingPicker places servers on a weighted consistent-hash ring
 // (serialx/hashring with its default MD5 points). A single server needs no
 // ring.
