@@ -28,6 +28,12 @@ const (
 	DistTwemproxy = "twemproxy" // twemproxy's ketama with fnv1a_64
 )
 
+// Transports of a memcache pool (Pool.Transport).
+const (
+	TransportLoop      = "loop"      // connections on each event loop, no goroutines per request
+	TransportGoroutine = "goroutine" // shared connections with writer and reader goroutines
+)
+
 // DefaultPool is the name of the pool that serves keys no route matches.
 const DefaultPool = "default"
 
@@ -78,6 +84,12 @@ type Pool struct {
 	Servers []string `yaml:"servers"`
 	// ConnsPerServer is the number of long-lived connections to each server. Default 2.
 	ConnsPerServer int `yaml:"conns_per_server"`
+	// Transport is how a memcache pool's requests reach its servers:
+	// "loop" (default: each event loop has its own connection to each
+	// server and runs the whole round trip itself) or "goroutine" (shared
+	// connections, conns_per_server of them, each with a writer and a
+	// reader goroutine).
+	Transport string `yaml:"transport"`
 	// Timeout bounds each upstream request. Default 500ms.
 	Timeout Duration `yaml:"timeout"`
 	// AllowFlush lets flush_all reach this pool's servers. Default true.
@@ -186,6 +198,9 @@ func (c *Config) Defaults() {
 			if p.Distribution == "" {
 				p.Distribution = DistRing
 			}
+			if p.Transport == "" {
+				p.Transport = TransportLoop
+			}
 		}
 	}
 }
@@ -281,6 +296,11 @@ func (c *Config) Validate() error {
 			case "", DistRing, DistKetama, DistTwemproxy: // "": Defaults not run; the pool's default
 			default:
 				bad(f+".distribution", "%q is not a distribution: use %s, %s or %s", p.Distribution, DistRing, DistKetama, DistTwemproxy)
+			}
+			switch p.Transport {
+			case "", TransportLoop, TransportGoroutine:
+			default:
+				bad(f+".transport", "%q is not a transport: use %s or %s", p.Transport, TransportLoop, TransportGoroutine)
 			}
 			if p.ConnsPerServer < 1 || p.ConnsPerServer > 64 {
 				bad(f+".conns_per_server", "must be between 1 and 64")

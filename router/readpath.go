@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"sync/atomic"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/router/coalesce"
@@ -27,13 +28,52 @@ func WithReadPath(p upstream.Pool, rp ReadPath) upstream.Pool {
 	}
 	// L1 is filled only by flights, whose staleness a write can mark, so
 	// L1 brings coalescing with it.
-	return &readPath{next: p, l1: rp.L1, co: coalesce.New()}
+	rp2 := &readPath{next: p, l1: rp.L1, co: coalesce.New()}
+	rp2.groups.Store(&[]*coalesce.Group{rp2.co})
+	rp2.loopCo.New = rp2.newGroup
+	return rp2
 }
 
+// readPath coalesces the reads of each event loop apart (loopCo): a pool's
+// loop transport sends each loop's requests on the loop's own
+// connections, and a reader may only join a flight that travels on the
+// connection its own earlier writes took, or it could read older data than
+// it wrote. Reads that come from no loop share co.
 type readPath struct {
-	next upstream.Pool
-	l1   *l1.Cache
-	co   *coalesce.Group
+	next   upstream.Pool
+	l1     *l1.Cache
+	co     *coalesce.Group
+	loopCo upstream.PerLoop[coalesce.Group]
+	// groups is co and every group of loopCo, for writes to detach the
+	// key's flights in all of them; replaced (never changed) as loops come.
+	groups atomic.Pointer[[]*coalesce.Group]
+}
+
+// newGroup makes a loop's group (PerLoop.New, under its lock).
+func (p *readPath) newGroup(upstream.Loop) *coalesce.Group {
+	g := coalesce.New()
+	old := *p.groups.Load()
+	next := append(old[:len(old):len(old)], g)
+	p.groups.Store(&next)
+	return g
+}
+
+// group returns the group of reads answered to w.
+func (p *readPath) group(l upstream.Loop) *coalesce.Group {
+	if l == nil {
+		return p.co
+	}
+	return p.loopCo.Get(l)
+}
+
+// forget detaches key's flights, in every group, and drops it from L1.
+func (p *readPath) forget(key []byte) {
+	for _, g := range *p.groups.Load() {
+		g.Forget(key)
+	}
+	if p.l1 != nil {
+		p.l1.Delete(key)
+	}
 }
 
 func (p *readPath) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
@@ -58,11 +98,12 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 			return append(o, memcache.ReplyEnd...), false
 		}
 	}
-	f, lead := p.co.Join(key, w)
+	l := upstream.LoopOf(w)
+	f, lead := p.group(l).Join(key, w)
 	if !lead {
 		return out, true
 	}
-	ld := &leader{f: f, p: p, key: bytes.Clone(key)}
+	ld := &leader{f: f, p: p, key: bytes.Clone(key), loop: l}
 	n := len(out)
 	o, async := p.next.Serve(req, out, ld)
 	if async {
@@ -74,35 +115,56 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 }
 
 // leader receives the upstream reply of a flight, fills L1 with a hit unless
-// a write detached the flight, and hands the reply to every reader.
+// a write detached the flight, and hands the reply to every reader. It is a
+// LoopWaiter on the loop of the reader who leads, so the read takes the
+// same path as that reader's other requests.
 type leader struct {
-	f   *coalesce.Flight
-	p   *readPath
-	key []byte
+	f    *coalesce.Flight
+	p    *readPath
+	key  []byte
+	loop upstream.Loop
 }
 
 func (l *leader) Done(reply []byte) {
-	if l.p.l1 != nil && !l.f.Stale() && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
-		l.p.l1.Set(l.key, reply[:len(reply)-len(memcache.ReplyEnd)])
-	}
+	l.fill(reply)
 	l.f.Done(reply)
 }
 
-// write invalidates the keys before the write leaves and again when its
-// reply arrives. The second drop is what makes L1 safe: a read sent before
-// the write travels on the same upstream connection (one key, one
-// connection), so its reply, and the L1 fill it triggers, comes first.
+func (l *leader) Loop() upstream.Loop { return l.loop }
+
+func (l *leader) DoneOnLoop(reply []byte) {
+	l.fill(reply)
+	for _, w := range l.f.Finish() {
+		upstream.Complete(w, l.loop, reply)
+	}
+}
+
+// fill caches a hit unless a write detached the flight. It checks again
+// after the fill: a write detaches the flight before it drops the key, so
+// either the check sees the write or the drop comes after the fill.
+func (l *leader) fill(reply []byte) {
+	if l.p.l1 != nil && !l.f.Stale() && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
+		l.p.l1.Set(l.key, reply[:len(reply)-len(memcache.ReplyEnd)])
+		if l.f.Stale() {
+			l.p.l1.Delete(l.key)
+		}
+	}
+}
+
+// write detaches the keys' flights and drops them from L1 before the write
+// leaves, and again when its reply arrives. The second time is what makes
+// L1 safe: a read that memcached answered before the write may reach faed
+// after the write's reply (it may travel on another connection: each event
+// loop has its own); while in flight, the second detach marks it stale so
+// it does not fill L1, and once done, its fill is dropped.
 func (p *readPath) write(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	for _, k := range req.Keys {
-		p.co.Forget(k)
-		if p.l1 != nil {
-			p.l1.Delete(k)
-		}
+		p.forget(k)
 	}
 	if p.l1 == nil {
 		return p.next.Serve(req, out, w)
 	}
-	iw := &invalidate{w: w, l1: p.l1}
+	iw := &invalidate{w: w, p: p, loop: upstream.LoopOf(w)}
 	for _, k := range req.Keys {
 		iw.keys = append(iw.keys, bytes.Clone(k))
 	}
@@ -113,15 +175,18 @@ func (p *readPath) write(req *memcache.Request, out []byte, w upstream.Waiter) (
 	return o, async
 }
 
+// invalidate forgets a write's keys again when its reply arrives. It is a
+// LoopWaiter on the writer's loop, as the writer's own waiter.
 type invalidate struct {
 	w    upstream.Waiter
-	l1   *l1.Cache
+	p    *readPath
+	loop upstream.Loop
 	keys [][]byte
 }
 
 func (iw *invalidate) drop() {
 	for _, k := range iw.keys {
-		iw.l1.Delete(k)
+		iw.p.forget(k)
 	}
 }
 
@@ -130,10 +195,21 @@ func (iw *invalidate) Done(reply []byte) {
 	iw.w.Done(reply)
 }
 
+func (iw *invalidate) Loop() upstream.Loop { return iw.loop }
+
+func (iw *invalidate) DoneOnLoop(reply []byte) {
+	iw.drop()
+	upstream.Complete(iw.w, iw.loop, reply)
+}
+
 // Stats adds the read path's counters to the pool's.
 func (p *readPath) Stats(add func(string, uint64)) {
 	p.next.Stats(add)
-	add("coalesced_gets", p.co.Merged())
+	merged := uint64(0)
+	for _, g := range *p.groups.Load() {
+		merged += g.Merged()
+	}
+	add("coalesced_gets", merged)
 	if p.l1 != nil {
 		h, m, e := p.l1.Stats()
 		add("l1_hits", h)

@@ -18,8 +18,9 @@ type splitPool struct{ r *Router }
 type splitGet struct {
 	mu       sync.Mutex
 	w        upstream.Waiter
-	keys     [][]byte // copies, in client order
-	owner    []int    // part index per key
+	loop     upstream.Loop // w's loop: the parts take the same path as w's other requests
+	keys     [][]byte      // copies, in client order
+	owner    []int         // part index per key
 	parts    []*splitPart
 	left     int
 	trailing string
@@ -34,11 +35,18 @@ type splitPart struct {
 
 func (p *splitPart) Done(reply []byte) {
 	p.reply = append(p.reply[:0], reply...)
-	p.g.partDone()
+	p.g.partDone(nil)
+}
+
+func (p *splitPart) Loop() upstream.Loop { return p.g.loop }
+
+func (p *splitPart) DoneOnLoop(reply []byte) {
+	p.reply = append(p.reply[:0], reply...)
+	p.g.partDone(p.g.loop)
 }
 
 func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	g := &splitGet{w: w, trailing: req.TrailingErr}
+	g := &splitGet{w: w, loop: upstream.LoopOf(w), trailing: req.TrailingErr}
 	for _, k := range req.Keys {
 		p := s.r.Pick(k)
 		idx := -1
@@ -82,13 +90,15 @@ func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) (
 	return g.merge(out), false
 }
 
-func (g *splitGet) partDone() {
+// partDone counts a part in; the last one answers the client, on loop l
+// when it is called there (else l is nil).
+func (g *splitGet) partDone(l upstream.Loop) {
 	g.mu.Lock()
 	g.left--
 	done := g.left == 0 && g.async
 	g.mu.Unlock()
 	if done {
-		g.w.Done(g.merge(nil))
+		upstream.Complete(g.w, l, g.merge(nil))
 	}
 }
 

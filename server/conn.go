@@ -13,8 +13,9 @@ import (
 // conn is the state of one client connection. Everything but the atomics is
 // owned by the connection's event loop.
 type conn struct {
-	s *Server
-	c gnet.Conn
+	s    *Server
+	c    gnet.Conn
+	loop *loop
 
 	req     memcache.Request
 	out     []byte  // replies of this read, written once at its end
@@ -24,6 +25,12 @@ type conn struct {
 	closing bool    // quit or a fatal error: close once pending replies are out
 	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
+	dirty   bool    // queued on loop.dirty
+	closed  bool    // OnClose ran
+
+	// The binary protocol (binary.go).
+	sniffed bool     // the first byte chose the protocol
+	bin     *binConn // nil for a text connection
 
 	lastActive atomic.Int64 // unix nanos of the last read
 	inflight   atomic.Int32 // slots waiting for an upstream
@@ -42,7 +49,10 @@ func (cn *conn) serve() gnet.Action {
 	}
 	off := 0
 	held := false
-	for !cn.closing && off < len(buf) {
+	if cn.sniff(buf) {
+		out, off, held = cn.serveBinary(out, buf)
+	}
+	for cn.bin == nil && !cn.closing && off < len(buf) {
 		if cn.swallow > 0 {
 			n := min(cn.swallow, len(buf)-off)
 			off += n
@@ -134,7 +144,7 @@ func (cn *conn) drain(out []byte) []byte {
 // release returns a written slot for reuse, and accounts for it if it had
 // gone upstream.
 func (cn *conn) release(sl *slot) {
-	if sl.c != nil { // went upstream
+	if sl.cn != nil { // went upstream
 		cn.inflight.Add(-1)
 		cn.s.inflight.Add(-1)
 	}
@@ -143,7 +153,7 @@ func (cn *conn) release(sl *slot) {
 	}
 	if cn.spare == nil {
 		sl.buf = sl.buf[:0]
-		sl.c = nil
+		sl.cn = nil
 		sl.done.Store(false)
 		cn.spare = sl
 	}
@@ -207,7 +217,7 @@ func (cn *conn) takeSlot() *slot {
 // given at once goes straight to out; otherwise it queues in a slot.
 func (cn *conn) handle(out []byte, req *memcache.Request) []byte {
 	sl := cn.takeSlot()
-	sl.c = cn.c
+	sl.cn = cn
 	dst := out
 	if len(cn.pending) > 0 {
 		dst = sl.buf[:0]
@@ -219,7 +229,7 @@ func (cn *conn) handle(out []byte, req *memcache.Request) []byte {
 		cn.pending = append(cn.pending, sl)
 		return out
 	}
-	sl.c = nil
+	sl.cn = nil
 	if len(cn.pending) == 0 {
 		cn.spare = sl
 		return r

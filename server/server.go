@@ -79,6 +79,13 @@ type Server struct {
 	draining atomic.Bool
 	inflight atomic.Int64 // slots waiting for an upstream, all connections
 
+	// The event loops (upstream.Loop), replaced (never changed) when one
+	// is added; closing and stopped are their Closing and Stopped.
+	loopMu  sync.Mutex
+	loops   atomic.Pointer[[]*loop]
+	closing chan struct{}
+	stopped chan struct{}
+
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 
@@ -98,11 +105,13 @@ type counters struct {
 func New(cfg Config, h Handler) *Server {
 	cfg.defaults()
 	return &Server{
-		cfg:    cfg,
-		h:      h,
-		parser: memcache.Parser{MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: cfg.MaxItemSize},
-		conns:  map[*conn]struct{}{},
-		booted: make(chan struct{}),
+		cfg:     cfg,
+		h:       h,
+		parser:  memcache.Parser{MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: cfg.MaxItemSize},
+		conns:   map[*conn]struct{}{},
+		booted:  make(chan struct{}),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -123,7 +132,11 @@ func (s *Server) Run(ctx context.Context) error {
 		opts = append(opts, gnet.WithMulticore(true))
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- gnet.Run(s, "tcp://"+s.cfg.Addr, opts...) }()
+	go func() {
+		err := gnet.Run(s, "tcp://"+s.cfg.Addr, opts...)
+		close(s.stopped)
+		errc <- err
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("server: %w", err)
@@ -150,6 +163,7 @@ wait:
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	close(s.closing)
 	if err := s.eng.Stop(stopCtx); err != nil {
 		return fmt.Errorf("server: stop: %w", err)
 	}
@@ -169,6 +183,9 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen admits a connection unless the server is full or shutting down.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if lc, ok := c.Context().(upstream.LoopConn); ok {
+		return s.upstreamOpen(c, lc)
+	}
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
@@ -179,7 +196,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return []byte("ERROR Too many open connections\r\n"), gnet.Close
 	}
 	s.stats.totalConns.Add(1)
-	cn := &conn{s: s, c: c}
+	cn := &conn{s: s, c: c, loop: s.loopOf(c.EventLoop())}
 	cn.lastActive.Store(time.Now().UnixNano())
 	c.SetContext(cn)
 	s.mu.Lock()
@@ -189,11 +206,15 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // OnClose forgets the connection; replies still pending upstream are dropped.
-func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	cn, ok := c.Context().(*conn)
 	if !ok {
+		if lc, ok := c.Context().(upstream.LoopConn); ok {
+			return s.upstreamClose(c, lc, err)
+		}
 		return gnet.None
 	}
+	cn.closed = true
 	s.stats.currConns.Add(-1)
 	s.inflight.Add(-int64(cn.asyncPending()))
 	cn.pending = nil
@@ -207,9 +228,14 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cn, ok := c.Context().(*conn)
 	if !ok {
+		if lc, ok := c.Context().(upstream.LoopConn); ok {
+			return s.upstreamTraffic(c, lc)
+		}
 		return gnet.Close
 	}
-	return cn.serve()
+	act := cn.serve()
+	cn.loop.Flush()
+	return act
 }
 
 // OnTick closes idle connections and wakes connections held back by a full

@@ -3,7 +3,7 @@ package server
 import (
 	"sync/atomic"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/fae-sidecar/fae/upstream"
 )
 
 // slot holds the reply of one request that waited for an upstream, or of a
@@ -15,17 +15,32 @@ import (
 type slot struct {
 	buf  []byte
 	done atomic.Bool
-	c    gnet.Conn
+	cn   *conn // set while the request waits for an upstream
 }
+
+var _ upstream.LoopWaiter = (*slot)(nil)
 
 // Done implements upstream.Waiter: it keeps a copy of reply and wakes the
 // connection's event loop to write it.
 func (s *slot) Done(reply []byte) {
-	// Read c first: once done is set the loop may recycle the slot.
-	c := s.c
+	// Read cn first: once done is set the loop may recycle the slot.
+	c := s.cn.c
 	s.buf = append(s.buf[:0], reply...)
 	s.done.Store(true)
 	_ = c.Wake(nil) // a closed connection ignores the wake-up
+}
+
+// Loop implements upstream.LoopWaiter.
+func (s *slot) Loop() upstream.Loop { return s.cn.loop }
+
+// DoneOnLoop implements upstream.LoopWaiter: on the connection's own loop,
+// the reply is kept and the connection served when the loop's event ends,
+// without a wake-up.
+func (s *slot) DoneOnLoop(reply []byte) {
+	cn := s.cn
+	s.buf = append(s.buf[:0], reply...)
+	s.done.Store(true)
+	cn.loop.markDirty(cn)
 }
 
 // maxKeptSlotBuf bounds the buffer a reused slot keeps, so one big value

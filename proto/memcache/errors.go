@@ -19,6 +19,10 @@ var (
 // caller deletes Request.Keys[0]; a gat or gats refused for a too-long key
 // has already touched the keys before it, left in Request.Keys with
 // Request.Exptime. Every other error leaves the store alone.
+//
+// Parse also uses an Error for one valid request whose answer needs no
+// store: "gat <exptime>" without keys, answered "END", so that a retrieval
+// Request always carries a key.
 type Error struct {
 	// Reply is the error line without "\r\n" (e.g. "CLIENT_ERROR bad data
 	// chunk"). Empty means send nothing.
@@ -30,6 +34,9 @@ type Error struct {
 	// to the bytes the client reads.
 	Swallow int
 	// Close asks the server to close the connection after sending Reply.
+	// memcached closes at once when Reply is empty: replies to earlier
+	// pipelined requests that it had not written yet are lost ("quit", a
+	// request and not an error, writes them first).
 	Close bool
 }
 

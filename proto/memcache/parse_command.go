@@ -108,8 +108,9 @@ func (p *Parser) retrieval(n int, t *tokens, req *Request, cmd Command) (int, er
 	}
 	maxKey := p.maxKeyLen()
 	// A too-long key fails the whole command: memcached drops the VALUEs
-	// it built for earlier keys and sends only the error. Keys keeps those
-	// earlier keys: for gat and gats memcached has already touched them.
+	// it built for earlier keys, and the replies to earlier pipelined
+	// requests it had not written yet, and sends only the error. Keys keeps
+	// the earlier keys: for gat and gats memcached has already touched them.
 	for _, k := range t.tok[first:t.n] {
 		if len(k) > maxKey {
 			return n, &Error{Reply: errBadFormat}
@@ -126,6 +127,11 @@ func (p *Parser) retrieval(n int, t *tokens, req *Request, cmd Command) (int, er
 			return n, &Error{Reply: errBadFormat}
 		}
 		req.Keys = append(req.Keys, k)
+	}
+	if len(req.Keys) == 0 {
+		// "gat <exptime>" alone is valid and memcached answers "END". It
+		// is answered here so that a retrieval Request always has a key.
+		return n, &Error{Reply: replyEnd}
 	}
 	return n, nil
 }

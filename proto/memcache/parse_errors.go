@@ -1,6 +1,7 @@
 package memcache
 
-// Error lines of memcached 1.6.18, without "\r\n".
+// Lines that Parse answers with, as memcached 1.6.18 words them, without
+// "\r\n".
 const (
 	errUnknown      = "ERROR"
 	errBadFormat    = "CLIENT_ERROR bad command line format"
@@ -12,6 +13,7 @@ const (
 	errGetTooLong   = "SERVER_ERROR out of memory reading request"
 	errShutdown     = "ERROR: shutdown not enabled"
 	errRefreshCerts = "Error TLS not enabled"
+	replyEnd        = "END"
 )
 
 // replyErr is an error line that memcached suppresses when the command asked

@@ -79,17 +79,31 @@ func (c Command) HasKey() bool { return c >= CmdGet && c <= CmdTouch }
 type Request struct {
 	Cmd Command
 	// Keys holds the keys in request order: one for storage, delete, incr,
-	// decr and touch; one or more for retrievals.
+	// decr and touch; one or more for retrievals (Parse answers a gat or
+	// gats without keys itself, see [Error]).
 	Keys [][]byte
 	// Flags is the client flags word of a storage command.
 	Flags uint32
 	// Exptime is the expiration time as sent (storage, touch, gat, gats),
-	// and the delay of flush_all. Negative means "already expired".
+	// and the delay of flush_all. Negative means "already expired". Like
+	// memcached, Parse keeps only the low 32 bits of the number sent, so it
+	// is always within int32.
 	Exptime int64
 	// Data is the data block of a storage command, without its "\r\n".
 	Data []byte
-	// Cas is the compare-and-swap unique of a cas command.
+	// Cas is the compare-and-swap unique of a cas command. Parse sets it
+	// for nothing else; the binary protocol (server/binary.go) also sets it
+	// on delete, append, prepend, incr and decr, where a non-zero Cas asks
+	// to act only on an item of that unique ("EXISTS" otherwise). The
+	// embedded store honours that; a memcached pool cannot say it in the
+	// text protocol and ignores it.
 	Cas uint64
+	// CasOut, when not nil, asks for the CAS unique of the item that a
+	// successful storage command, incr or decr leaves: the binary protocol
+	// returns it. The embedded store writes it during Serve; a memcached
+	// pool cannot learn it through the text protocol and leaves it alone.
+	// Parse never sets it.
+	CasOut *uint64
 	// Delta is the amount of incr and decr.
 	Delta uint64
 	// Level is the argument of verbosity.
@@ -101,8 +115,9 @@ type Request struct {
 	// Args holds the arguments of stats (e.g. "items", "slabs").
 	Args [][]byte
 	// TrailingErr, when not empty, is an error line that memcached sends
-	// after the replies to Keys (e.g. a too-long key in the middle of a
-	// multi-get): reply for Keys, then this line instead of "END".
+	// after the replies to Keys, instead of "END". Parse never sets it:
+	// memcached 1.6.18 answers a too-long key in the middle of a multi-get
+	// with the error line alone, dropping the VALUEs it had built.
 	TrailingErr string
 }
 

@@ -100,10 +100,16 @@ func (f *Flight) finish() ([]Waiter, bool) {
 // Done ends the flight with reply: every waiter, leader included, gets it.
 // It implements Waiter for the leader's upstream call.
 func (f *Flight) Done(reply []byte) {
-	ws, _ := f.finish()
-	for _, w := range ws {
+	for _, w := range f.Finish() {
 		w.Done(reply)
 	}
+}
+
+// Finish ends the flight and returns its waiters, leader first, for the
+// caller to answer each (as Done does, with w.Done).
+func (f *Flight) Finish() []Waiter {
+	ws, _ := f.finish()
+	return ws
 }
 
 // Answer ends a flight whose upstream answered at once: the leader (the

@@ -15,6 +15,22 @@ const (
 	DefaultMaxPending     = 1024
 	DefaultMaxPendingSize = 4 << 20
 	DefaultHealthInterval = time.Second
+	DefaultLoopConns      = 1
+)
+
+// Transport is how requests reach the servers.
+type Transport string
+
+const (
+	// TransportLoop (the default): a request that arrives on one of the
+	// server's event loops (its waiter is an upstream.LoopWaiter) travels
+	// on that loop's own connections to the server, written and answered
+	// on the loop itself: no lock, no goroutine hand-off, no wake-up.
+	// Other requests take TransportGoroutine.
+	TransportLoop Transport = "loop"
+	// TransportGoroutine: every request is queued on one of the pool's
+	// shared connections, each with a writer and a reader goroutine.
+	TransportGoroutine Transport = "goroutine"
 )
 
 // Server is one memcached server of a pool.
@@ -57,8 +73,13 @@ type Config struct {
 	// Servers are the memcached servers; at least one.
 	Servers []Server
 	// ConnsPerServer is the number of pipelined connections kept open to
-	// each server. Default 2.
+	// each server by the goroutine transport. Default 2.
 	ConnsPerServer int
+	// Transport is TransportLoop (the default) or TransportGoroutine.
+	Transport Transport
+	// LoopConns is the number of connections to each server that each event
+	// loop opens, on first use, for the loop transport. Default 1.
+	LoopConns int
 	// Timeout bounds one request from Serve to its reply. A connection whose
 	// oldest request is older than Timeout is closed and all its requests
 	// fail. Default 500ms.
@@ -112,6 +133,12 @@ func (c Config) withDefaults() Config {
 	if c.Distribution == "" {
 		c.Distribution = DistRing
 	}
+	if c.Transport == "" {
+		c.Transport = TransportLoop
+	}
+	if c.LoopConns == 0 {
+		c.LoopConns = DefaultLoopConns
+	}
 	return c
 }
 
@@ -152,9 +179,16 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	switch c.Transport {
+	case TransportLoop, TransportGoroutine:
+	default:
+		return fmt.Errorf("memcache: transport: %q is not one of %s, %s", c.Transport, TransportLoop, TransportGoroutine)
+	}
 	switch {
 	case c.ConnsPerServer < 0 || c.ConnsPerServer > 64:
 		return fmt.Errorf("memcache: conns_per_server: %d is outside 1..64", c.ConnsPerServer)
+	case c.LoopConns < 0 || c.LoopConns > 64:
+		return fmt.Errorf("memcache: loop_conns: %d is outside 1..64", c.LoopConns)
 	case c.Timeout < 0:
 		return fmt.Errorf("memcache: timeout: %v is negative", c.Timeout)
 	case c.DialTimeout < 0:

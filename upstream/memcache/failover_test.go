@@ -209,9 +209,9 @@ func TestFailoverPickAllocs(t *testing.T) {
 			p := newPool(t, Config{Servers: []Server{{Addr: tc.server}}, Failover: []Server{{Addr: f}}})
 			key := []byte("user:12345678")
 			waitFor(t, 5*time.Second, "the key to settle", func() bool {
-				return p.partOf(key)/p.cfg.ConnsPerServer == tc.want
+				return p.partOf(key, path{})/p.cfg.ConnsPerServer == tc.want
 			})
-			if n := testing.AllocsPerRun(100, func() { p.partOf(key) }); n != 0 {
+			if n := testing.AllocsPerRun(100, func() { p.partOf(key, path{}) }); n != 0 {
 				t.Errorf("partOf allocates %v times per key, want 0", n)
 			}
 		})

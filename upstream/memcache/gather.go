@@ -16,6 +16,7 @@ import (
 type gather struct {
 	p        *Pool
 	w        upstream.Waiter
+	pt       path // the transport of every part; pt.lw answers on the loop
 	flush    bool
 	noReply  bool
 	trailing string
@@ -46,7 +47,7 @@ func (p *Pool) getGather() *gather { return p.gathers.Get().(*gather) }
 
 // putGather recycles g, dropping views of client buffers and big buffers.
 func (p *Pool) putGather(g *gather) {
-	g.w, g.flush, g.noReply, g.trailing = nil, false, false, ""
+	g.w, g.pt, g.flush, g.noReply, g.trailing = nil, path{}, false, false, ""
 	g.conns, g.partOf = g.conns[:0], g.partOf[:0]
 	clear(g.keys)
 	g.keys = g.keys[:0]
@@ -88,8 +89,8 @@ func (g *gather) addKey(conn int) {
 
 // serveGet sends one request per part, each with its keys in the client's
 // order.
-func (g *gather) serveGet(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	g.w, g.trailing = w, req.TrailingErr
+func (g *gather) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
+	g.w, g.pt, g.trailing = w, pt, req.TrailingErr
 	g.copyKeys(req.Keys)
 	sub := *req
 	sub.NoReply, sub.TrailingErr = false, ""
@@ -97,8 +98,8 @@ func (g *gather) serveGet(req *memcache.Request, out []byte, w upstream.Waiter) 
 }
 
 // serveFlush sends flush_all to one connection of every server.
-func (g *gather) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	g.w, g.flush, g.noReply = w, true, req.NoReply
+func (g *gather) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
+	g.w, g.pt, g.flush, g.noReply = w, pt, true, req.NoReply
 	sub := *req
 	sub.NoReply = false
 	return g.send(&sub, nil, out)
@@ -111,8 +112,9 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 	p := g.p
 	g.left.Store(int32(len(g.parts)) + 1)
 	deadline := p.clock() + p.timeout
+	n := p.perServer(g.pt)
 	for i, cn := range g.conns {
-		o := p.getOp()
+		o := p.getOp(g.pt)
 		o.g, o.sub, o.cmd, o.deadline = g, i, sub.Cmd, deadline
 		if keys != nil {
 			g.sub = g.sub[:0]
@@ -124,8 +126,8 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 			sub.Keys = g.sub
 			o.kind, o.nkeys = kindValues, len(g.sub)
 		}
-		s := p.servers[cn/p.cfg.ConnsPerServer]
-		if why := s.enqueue(cn%p.cfg.ConnsPerServer, sub, o); why != reasonNone {
+		if why := p.enqueue(g.pt, cn, sub, o); why != reasonNone {
+			s := p.servers[cn/n]
 			p.putOp(o)
 			p.failNow(nil, s, why, true) // count it
 			g.partDone(i, s.lines[why], false)
@@ -169,10 +171,14 @@ func (g *gather) partDone(i int, reply []byte, ok bool) {
 		return
 	}
 	g.out = g.merge(g.out[:0])
+	merged := g.out
 	if g.noReply {
-		g.w.Done(nil)
+		merged = nil
+	}
+	if g.pt.lw != nil {
+		g.pt.lw.DoneOnLoop(merged)
 	} else {
-		g.w.Done(g.out)
+		g.w.Done(merged)
 	}
 	g.p.putGather(g)
 }

@@ -128,7 +128,7 @@ func TestEnqueueBounds(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := c.enqueue(tc.req, p.getOp()); got != tc.want {
+			if got := c.enqueue(tc.req, p.getOp(path{})); got != tc.want {
 				t.Fatalf("enqueue: %v, want %v", reasonText[got], reasonText[tc.want])
 			}
 		})

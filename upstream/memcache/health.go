@@ -18,7 +18,7 @@ func (c *conn) pushProbeLocked(now int64) {
 	if c.n == len(c.q) {
 		return
 	}
-	o := c.p.getOp()
+	o := c.p.getOp(path{})
 	o.probe, o.kind, o.deadline = true, kindLine, now+c.p.timeout
 	c.out = append(c.out, "version\r\n"...)
 	c.pushLocked(o)
@@ -78,6 +78,7 @@ func (c *conn) check(now int64) {
 					sib.suspect(now)
 				}
 			}
+			c.srv.suspects.Add(1) // and the loops' connections
 			c.p.st.timeouts.Add(1)
 			c.abort(reasonTimeout)
 			return

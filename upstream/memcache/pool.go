@@ -31,6 +31,10 @@ type Pool struct {
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
 	gathers sync.Pool // *gather: same lifetime, for fanned-out requests
 
+	// loops holds the loop transport's state of each event loop that sent
+	// a request (see loop.go); nil with TransportGoroutine.
+	loops *upstream.PerLoop[loopPool]
+
 	ctx     context.Context // cancelled by Close; stops every goroutine
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every goroutine the pool starts
@@ -50,6 +54,10 @@ type server struct {
 	dialed atomic.Bool
 	// lines holds the prebuilt SERVER_ERROR line for each reason.
 	lines [numReasons][]byte
+	// suspects counts the timeouts of the server's connections, of either
+	// transport; a loop connection that sees it change proves itself again
+	// (see conn.suspect).
+	suspects atomic.Uint64
 }
 
 // New validates cfg, applies its defaults and starts connecting to the
@@ -76,6 +84,9 @@ func New(cfg Config) (*Pool, error) {
 	if len(cfg.Failover) > 0 {
 		p.failover = newPicker(cfg.Distribution, cfg.Failover)
 	}
+	if cfg.Transport == TransportLoop {
+		p.loops = &upstream.PerLoop[loopPool]{New: p.newLoopPool}
+	}
 	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
 		for r := range numReasons {
@@ -100,66 +111,110 @@ func New(cfg Config) (*Pool, error) {
 // clock is the pool's monotonic time in nanoseconds.
 func (p *Pool) clock() int64 { return int64(time.Since(p.start)) }
 
-// Serve implements upstream.Pool. Every request it takes over is answered by
-// exactly one w.Done, from a connection's reader goroutine or from the
-// goroutine that fails it; never from within Serve.
+// Serve implements upstream.Pool. Every request it takes over is answered
+// exactly once, never from within Serve: on the loop transport by
+// DoneOnLoop on the waiter's loop, else by w.Done from a connection's reader
+// goroutine or from the goroutine that fails it.
 func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	p.st.countServe(req)
+	pt := p.pathOf(w)
 	switch {
 	case req.Cmd.IsRetrieval():
-		return p.serveGet(req, out, w)
+		return p.serveGet(req, out, w, pt)
 	case req.Cmd.HasKey() && len(req.Keys) == 1:
-		return p.serveOne(req, out, w, kindLine, p.partOf(req.Keys[0]))
+		return p.serveOne(req, out, w, pt, kindLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
-		return p.serveFlush(req, out, w)
+		return p.serveFlush(req, out, w, pt)
 	}
 	// version, stats, verbosity and quit are the server's to answer.
 	return append(out, memcache.ReplyError...), false
 }
 
+// path is the transport a request takes: the loop transport on lp's
+// connections, answering lw on its loop, when lp is set; else the
+// goroutine transport.
+type path struct {
+	lp *loopPool
+	lw upstream.LoopWaiter
+}
+
+// pathOf picks the transport of a request answered to w.
+func (p *Pool) pathOf(w upstream.Waiter) path {
+	if p.loops == nil {
+		return path{}
+	}
+	lw, ok := w.(upstream.LoopWaiter)
+	if !ok {
+		return path{}
+	}
+	l := lw.Loop()
+	if l == nil || p.closing.Load() {
+		return path{}
+	}
+	return path{lp: p.loops.Get(l), lw: lw}
+}
+
+// perServer is the number of connections to each server on pt's
+// transport: connection number cn (see partOf) is server cn/perServer's
+// connection cn%perServer.
+func (p *Pool) perServer(pt path) int {
+	if pt.lp != nil {
+		return p.cfg.LoopConns
+	}
+	return p.cfg.ConnsPerServer
+}
+
+// enqueue queues r, for op o, on connection number cn of pt's transport. It
+// returns why it could not.
+func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
+	if pt.lp != nil {
+		return pt.lp.enqueue(cn, r, o)
+	}
+	return p.servers[cn/p.cfg.ConnsPerServer].enqueue(cn%p.cfg.ConnsPerServer, r, o)
+}
+
 // serveOne forwards req, whose keys all live on connection number cn (see
 // partOf), as one request.
-func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, kind replyKind, cn int) ([]byte, bool) {
-	s := p.servers[cn/p.cfg.ConnsPerServer]
-	o := p.getOp()
+func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind replyKind, cn int) ([]byte, bool) {
+	o := p.getOp(pt)
 	o.w, o.cmd, o.kind, o.nkeys = w, req.Cmd, kind, len(req.Keys)
 	o.noReply, o.trailing = req.NoReply, req.TrailingErr
 	o.deadline = p.clock() + p.timeout
 	// Always ask for a reply, so that every request sent has one to match.
 	sub := *req
 	sub.NoReply = false
-	if why := s.enqueue(cn%p.cfg.ConnsPerServer, &sub, o); why != reasonNone {
+	if why := p.enqueue(pt, cn, &sub, o); why != reasonNone {
 		p.putOp(o)
-		return p.failNow(out, s, why, req.NoReply), false
+		return p.failNow(out, p.servers[cn/p.perServer(pt)], why, req.NoReply), false
 	}
 	return out, true
 }
 
 // serveGet forwards a retrieval: as one request when its keys share a
 // connection, else split per connection and merged (gather).
-func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
 	switch {
 	case len(req.Keys) == 0 && req.TrailingErr != "":
 		return appendLine(out, req.TrailingErr), false
 	case len(req.Keys) == 0:
 		return append(out, memcache.ReplyError...), false
 	case len(req.Keys) == 1:
-		return p.serveOne(req, out, w, kindValues, p.partOf(req.Keys[0]))
+		return p.serveOne(req, out, w, pt, kindValues, p.partOf(req.Keys[0], pt))
 	}
 	g := p.getGather()
 	for _, k := range req.Keys {
-		g.addKey(p.partOf(k))
+		g.addKey(p.partOf(k, pt))
 	}
 	if len(g.parts) == 1 {
 		cn := g.conns[0]
 		p.putGather(g)
-		return p.serveOne(req, out, w, kindValues, cn)
+		return p.serveOne(req, out, w, pt, kindValues, cn)
 	}
-	return g.serveGet(req, out, w)
+	return g.serveGet(req, out, w, pt)
 }
 
 // serveFlush sends flush_all to every server (on its first connection).
-func (p *Pool) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+func (p *Pool) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
 	if !p.cfg.AllowFlush {
 		if req.NoReply {
 			return out, false
@@ -168,9 +223,9 @@ func (p *Pool) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter) 
 	}
 	g := p.getGather()
 	for i := range p.servers {
-		g.addKey(i * p.cfg.ConnsPerServer)
+		g.addKey(i * p.perServer(pt))
 	}
-	return g.serveFlush(req, out, w)
+	return g.serveFlush(req, out, w, pt)
 }
 
 // failNow answers a request that could not be queued.
@@ -185,12 +240,12 @@ func (p *Pool) failNow(out []byte, s *server, why reason, noReply bool) []byte {
 	return append(out, s.lines[why]...)
 }
 
-// connOf picks which of a server's connections carries key. The same key
+// connOf picks which of a server's n connections carries key. The same key
 // always takes the same connection (while it is up), so a client's pipelined
 // "set k" then "get k" reach memcached in that order: memcached orders
 // requests within a connection only.
-func (p *Pool) connOf(key []byte) int {
-	if p.cfg.ConnsPerServer == 1 {
+func connOf(key []byte, n int) int {
+	if n == 1 {
 		return 0
 	}
 	// FNV-1a: cheap, and independent of the ring's MD5.
@@ -199,16 +254,18 @@ func (p *Pool) connOf(key []byte) int {
 		h ^= uint32(c)
 		h *= 16777619
 	}
-	return int(h % uint32(p.cfg.ConnsPerServer))
+	return int(h % uint32(n))
 }
 
-// partOf numbers the connection that carries key: server*conns + conn.
-func (p *Pool) partOf(key []byte) int {
+// partOf numbers the connection of pt's transport that carries key:
+// server*perServer + conn.
+func (p *Pool) partOf(key []byte, pt path) int {
 	s := p.pick(key)
 	if p.failover != nil && p.servers[s].ready.Load() == 0 {
 		s = p.failoverOf(key, s)
 	}
-	return s*p.cfg.ConnsPerServer + p.connOf(key)
+	n := p.perServer(pt)
+	return s*n + connOf(key, n)
 }
 
 // Stats implements upstream.Pool.
@@ -236,6 +293,7 @@ func (p *Pool) Close() error {
 				c.close()
 			}
 		}
+		p.closeLoops()
 		p.wg.Wait()
 	})
 	return nil
@@ -262,6 +320,7 @@ func (p *Pool) watch() {
 				c.check(now)
 			}
 		}
+		p.checkLoops()
 	}
 }
 
@@ -269,8 +328,10 @@ func (p *Pool) watch() {
 // Serve and put back by whoever hands its reply over (complete or fail).
 type op struct {
 	w        upstream.Waiter
-	g        *gather // set for a part of a fanned-out request
-	sub      int     // the part's index in g
+	lw       upstream.LoopWaiter // on the loop transport: w, answered on its loop
+	lp       *loopPool           // on the loop transport: where o is recycled
+	g        *gather             // set for a part of a fanned-out request
+	sub      int                 // the part's index in g
 	cmd      memcache.Command
 	kind     replyKind
 	noReply  bool
@@ -280,11 +341,33 @@ type op struct {
 	deadline int64 // clock() after which the request is late
 }
 
-func (p *Pool) getOp() *op { return p.ops.Get().(*op) }
+// getOp returns an op for a request on pt's transport.
+func (p *Pool) getOp(pt path) *op {
+	if pt.lp != nil {
+		o := pt.lp.getOp()
+		o.lw = pt.lw
+		return o
+	}
+	return p.ops.Get().(*op)
+}
 
 func (p *Pool) putOp(o *op) {
+	lp := o.lp
 	*o = op{}
+	if lp != nil {
+		lp.putOp(o)
+		return
+	}
 	p.ops.Put(o)
+}
+
+// done hands reply to the client's waiter of o.
+func (o *op) done(reply []byte) {
+	if o.lw != nil {
+		o.lw.DoneOnLoop(reply)
+		return
+	}
+	o.w.Done(reply)
 }
 
 // fail answers o with line (a SERVER_ERROR line of the pool).
@@ -295,9 +378,9 @@ func (p *Pool) fail(o *op, line []byte) {
 		case o.g != nil:
 			o.g.partDone(o.sub, line, false)
 		case o.noReply:
-			o.w.Done(nil)
+			o.done(nil)
 		default:
-			o.w.Done(line)
+			o.done(line)
 		}
 	}
 	p.putOp(o)

@@ -109,29 +109,36 @@ func grow(b []byte, n int) []byte {
 
 // complete hands a server's reply to whoever waits for o, then recycles o.
 func (c *conn) complete(o *op, reply []byte, f *frame) {
-	p := c.p
 	if o.probe {
 		c.probeDone(reply)
-		p.putOp(o)
+		c.p.putOp(o)
 		return
 	}
+	c.p.answer(o, reply, f, &c.scratch)
+}
+
+// answer hands a server's reply to a client's request o (not a probe),
+// then recycles o. scratch is the caller's buffer for a reply it must
+// rewrite.
+func (p *Pool) answer(o *op, reply []byte, f *frame, scratch *[]byte) {
 	p.st.countReply(o.cmd, o.nkeys, reply, f)
 	switch {
 	case o.g != nil:
 		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)
 	case o.noReply:
-		o.w.Done(nil)
+		o.done(nil)
 	case o.trailing != "" && f.end:
 		// memcached would have stopped at the bad key with an error line
 		// instead of END.
-		c.scratch = append(c.scratch[:0], reply[:len(reply)-len(memcache.ReplyEnd)]...)
-		c.scratch = appendLine(c.scratch, o.trailing)
-		o.w.Done(c.scratch)
-		if cap(c.scratch) > maxKeptBuf {
-			c.scratch = nil
+		b := append((*scratch)[:0], reply[:len(reply)-len(memcache.ReplyEnd)]...)
+		b = appendLine(b, o.trailing)
+		o.done(b)
+		if cap(b) > maxKeptBuf {
+			b = nil
 		}
+		*scratch = b
 	default:
-		o.w.Done(reply)
+		o.done(reply)
 	}
 	p.putOp(o)
 }

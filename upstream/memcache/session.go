@@ -50,11 +50,14 @@ func (c *conn) run() {
 	c.down(reasonPoolClosed)
 }
 
-func (c *conn) dial(ctx context.Context) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.p.cfg.DialTimeout)
+func (c *conn) dial(ctx context.Context) (net.Conn, error) { return c.p.dial(ctx, c.srv.addr) }
+
+// dial opens a TCP connection to addr, within DialTimeout.
+func (p *Pool) dial(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", c.srv.addr)
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,225 @@
+package memcache
+
+import (
+	"context"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// The loop transport (TransportLoop). Each event loop that sends the pool a
+// request gets its own connections to every server (LoopConns each),
+// registered into that loop, so that the whole round trip runs on the loop:
+//
+//   - Serve encodes the request into the connection's buffer and queues its
+//     op (no lock: the loop owns everything here);
+//   - when the loop's event ends, Flush writes each connection's buffer
+//     once (Loop.Defer), so a pipelined batch costs one write;
+//   - the replies arrive in the connection's OnTraffic on the same loop,
+//     are framed straight out of gnet's inbound buffer, and answered with
+//     DoneOnLoop; the server then writes each client once.
+//
+// A client connection stays on its loop, and a key always takes the same
+// connection of its server, so a client's requests for a key keep their
+// order. Timeouts, health probes, suspicion after a sibling's timeout and
+// failing fast while down work as on the goroutine transport (conn.go,
+// health.go); the loop is visited by the pool's watchdog through
+// EventLoop.Execute. Dialling is the one thing done off the loop: each
+// connection has a dialer goroutine (session in loopconn.go) that dials,
+// hands the socket to the loop (EventLoop.Enroll) and waits for the session
+// to end.
+
+// loopPool is the pool's state on one event loop. It is owned by the loop
+// (until the loop stops: then by Pool.Close).
+type loopPool struct {
+	p     *Pool
+	loop  upstream.Loop
+	conns []*lconn // server s's connection j is conns[s*LoopConns+j]
+	// dirty lists the connections with requests to write when the
+	// loop's event ends; deferred says lp is on the loop's deferred list.
+	dirty    []*lconn
+	deferred bool
+	free     []*op  // recycled ops
+	scratch  []byte // answer's buffer for rewritten replies
+	closed   bool
+	check    gnet.Runnable // the watchdog's visit, built once
+}
+
+var _ upstream.Flusher = (*loopPool)(nil)
+
+// newLoopPool makes the pool's state on loop l and starts dialling its
+// connections. It runs on l, within Serve, under the PerLoop lock.
+func (p *Pool) newLoopPool(l upstream.Loop) *loopPool {
+	lp := &loopPool{p: p, loop: l}
+	lp.check = gnet.RunnableFunc(func(context.Context) error {
+		lp.visit(p.clock())
+		return nil
+	})
+	for _, s := range p.servers {
+		for range p.cfg.LoopConns {
+			lp.conns = append(lp.conns, newLConn(lp, s))
+		}
+	}
+	if p.closing.Load() {
+		// Close has already gone over the loops: this one is born closed.
+		lp.closed = true
+		for _, lc := range lp.conns {
+			lc.state, lc.why = stateClosed, reasonPoolClosed
+		}
+		return lp
+	}
+	for _, lc := range lp.conns {
+		p.wg.Add(1)
+		go lc.dialLoop()
+	}
+	return lp
+}
+
+// enqueue encodes r into connection cn's buffer and queues o for its reply;
+// the bytes leave when the loop's event ends. It returns why it could not.
+func (lp *loopPool) enqueue(cn int, r *memcache.Request, o *op) reason {
+	lc := lp.conns[cn]
+	if lc.seen != lc.srv.suspects.Load() {
+		lc.suspect(lp.p.clock())
+	}
+	switch lc.state {
+	case stateReady, stateConnecting:
+	case stateDown:
+		if lc.srv.ready.Load() > 0 {
+			// Other connections have the server up again: do not wait
+			// out this one's backoff.
+			lc.hurryDial()
+		}
+		return lc.why
+	default:
+		return lc.why
+	}
+	if lc.n == len(lc.q) {
+		return reasonQueueFull
+	}
+	waiting := lc.outbound()
+	prev := len(lc.out)
+	lc.out = memcache.AppendRequest(lc.out, r)
+	if waiting+len(lc.out) > lp.p.cfg.MaxPendingSize && waiting+prev > 0 {
+		lc.out = lc.out[:prev]
+		return reasonQueueFull
+	}
+	lc.push(o)
+	lc.lastUse = o.deadline - lp.p.timeout
+	lp.markDirty(lc)
+	return reasonNone
+}
+
+// markDirty has lc's buffer written when the loop's event ends.
+func (lp *loopPool) markDirty(lc *lconn) {
+	if lc.dirty {
+		return
+	}
+	lc.dirty = true
+	lp.dirty = append(lp.dirty, lc)
+	if !lp.deferred {
+		lp.deferred = true
+		lp.loop.Defer(lp)
+	}
+}
+
+// Flush implements upstream.Flusher: at the end of the loop's event, each
+// connection with new requests writes them in one write.
+func (lp *loopPool) Flush() {
+	lp.deferred = false
+	for i := 0; i < len(lp.dirty); i++ {
+		lc := lp.dirty[i]
+		lc.dirty = false
+		lc.write()
+	}
+	clear(lp.dirty)
+	lp.dirty = lp.dirty[:0]
+}
+
+// visit is the watchdog's check of every connection of the loop.
+func (lp *loopPool) visit(now int64) {
+	if lp.closed {
+		return
+	}
+	for _, lc := range lp.conns {
+		lc.check(now)
+	}
+	lp.loop.Flush()
+}
+
+func (lp *loopPool) getOp() *op {
+	var o *op
+	if n := len(lp.free); n > 0 {
+		o = lp.free[n-1]
+		lp.free[n-1] = nil
+		lp.free = lp.free[:n-1]
+	} else {
+		o = new(op)
+	}
+	o.lp = lp
+	return o
+}
+
+// putOp takes back o, already cleared by Pool.putOp.
+func (lp *loopPool) putOp(o *op) { lp.free = append(lp.free, o) }
+
+// close fails everything queued on the loop's connections with "pool
+// closed", closes them and refuses requests from now on. It runs on the
+// loop, or after the loop has stopped.
+func (lp *loopPool) close() {
+	lp.closed = true
+	for _, lc := range lp.conns {
+		if lc.state == stateReady {
+			lc.srv.ready.Add(-1)
+		}
+		lc.state, lc.why = stateClosed, reasonPoolClosed
+		if lc.gc != nil {
+			lc.endWhy = reasonPoolClosed
+			// OnClose, from within this call, fails what is queued. A
+			// stopped loop ignores it: its connections are closed.
+			_ = lp.loop.EventLoop().Close(lc.gc)
+		}
+		lc.failAll(reasonPoolClosed)
+	}
+}
+
+// checkLoops has every loop visited by the watchdog (on the loop).
+func (p *Pool) checkLoops() {
+	if p.loops == nil {
+		return
+	}
+	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+		_ = l.EventLoop().Execute(context.Background(), lp.check)
+	})
+}
+
+// closeLoops is Pool.Close's part for the loop transport: each loop fails
+// what is queued on its connections and closes them; a loop that has
+// stopped is done with by Close itself.
+func (p *Pool) closeLoops() {
+	if p.loops == nil {
+		return
+	}
+	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+		done := make(chan struct{})
+		err := l.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			lp.close()
+			l.Flush()
+			close(done)
+			return nil
+		}))
+		if err == nil {
+			select {
+			case <-done:
+				return
+			case <-l.Stopped():
+			}
+		}
+		// The engine is stopping: once the loop has stopped, what it owned
+		// is ours.
+		<-l.Stopped()
+		lp.close()
+	})
+}

@@ -1,0 +1,390 @@
+package memcache
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// lconn is one connection of the loop transport to a server, living on one
+// event loop: the gnet context (upstream.LoopConn) of each of its sessions.
+// Everything but the channels is owned by the loop. It keeps the goroutine
+// transport's states (connState): requests queue while connecting, go out
+// when ready, and are refused with why otherwise.
+type lconn struct {
+	lp  *loopPool
+	srv *server
+
+	state  connState
+	why    reason    // why the connection does not take requests
+	gc     gnet.Conn // the current session; nil between sessions
+	endWhy reason    // why the pool ended the current session itself
+
+	q       []*op // ring of queued and in-flight ops; len(q) = MaxPending
+	head, n int
+	unsent  int    // the last unsent ops of q have their bytes in out
+	out     []byte // encoded requests not yet written
+	f       frame  // the head's reply so far, when inReply
+	inReply bool
+
+	lastUse   int64 // clock() of the last request or reply, for health pings
+	lastReply int64 // clock() of the last reply (see conn.lastReply)
+	wasUp     bool  // the current session reached stateReady
+	dirty     bool  // on lp.dirty
+	seen      uint64
+	hurried   bool // hurry was sent since the last session opened
+
+	// Shared with the dialer goroutine.
+	ended chan bool     // cap 1: a session ended; whether it had been ready
+	hurry chan struct{} // cap 1: skip the backoff
+}
+
+var _ upstream.LoopConn = (*lconn)(nil)
+
+func newLConn(lp *loopPool, s *server) *lconn {
+	return &lconn{
+		lp:    lp,
+		srv:   s,
+		q:     make([]*op, lp.p.cfg.MaxPending),
+		seen:  s.suspects.Load(),
+		ended: make(chan bool, 1),
+		hurry: make(chan struct{}, 1),
+	}
+}
+
+func (lc *lconn) push(o *op) {
+	lc.q[(lc.head+lc.n)%len(lc.q)] = o
+	lc.n++
+	lc.unsent++
+}
+
+func (lc *lconn) pop() {
+	lc.q[lc.head] = nil
+	lc.head = (lc.head + 1) % len(lc.q)
+	lc.n--
+}
+
+// outbound is the bytes written but not yet taken by the socket.
+func (lc *lconn) outbound() int {
+	if lc.gc == nil {
+		return 0
+	}
+	return lc.gc.OutboundBuffered()
+}
+
+// write sends the buffered requests. A write that fails closes the session
+// at once, and OnClose fails its requests.
+func (lc *lconn) write() {
+	if lc.gc == nil || len(lc.out) == 0 {
+		return // still dialling: the requests go once the session opens
+	}
+	out := lc.out
+	lc.out, lc.unsent = out[:0], 0
+	_, _ = lc.gc.Write(out)
+	if cap(out) > maxKeptBuf {
+		lc.out = nil
+	}
+}
+
+// failAll answers every queued op with why's line and forgets their bytes.
+func (lc *lconn) failAll(why reason) {
+	p := lc.lp.p
+	for lc.n > 0 {
+		o := lc.q[lc.head]
+		lc.pop()
+		p.fail(o, lc.srv.lines[why])
+	}
+	lc.unsent, lc.out, lc.inReply = 0, lc.out[:0], false
+}
+
+// setDown leaves stateReady/Probing/Connecting for stateDown (or keeps
+// stateClosed) and records why.
+func (lc *lconn) setDown(why reason) {
+	if lc.state == stateReady {
+		lc.srv.ready.Add(-1)
+	}
+	if lc.state != stateClosed {
+		lc.state, lc.why = stateDown, why
+	}
+}
+
+func (lc *lconn) setReady() {
+	if lc.state != stateReady {
+		lc.srv.ready.Add(1)
+	}
+	lc.state, lc.why, lc.wasUp = stateReady, reasonNone, true
+}
+
+// pushProbe queues a "version" request, if there is room.
+func (lc *lconn) pushProbe(now int64) {
+	if lc.n == len(lc.q) {
+		return
+	}
+	o := lc.lp.getOp()
+	o.probe, o.kind, o.deadline = true, kindLine, now+lc.lp.p.timeout
+	lc.out = append(lc.out, "version\r\n"...)
+	lc.push(o)
+	lc.lastUse = now
+	lc.lp.markDirty(lc)
+}
+
+// suspect is conn.suspect for a loop connection: a connection of the same
+// server (of either transport) timed out.
+func (lc *lconn) suspect(now int64) {
+	lc.seen = lc.srv.suspects.Load()
+	if lc.gc == nil {
+		return
+	}
+	switch lc.state {
+	case stateConnecting:
+		lc.state, lc.why = stateProbing, reasonTimeout
+	case stateReady:
+		lc.srv.ready.Add(-1)
+		lc.state, lc.why = stateProbing, reasonTimeout
+		lc.pushProbe(now)
+	}
+}
+
+// check is the watchdog's visit (conn.check): a connection whose oldest
+// request is late and that has read no reply for a Timeout is cut; an idle
+// ready one is pinged.
+func (lc *lconn) check(now int64) {
+	if lc.seen != lc.srv.suspects.Load() {
+		lc.suspect(now)
+	}
+	p := lc.lp.p
+	switch {
+	case lc.n > 0 && lc.q[lc.head].deadline < now && now-lc.lastReply > p.timeout:
+		if lc.gc != nil {
+			for _, sib := range lc.srv.conns {
+				sib.suspect(now)
+			}
+			lc.seen = lc.srv.suspects.Add(1)
+			p.st.timeouts.Add(1)
+			lc.endWhy = reasonTimeout
+			// OnClose, from within this call, fails what is queued.
+			_ = lc.lp.loop.EventLoop().Close(lc.gc)
+			return
+		}
+		// Still dialling: nothing was sent, so the queue can just go.
+		lc.failAll(reasonTimeout)
+	case lc.state == stateReady && lc.n == 0 && now-lc.lastUse > int64(p.cfg.HealthInterval):
+		lc.pushProbe(now)
+	}
+}
+
+// OnOpen implements upstream.LoopConn: a session is up. As on the goroutine
+// transport it starts with a probe, and only the probe's answer makes the
+// connection ready; requests queued during the first dial go out ahead of
+// it.
+func (lc *lconn) OnOpen(c gnet.Conn) gnet.Action {
+	if lc.state == stateClosed || lc.gc != nil {
+		return gnet.Close
+	}
+	now := lc.lp.p.clock()
+	lc.gc, lc.endWhy, lc.wasUp, lc.hurried = c, reasonNone, false, false
+	lc.lastReply = now
+	if lc.state != stateConnecting {
+		lc.state = stateProbing // lc.why still says why it went down
+	}
+	lc.pushProbe(now)
+	return gnet.None
+}
+
+// OnTraffic implements upstream.LoopConn: it pairs each whole reply in the
+// inbound buffer with the oldest request sent and answers it, on the loop.
+// Any doubt about the pairing ends the session (see conn).
+func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
+	if c != lc.gc {
+		return gnet.Close
+	}
+	if lc.inReply && lc.f.data > 0 && c.InboundBuffered() < lc.f.n+lc.f.data {
+		return gnet.None // the rest of a value is on its way
+	}
+	p := lc.lp.p
+	buf, _ := c.Peek(-1)
+	off := 0
+	var now int64
+	for off < len(buf) {
+		if lc.n-lc.unsent == 0 {
+			lc.endWhy = reasonBadReply // bytes nobody asked for
+			return gnet.Close
+		}
+		o := lc.q[lc.head]
+		if !lc.inReply {
+			lc.f, lc.inReply = frame{kind: o.kind}, true
+		}
+		if err := lc.f.scan(buf[off:]); err != nil {
+			lc.endWhy = reasonBadReply
+			return gnet.Close
+		}
+		if !lc.f.done {
+			break
+		}
+		n := lc.f.n
+		reply := buf[off : off+n]
+		lc.pop()
+		lc.inReply = false
+		if now == 0 {
+			now = p.clock()
+		}
+		lc.lastUse, lc.lastReply = now, now
+		if o.probe {
+			ok := len(reply) >= 8 && string(reply[:8]) == "VERSION "
+			p.putOp(o)
+			if !ok {
+				lc.endWhy = reasonBadReply
+				return gnet.Close
+			}
+			if lc.state == stateProbing || lc.state == stateConnecting {
+				lc.setReady()
+			}
+		} else {
+			p.answer(o, reply, &lc.f, &lc.lp.scratch)
+		}
+		off += n
+	}
+	if off > 0 {
+		_, _ = c.Discard(off)
+	}
+	return gnet.None
+}
+
+// OnClose implements upstream.LoopConn: the session is over; what is queued
+// fails and the dialer is told to dial again.
+func (lc *lconn) OnClose(c gnet.Conn, err error) {
+	if c != lc.gc {
+		lc.sessionEnded(false) // refused in OnOpen
+		return
+	}
+	why := lc.endWhy
+	switch {
+	case why != reasonNone:
+	case err != nil:
+		why = readReason(err)
+	default:
+		why = reasonClosedByPeer // the server is stopping its loops
+	}
+	wasUp := lc.wasUp
+	lc.gc = nil
+	lc.setDown(why)
+	lc.failAll(lc.why) // reasonPoolClosed once closed
+	lc.sessionEnded(wasUp)
+}
+
+func (lc *lconn) sessionEnded(wasUp bool) {
+	select {
+	case lc.ended <- wasUp:
+	default:
+	}
+}
+
+// hurryDial has the dialer skip what is left of its backoff, once per
+// session.
+func (lc *lconn) hurryDial() {
+	if lc.hurried {
+		return
+	}
+	lc.hurried = true
+	select {
+	case lc.hurry <- struct{}{}:
+	default:
+	}
+}
+
+// dialFailed runs on the loop when a dial failed: the connection is down
+// and what queued during it fails.
+func (lc *lconn) dialFailed(why reason) {
+	lc.setDown(why)
+	lc.failAll(lc.why)
+}
+
+// dialLoop is the connection's dialer goroutine: dial, hand the socket to
+// the loop, wait for the session to end, back off, until the pool is
+// closed or the loop stops.
+func (lc *lconn) dialLoop() {
+	p, l := lc.lp.p, lc.lp.loop
+	defer p.wg.Done()
+	var backoff time.Duration
+	first := true
+	for {
+		if backoff > 0 && !lc.sleep(backoff) {
+			return
+		}
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-l.Closing():
+			return
+		default:
+		}
+		nc, err := p.dial(p.ctx, lc.srv.addr)
+		if err != nil {
+			if p.ctx.Err() != nil {
+				return
+			}
+			why := dialReason(err)
+			lc.post(func() { lc.dialFailed(why) })
+			backoff = nextBackoff(backoff)
+			continue
+		}
+		if !first {
+			p.st.reconnects.Add(1)
+		}
+		first = false
+		// Enroll takes nc over (it keeps a duplicate of the socket) and
+		// calls OnOpen on the loop.
+		if _, err := l.EventLoop().Enroll(gnet.NewContext(context.Background(), lc), nc); err != nil {
+			nc.Close()
+			lc.post(func() { lc.dialFailed(reasonDial) })
+			backoff = nextBackoff(backoff)
+			continue
+		}
+		select {
+		case wasUp := <-lc.ended:
+			if wasUp {
+				// A healthy session broke: redial at once, the server
+				// is probably fine (a restart, a lost connection).
+				backoff = 0
+			} else {
+				backoff = nextBackoff(backoff)
+			}
+		case <-p.ctx.Done():
+			return
+		case <-l.Stopped():
+			return
+		}
+	}
+}
+
+// post runs fn on the loop, then ends the loop's event.
+func (lc *lconn) post(fn func()) {
+	l := lc.lp.loop
+	_ = l.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		fn()
+		l.Flush()
+		return nil
+	}))
+}
+
+// sleep waits d give or take a quarter, or less when hurried; it reports
+// false when the pool is closed or the loop is stopping.
+func (lc *lconn) sleep(d time.Duration) bool {
+	d += time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-lc.lp.p.ctx.Done():
+		return false
+	case <-lc.lp.loop.Closing():
+		return false
+	case <-lc.hurry:
+		return true
+	case <-t.C:
+		return true
+	}
+}
