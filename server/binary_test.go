@@ -69,7 +69,7 @@ func TestBinaryDiff(t *testing.T) {
 	}
 }
 
-// binConn is a test client of the binary protocol.
+// binClient is a test client of the binary protocol.
 type binClient struct {
 	t  *testing.T
 	c  net.Conn

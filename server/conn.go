@@ -179,6 +179,10 @@ func (cn *conn) dispatch(out []byte) []byte {
 		return out
 	case memcache.CmdStats:
 		return cn.reply(out, cn.s.appendStats(cn.scratch(), req.Args))
+	case memcache.CmdMetaNoop:
+		// Queued behind the replies before it, like any reply: "MN" tells
+		// a client every earlier (quiet) request is answered.
+		return cn.reply(out, append(cn.scratch(), memcache.ReplyMetaNoop...))
 	}
 	return cn.handle(out, req)
 }
@@ -256,6 +260,17 @@ func (cn *conn) protocolError(out []byte, pe *memcache.Error) []byte {
 		cn.req.Cmd = memcache.CmdDelete
 		cn.req.NoReply = true
 		out = cn.handle(out, &cn.req)
+	}
+	// A gat or gats cut short by a too-long key has touched the keys
+	// before it, as memcached does; their replies are dropped.
+	if (cn.req.Cmd == memcache.CmdGat || cn.req.Cmd == memcache.CmdGats) && len(cn.req.Keys) > 0 {
+		keys := cn.req.Keys
+		cn.req.Cmd, cn.req.NoReply = memcache.CmdTouch, true
+		for i := range keys {
+			cn.req.Keys = keys[i : i+1]
+			out = cn.handle(out, &cn.req)
+		}
+		cn.req.Keys = keys
 	}
 	return out
 }

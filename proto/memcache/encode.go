@@ -57,6 +57,8 @@ func AppendRequest(out []byte, r *Request) []byte {
 		out = appendNoReply(out, r.NoReply)
 	case CmdStats:
 		out = appendKeys(out, r.Args)
+	case CmdMetaGet, CmdMetaSet, CmdMetaDelete, CmdMetaArith, CmdMetaDebug:
+		out = appendMeta(out, r)
 	}
 	return append(out, '\r', '\n')
 }

@@ -100,7 +100,7 @@ func checkRequest(t *testing.T, p *Parser, data []byte, req *Request) {
 			t.Fatalf("key %q is not a view into the buffer", k)
 		}
 	}
-	if req.Cmd.IsStorage() != (req.Data != nil) || req.Data != nil && !within(data, req.Data) {
+	if (req.Cmd.IsStorage() || req.Cmd == CmdMetaSet) != (req.Data != nil) || req.Data != nil && !within(data, req.Data) {
 		t.Fatalf("%v with data %q", req.Cmd, req.Data)
 	}
 }

@@ -7,6 +7,11 @@ func (p *Parser) command(buf []byte, n int, t *tokens, req *Request) (int, error
 	if t.n == 0 || len(t.tok[0]) < 2 {
 		return n, &Error{Reply: errUnknown}
 	}
+	if c := t.tok[0]; len(c) == 2 && c[0] == 'm' {
+		// memcached dispatches every 2-byte command starting with 'm' to
+		// its meta commands (meta.go).
+		return p.meta(buf, n, t, req)
+	}
 	switch string(t.tok[0]) {
 	case "get", "bget":
 		return p.retrieval(n, t, req, CmdGet)

@@ -25,6 +25,13 @@ const (
 	CmdVerbosity
 	CmdQuit
 	CmdStats
+	// The meta commands mg, ms, md, ma, mn and me (see meta.go).
+	CmdMetaGet
+	CmdMetaSet
+	CmdMetaDelete
+	CmdMetaArith
+	CmdMetaNoop
+	CmdMetaDebug
 	numCommands
 )
 
@@ -50,6 +57,13 @@ var commandNames = [numCommands]string{
 	CmdVerbosity: "verbosity",
 	CmdQuit:      "quit",
 	CmdStats:     "stats",
+
+	CmdMetaGet:    "mg",
+	CmdMetaSet:    "ms",
+	CmdMetaDelete: "md",
+	CmdMetaArith:  "ma",
+	CmdMetaNoop:   "mn",
+	CmdMetaDebug:  "me",
 }
 
 // String returns the command's protocol name.
@@ -63,12 +77,19 @@ func (c Command) String() string {
 // IsRetrieval reports whether c is get, gets, gat or gats.
 func (c Command) IsRetrieval() bool { return c >= CmdGet && c <= CmdGats }
 
-// IsStorage reports whether c carries a data block (set, add, replace,
-// append, prepend, cas).
+// IsStorage reports whether c is set, add, replace, append, prepend or
+// cas: the classic commands that carry a data block (ms carries one too
+// but is not counted here, see IsMeta).
 func (c Command) IsStorage() bool { return c >= CmdSet && c <= CmdCas }
 
-// HasKey reports whether c addresses one or more keys.
-func (c Command) HasKey() bool { return c >= CmdGet && c <= CmdTouch }
+// HasKey reports whether c addresses one or more keys: every keyed classic
+// command, and the meta commands but mn. A meta command has exactly one key.
+func (c Command) HasKey() bool {
+	return c >= CmdGet && c <= CmdTouch || c.IsMeta() && c != CmdMetaNoop
+}
+
+// IsMeta reports whether c is a meta command (mg, ms, md, ma, mn, me).
+func (c Command) IsMeta() bool { return c >= CmdMetaGet && c <= CmdMetaDebug }
 
 // Request is one parsed text-protocol request.
 //
@@ -114,6 +135,9 @@ type Request struct {
 	NoReply bool
 	// Args holds the arguments of stats (e.g. "items", "slabs").
 	Args [][]byte
+	// Meta holds the flags of a meta command; its data block (ms) is in
+	// Data.
+	Meta MetaFlags
 	// TrailingErr, when not empty, is an error line that memcached sends
 	// after the replies to Keys, instead of "END". Parse never sets it:
 	// memcached 1.6.18 answers a too-long key in the middle of a multi-get
@@ -140,7 +164,7 @@ func (r *Request) Key() []byte {
 // Reusing dst and arena makes the copy allocation-free in steady state.
 func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
 	arena = arena[:0]
-	n := len(r.Data)
+	n := len(r.Data) + len(r.Meta.Tokens)
 	for _, k := range r.Keys {
 		n += len(k)
 	}
@@ -167,6 +191,11 @@ func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
 		s := len(arena)
 		arena = append(arena, r.Data...)
 		dst.Data = arena[s:len(arena):len(arena)]
+	}
+	if r.Meta.Tokens != nil {
+		s := len(arena)
+		arena = append(arena, r.Meta.Tokens...)
+		dst.Meta.Tokens = arena[s:len(arena):len(arena)]
 	}
 	return arena
 }

@@ -25,6 +25,10 @@ type item struct {
 	time int64
 	cas  uint64
 	size int64
+	// The item flags that meta commands read and set (meta.go): marked
+	// stale by md/ms I, a win token handed out, fetched since stored, key
+	// sent in base64.
+	stale, tokenSent, fetched, binKey bool
 }
 
 // itemSize is memcached's ITEM_ntotal for a key, value and flags.

@@ -46,6 +46,7 @@ func (s *Store) retrieve(req *memcache.Request, out []byte, now int64) []byte {
 			sh.st.cmdGet++
 			sh.st.getHits++
 		}
+		it.fetched = true // memcached's ITEM_FETCHED, read by mg h and me
 		value, flags, cas := it.value, it.flags, it.cas
 		sh.mu.Unlock()
 		out = memcache.AppendValue(out, key, flags, value, cas, withCas)

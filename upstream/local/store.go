@@ -119,6 +119,9 @@ func (s *Store) Serve(req *memcache.Request, out []byte, _ upstream.Waiter) ([]b
 	case memcache.CmdFlushAll:
 		return s.flushAll(req, out, now), false
 	}
+	if req.Cmd.IsMeta() {
+		return s.serveMeta(req, out, now), false
+	}
 	return reply(out, req, memcache.ReplyError), false
 }
 

@@ -12,6 +12,9 @@ const (
 	// kindValues is zero or more VALUE blocks then "END\r\n", or an error
 	// line (possibly after some blocks): get, gets, gat, gats.
 	kindValues
+	// kindMeta is one line, or "VA <size> <flags>*\r\n" and its data
+	// block: the meta commands (meta.go).
+	kindMeta
 )
 
 // maxLine bounds one reply line. memcached's longest is a VALUE line with a
@@ -46,6 +49,9 @@ type frame struct {
 // returns errBadReply when b cannot be the start of a memcached reply of
 // f.kind; otherwise f.done tells whether the reply is complete.
 func (f *frame) scan(b []byte) error {
+	if f.kind == kindMeta {
+		return f.scanMeta(b)
+	}
 	for !f.done {
 		if f.data > 0 {
 			end := f.n + f.data

@@ -35,6 +35,7 @@ type lconn struct {
 	lastReply int64 // clock() of the last reply (see conn.lastReply)
 	wasUp     bool  // the current session reached stateReady
 	dirty     bool  // on lp.dirty
+	flushNow  bool  // write at the next flush even with requests in flight
 	seen      uint64
 	hurried   bool // hurry was sent since the last session opened
 
@@ -76,12 +77,24 @@ func (lc *lconn) outbound() int {
 	return lc.gc.OutboundBuffered()
 }
 
-// write sends the buffered requests. A write that fails closes the session
-// at once, and OnClose fails its requests.
+// holdMax bounds the bytes of requests a connection holds back while
+// others are in flight.
+const holdMax = 16 << 10
+
+// write sends the buffered requests. While requests sent earlier are
+// unanswered, new ones wait (up to holdMax bytes) for the next reply to
+// arrive, which writes them all at once (flushNow): under load one write and
+// one read carry many requests each, whatever the number of clients; idle,
+// a request leaves at once. A write that fails closes the session at once,
+// and OnClose fails its requests.
 func (lc *lconn) write() {
 	if lc.gc == nil || len(lc.out) == 0 {
 		return // still dialling: the requests go once the session opens
 	}
+	if lc.n > lc.unsent && !lc.flushNow && len(lc.out) < holdMax {
+		return // OnTraffic writes them when the next reply is in
+	}
+	lc.flushNow = false
 	out := lc.out
 	lc.out, lc.unsent = out[:0], 0
 	_, _ = lc.gc.Write(out)
@@ -250,6 +263,10 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	if off > 0 {
 		_, _ = c.Discard(off)
+		if len(lc.out) > 0 {
+			lc.flushNow = true
+			lc.lp.markDirty(lc)
+		}
 	}
 	return gnet.None
 }

@@ -121,6 +121,8 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 	switch {
 	case req.Cmd.IsRetrieval():
 		return p.serveGet(req, out, w, pt)
+	case req.Cmd.IsMeta() && len(req.Keys) == 1:
+		return p.serveOne(req, out, w, pt, kindMeta, p.partOf(req.Keys[0], pt))
 	case req.Cmd.HasKey() && len(req.Keys) == 1:
 		return p.serveOne(req, out, w, pt, kindLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
@@ -180,9 +182,12 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt
 	o.w, o.cmd, o.kind, o.nkeys = w, req.Cmd, kind, len(req.Keys)
 	o.noReply, o.trailing = req.NoReply, req.TrailingErr
 	o.deadline = p.clock() + p.timeout
-	// Always ask for a reply, so that every request sent has one to match.
+	// Always ask for a reply, so that every request sent has one to match;
+	// a meta command's q is applied to the reply instead (see answer).
 	sub := *req
 	sub.NoReply = false
+	o.quiet = req.Meta.Quiet()
+	sub.Meta = sub.Meta.Loud()
 	if why := p.enqueue(pt, cn, &sub, o); why != reasonNone {
 		p.putOp(o)
 		return p.failNow(out, p.servers[cn/p.perServer(pt)], why, req.NoReply), false
@@ -335,6 +340,7 @@ type op struct {
 	cmd      memcache.Command
 	kind     replyKind
 	noReply  bool
+	quiet    bool // a meta command with q, sent without it
 	probe    bool // a "version" health check, not a client's request
 	nkeys    int
 	trailing string

@@ -125,7 +125,7 @@ func (p *Pool) answer(o *op, reply []byte, f *frame, scratch *[]byte) {
 	switch {
 	case o.g != nil:
 		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)
-	case o.noReply:
+	case o.noReply, o.quiet && memcache.MetaQuietDropCode(o.cmd, reply):
 		o.done(nil)
 	case o.trailing != "" && f.end:
 		// memcached would have stopped at the bad key with an error line
