@@ -8,35 +8,21 @@
 // per check and exits 1 at the first failure.
 
 declare(strict_types=1);
-error_reporting(E_ALL & ~E_DEPRECATED);
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    fwrite(STDOUT, "not ok - PHP error: $msg at $file:$line\n");
-    exit(1);
-}, E_ALL & ~E_DEPRECATED);
+require __DIR__ . '/lib.php';
 
-if (!extension_loaded('memcached')) {
-    fwrite(STDOUT, "not ok - the memcached extension is not loaded (apt-get install php-memcached)\n");
-    exit(1);
-}
+need_extension('memcached', 'php-memcached');
 if ($argc < 3 || !ctype_digit($argv[1])) {
     fwrite(STDOUT, "usage: php ketama_write.php COUNT host:port[:weight] ...\n");
     exit(2);
 }
 $count = (int)$argv[1];
 
-$n = 0;
-function check(string $what, $got, $want): void {
-    global $n, $m;
-    $n++;
-    if ($got !== $want) {
-        $code = isset($m) ? $m->getResultCode() . ' ' . $m->getResultMessage() : '';
-        fwrite(STDOUT, "not ok $n - $what\n  got:  " . var_export($got, true) . "\n  want: " . var_export($want, true) . "\n  last result: $code\n");
-        exit(1);
-    }
-    fwrite(STDOUT, "ok $n - $what\n");
-}
 
 $m = new Memcached();
+$check_context = function (): string {
+    global $m;
+    return '  last result: ' . $m->getResultCode() . ' ' . $m->getResultMessage() . "\n";
+};
 check('text protocol', $m->setOption(Memcached::OPT_BINARY_PROTOCOL, false), true);
 check('no compression (values stay as written)', $m->setOption(Memcached::OPT_COMPRESSION, false), true);
 check('connect timeout', $m->setOption(Memcached::OPT_CONNECT_TIMEOUT, 5000), true);

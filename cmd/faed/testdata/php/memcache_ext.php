@@ -6,38 +6,14 @@
 //   php memcache_ext.php 127.0.0.1:11211
 
 declare(strict_types=1);
-// Any warning or notice is a failure. Deprecations are not: the extension
-// itself triggers some on PHP 8.2 (dynamic properties).
-error_reporting(E_ALL & ~E_DEPRECATED);
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    fwrite(STDOUT, "not ok - PHP error: $msg at $file:$line\n");
-    exit(1);
-}, E_ALL & ~E_DEPRECATED);
+require __DIR__ . '/lib.php';
 
-if (!extension_loaded('memcache')) {
-    fwrite(STDOUT, "not ok - the memcache extension is not loaded (apt-get install php-memcache)\n");
-    exit(1);
-}
+need_extension('memcache', 'php-memcache');
 if ($argc < 2) {
     fwrite(STDOUT, "usage: php memcache_ext.php host:port [host:port ...]\n");
     exit(2);
 }
 
-$n = 0;
-// show renders a value for a failure message, cut to 300 bytes.
-function show($v): string {
-    $s = var_export($v, true);
-    return strlen($s) > 300 ? substr($s, 0, 300) . '... (' . strlen($s) . ' bytes)' : $s;
-}
-function check(string $what, $got, $want): void {
-    global $n;
-    $n++;
-    if ($got !== $want) {
-        fwrite(STDOUT, "not ok $n - $what\n  got:  " . show($got) . "\n  want: " . show($want) . "\n");
-        exit(1);
-    }
-    fwrite(STDOUT, "ok $n - $what\n");
-}
 
 $mc = new Memcache();
 foreach (array_slice($argv, 1) as $hp) {

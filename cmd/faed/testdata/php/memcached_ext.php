@@ -6,41 +6,20 @@
 //   php memcached_ext.php 127.0.0.1:11211
 
 declare(strict_types=1);
-// Any warning or notice is a failure. Deprecations are not: the extension
-// itself triggers some on PHP 8.2 (dynamic properties).
-error_reporting(E_ALL & ~E_DEPRECATED);
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    fwrite(STDOUT, "not ok - PHP error: $msg at $file:$line\n");
-    exit(1);
-}, E_ALL & ~E_DEPRECATED);
+require __DIR__ . '/lib.php';
 
-if (!extension_loaded('memcached')) {
-    fwrite(STDOUT, "not ok - the memcached extension is not loaded (apt-get install php-memcached)\n");
-    exit(1);
-}
+need_extension('memcached', 'php-memcached');
 if ($argc < 2) {
     fwrite(STDOUT, "usage: php memcached_ext.php host:port [host:port ...]\n");
     exit(2);
 }
 
-$n = 0;
-// show renders a value for a failure message, cut to 300 bytes.
-function show($v): string {
-    $s = var_export($v, true);
-    return strlen($s) > 300 ? substr($s, 0, 300) . '... (' . strlen($s) . ' bytes)' : $s;
-}
-function check(string $what, $got, $want): void {
-    global $n, $m;
-    $n++;
-    if ($got !== $want) {
-        $code = isset($m) ? $m->getResultCode() . ' ' . $m->getResultMessage() : '';
-        fwrite(STDOUT, "not ok $n - $what\n  got:  " . show($got) . "\n  want: " . show($want) . "\n  last result: $code\n");
-        exit(1);
-    }
-    fwrite(STDOUT, "ok $n - $what\n");
-}
 
 $m = new Memcached();
+$check_context = function (): string {
+    global $m;
+    return '  last result: ' . $m->getResultCode() . ' ' . $m->getResultMessage() . "\n";
+};
 $m->setOption(Memcached::OPT_BINARY_PROTOCOL, false);
 $m->setOption(Memcached::OPT_CONNECT_TIMEOUT, 5000);
 $m->setOption(Memcached::OPT_RECV_TIMEOUT, 5000000);

@@ -12,29 +12,15 @@
 // failure.
 
 declare(strict_types=1);
-error_reporting(E_ALL & ~E_DEPRECATED);
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    fwrite(STDOUT, "not ok - PHP error: $msg at $file:$line\n");
-    exit(1);
-}, E_ALL & ~E_DEPRECATED);
+require __DIR__ . '/lib.php';
 
 if ($argc !== 4) {
     fwrite(STDOUT, "usage: php session_lock.php SID first|second DIR\n");
     exit(2);
 }
 [, $sid, $role, $dir] = $argv;
+$check_prefix = "$role: ";
 
-$n = 0;
-function check(string $what, $got, $want): void {
-    global $n, $role;
-    $n++;
-    if ($got !== $want) {
-        $show = fn($v) => substr(var_export($v, true), 0, 300);
-        fwrite(STDOUT, "not ok $n - $role: $what\n  got:  " . $show($got) . "\n  want: " . $show($want) . "\n");
-        exit(1);
-    }
-    fwrite(STDOUT, "ok $n - $role: $what\n");
-}
 
 check('locking on', ini_get('memcached.sess_locking'), '1');
 session_id($sid);

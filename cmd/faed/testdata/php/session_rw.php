@@ -7,11 +7,7 @@
 // failure, saying what differed.
 
 declare(strict_types=1);
-error_reporting(E_ALL & ~E_DEPRECATED);
-set_error_handler(function (int $no, string $msg, string $file, int $line): bool {
-    fwrite(STDOUT, "not ok - PHP error: $msg at $file:$line\n");
-    exit(1);
-}, E_ALL & ~E_DEPRECATED);
+require __DIR__ . '/lib.php';
 
 if ($argc !== 3) {
     fwrite(STDOUT, "usage: php session_rw.php SID write|read|touch|destroy|gone\n");
@@ -19,17 +15,6 @@ if ($argc !== 3) {
 }
 [, $sid, $step] = $argv;
 
-$n = 0;
-function check(string $what, $got, $want): void {
-    global $n;
-    $n++;
-    if ($got !== $want) {
-        $show = fn($v) => substr(var_export($v, true), 0, 300);
-        fwrite(STDOUT, "not ok $n - $what\n  got:  " . $show($got) . "\n  want: " . $show($want) . "\n");
-        exit(1);
-    }
-    fwrite(STDOUT, "ok $n - $what\n");
-}
 
 check('save handler', ini_get('session.save_handler'), 'memcached');
 session_id($sid);
