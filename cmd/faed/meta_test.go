@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"regexp"
 	"strconv"
@@ -65,6 +66,10 @@ var metaScript = []string{
 	"md foo s t c f v O1 k q h l u P L T1 N1 R1 I C1", "mx foo", "me",
 	"ms foo 3 O12345678901234567890123456789012345|abc", "ms foo 3 MX O12345678901234567890123456789012345|abc",
 	"ms foo 2 T1 T2|ab", "ma foo N-1 N1",
+	"ms c0 1|5", "ms c0 1 C0|6", "ma c0 C0 v", "md c0 C0", "ms c0 1 MR C0 I|7", "ms c0 1 ME C0|7", "mg c0 v",
+	"ms AAEC 2 b k c|hi", "mg AAEC b k v", "mg AAECAw== b k", "ma AAEC b v", "me AAEC b",
+	// Too large: refused, data swallowed, and the key's item unlinked.
+	"ms big1 3|abc", "ms big1 1100000 MA|" + strings.Repeat("x", 1100000), "mg big1 v",
 	// me.
 	"me nothere", "ms mekey 5 F3|hello", "me mekey", "me mekey b", "me Zm8= b",
 }
@@ -81,18 +86,26 @@ func metaTargets(t *testing.T) []struct {
 	}{
 		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
 		{"faed-loop", func(t *testing.T) string {
-			return startFaedPool(t, []string{testproc.StartMemcached(t)}, "transport: loop")
+			return startFaedPool(t, []string{startMetaMemcached(t)}, "transport: loop")
 		}},
 		{"faed-goroutine", func(t *testing.T) string {
-			return startFaedPool(t, []string{testproc.StartMemcached(t)}, "transport: goroutine")
+			return startFaedPool(t, []string{startMetaMemcached(t)}, "transport: goroutine")
 		}},
 	}
+}
+
+// startMetaMemcached starts a memcached without its LRU maintainer thread,
+// whose asynchronous bumps make an ma sometimes write a new item (fresh
+// meta flags, unpadded number) instead of updating it in place (see
+// upstream/local's startMemcached).
+func startMetaMemcached(t *testing.T) string {
+	return testproc.StartMemcached(t, "-o", "no_lru_maintainer")
 }
 
 // TestMetaDiff plays metaScript, one request and its reply at a time, to
 // memcached and through faed.
 func TestMetaDiff(t *testing.T) {
-	want := playMeta(t, testproc.StartMemcached(t), metaScript)
+	want := playMeta(t, startMetaMemcached(t), metaScript)
 	for _, tg := range metaTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
@@ -112,7 +125,7 @@ func TestMetaQuietPipeline(t *testing.T) {
 		fmt.Fprintf(&b, "ma c%d q N0 J%d|ma c%d q v|ms k%d 1 ME q|x|", i%3, i, i%3, i%7)
 	}
 	script := []string{strings.TrimSuffix(b.String(), "|")} // playMeta adds the mn
-	want := playMeta(t, testproc.StartMemcached(t), script)
+	want := playMeta(t, startMetaMemcached(t), script)
 	for _, tg := range metaTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
@@ -203,4 +216,56 @@ func closeTimes(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// TestMetaRandom plays random meta sequences (random flags in random order,
+// q included, CAS values near the live ones) to memcached and through faed.
+func TestMetaRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(42, 7))
+	var script []string
+	for i := range 800 {
+		script = append(script, strings.TrimSuffix(randomMeta(r, i), "\r\n"))
+	}
+	want := playMeta(t, startMetaMemcached(t), script)
+	for _, tg := range metaTargets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			got := playMeta(t, tg.start(t), script)
+			compareMeta(t, script, want, got)
+		})
+	}
+}
+
+// randomMeta is one random meta request (as in upstream/local's
+// TestMetaDifferentialRandom).
+func randomMeta(r *rand.Rand, i int) string {
+	key := []string{"a", "b", "c", "YQ== b", "Yg== b"}[r.IntN(5)]
+	pick := func(flags ...string) string {
+		var out []string
+		for _, j := range r.Perm(len(flags)) {
+			if r.IntN(3) == 0 {
+				out = append(out, flags[j])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	cas := fmt.Sprint("C", max(0, i-r.IntN(8)))
+	if r.IntN(4) == 0 {
+		cas = "C0"
+	}
+	ttl := fmt.Sprint("T", []int{0, 100, 1000}[r.IntN(3)])
+	var line string
+	switch r.IntN(4) {
+	case 0:
+		line = "mg " + key + " " + pick("v", "f", "t", "c", "k", "s", "O9", "q", "N100", ttl, "h", "u", "I")
+	case 1:
+		data := []string{"1", "22", "abc", "18446744073709551615", ""}[r.IntN(5)]
+		fl := pick("c", "k", "q", "O1", "F5", ttl, "I", cas, "M"+string("SEAPR"[r.IntN(5)]))
+		line = fmt.Sprintf("ms %s %d %s\r\n%s", key, len(data), fl, data)
+	case 2:
+		line = "md " + key + " " + pick("q", "k", "O2", "I", ttl, cas)
+	default:
+		line = "ma " + key + " " + pick("v", "c", "t", "k", "q", "O3", "N0", "J7", "D3", ttl, cas, "M"+string("I+D-"[r.IntN(4)]))
+	}
+	return strings.TrimRight(line, " ") + "\r\n"
 }

@@ -48,8 +48,8 @@ func (m *MetaFlags) Quiet() bool { return m.Has('q') }
 // case keeps q and is fenced by an "mn" instead: an ma with q and N, whose
 // reply memcached sends or not depending on whether it created the item,
 // which the reply does not tell.
-func (m MetaFlags) Loud() MetaFlags {
-	if m.Quiet() && m.Has('N') {
+func (m MetaFlags) Loud(cmd Command) MetaFlags {
+	if cmd == CmdMetaArith && m.Quiet() && m.Has('N') {
 		m.Fence = true
 		return m
 	}
@@ -233,11 +233,14 @@ func flagRegion(line []byte, skip int) []byte {
 	for range skip {
 		_, rest = nextToken(rest)
 	}
-	i := 0
-	for i < len(rest) && rest[i] == ' ' {
+	i, j := 0, len(rest)
+	for i < j && rest[i] == ' ' {
 		i++
 	}
-	return rest[i:len(rest):len(rest)]
+	for j > i && rest[j-1] == ' ' {
+		j--
+	}
+	return rest[i:j:j]
 }
 
 // preparse is _meta_flag_preparse over t.tok[first:]: it fills m and

@@ -337,7 +337,7 @@ var lineLengthCases = []parseCase{
 	{name: "get line over MaxGetLine", p: Parser{MaxGetLine: 20000}, in: "get " + manyKeys(10000, "k") + "\r\n", err: &Error{Reply: errGetTooLong, Close: true}},
 }
 
-var allParseCases = [][]parseCase{retrievalCases, storageCases, sizeCases, keyCommandCases, otherCases, lineLengthCases}
+var allParseCases = [][]parseCase{retrievalCases, storageCases, sizeCases, keyCommandCases, otherCases, lineLengthCases, metaCases}
 
 func TestParse(t *testing.T) {
 	for _, group := range allParseCases {

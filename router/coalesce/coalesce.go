@@ -35,6 +35,7 @@ type Flight struct {
 	g       *Group
 	s       *shard
 	key     string
+	lane    any      // the leader's lane (see JoinLane)
 	waiters []Waiter // guarded by s.mu; nil once done
 	stale   bool     // guarded by s.mu: a write detached the flight
 }
@@ -56,22 +57,41 @@ func (g *Group) shard(key []byte) *shard {
 // caller leads: it must start the read with the flight as its waiter and
 // finish it with Done or Answer. A follower just waits for w.Done.
 func (g *Group) Join(key []byte, w Waiter) (*Flight, bool) {
+	return g.JoinLane(key, w, nil, false)
+}
+
+// JoinLane is Join for readers whose requests travel on several paths
+// (lanes: e.g. one upstream connection per event loop), where a read may
+// overtake an earlier write of the same reader that took another lane. A
+// reader joins a flight of its own lane; a flight of another lane only when
+// free, that is when none of its own earlier requests is unanswered (the
+// caller must then detach the key's flight also when a write's reply
+// arrives, see Forget, so that the flights it finds started after its
+// writes were done). Otherwise it leads a flight of its own, which nobody
+// joins and which counts as stale.
+func (g *Group) JoinLane(key []byte, w Waiter, lane any, free bool) (*Flight, bool) {
 	s := g.shard(key)
 	s.mu.Lock()
 	if f, ok := s.m[string(key)]; ok {
-		f.waiters = append(f.waiters, w)
+		if f.lane == lane || free {
+			f.waiters = append(f.waiters, w)
+			s.mu.Unlock()
+			g.merged.Add(1)
+			return f, false
+		}
 		s.mu.Unlock()
-		g.merged.Add(1)
-		return f, false
+		return &Flight{g: g, s: s, key: string(key), lane: lane, waiters: []Waiter{w}, stale: true}, true
 	}
-	f := &Flight{g: g, s: s, key: string(key), waiters: []Waiter{w}}
+	f := &Flight{g: g, s: s, key: string(key), lane: lane, waiters: []Waiter{w}}
 	s.m[f.key] = f
 	s.mu.Unlock()
 	return f, true
 }
 
 // Forget detaches the flight of key, if any: it was started before a write
-// to key, so later readers must not join it, nor may its reply be cached.
+// to key (or, called when the write's reply arrives, before the write was
+// answered), so later readers must not join it, nor may its reply be
+// cached.
 func (g *Group) Forget(key []byte) {
 	s := g.shard(key)
 	s.mu.Lock()

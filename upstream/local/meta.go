@@ -92,19 +92,17 @@ func (s *Store) metaGet(req *memcache.Request, out []byte, now int64) []byte {
 	created := false
 	if it == nil && m.Has('N') {
 		if size := itemSize(len(key), 0, 0); s.fits(sh, size) == "" {
-			it = &item{value: []byte{}, time: now, cas: s.nextCas(), size: size, binKey: bin}
+			// Only ms marks an item's key binary, as in memcached.
+			it = &item{value: []byte{}, time: now, cas: s.nextCas(), size: size}
 			sh.link(key, it, now, fm)
 			created = true
 		}
 	}
 	if it == nil {
-		if m.Has('T') {
-			sh.st.cmdTouch++
-			sh.st.touchMisses++
-		} else {
-			sh.st.cmdGet++
-			sh.st.getMisses++
-		}
+		// A miss counts as a get even with T: memcached notes the touch
+		// only while building a hit's reply.
+		sh.st.cmdGet++
+		sh.st.getMisses++
 		sh.mu.Unlock()
 		if m.Quiet() {
 			return out
@@ -239,7 +237,7 @@ func (s *Store) metaSet(req *memcache.Request, out []byte, now int64) []byte {
 			code = "NF"
 		case old.cas == m.Cas:
 			sh.st.casHits++
-		case m.Has('I') && m.Cas < old.cas:
+		case m.Has('I') && m.Cas != 0 && m.Cas < old.cas: // memcached: C0 I is EX
 			sh.st.casHits++
 			nw.exp, nw.stale, nw.tokenSent = old.exp, true, old.tokenSent
 		default:
@@ -353,7 +351,9 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 
 	sh.mu.Lock()
 	it := sh.find(keyView(key), now, fm)
-	created := false
+	// replaced: the result needed a new item. memcached then answers
+	// from the old, unlinked one, so T below changes only what t shows.
+	created, replaced := false, false
 	code := ""
 	switch {
 	case it == nil && m.Has('N'):
@@ -363,7 +363,7 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 			sh.mu.Unlock()
 			return append(out, "SERVER_ERROR Out of memory allocating new item\r\n"...)
 		}
-		it = &item{value: append([]byte(nil), d...), time: now, cas: s.nextCas(), size: size, binKey: bin}
+		it = &item{value: append([]byte(nil), d...), time: now, cas: s.nextCas(), size: size}
 		sh.link(key, it, now, fm)
 		created = true
 	case it == nil:
@@ -410,6 +410,7 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 			nw := item{value: append([]byte(nil), d...), flags: it.flags, exp: it.exp, time: now,
 				cas: s.nextCas(), size: size, binKey: it.binKey}
 			sh.relink(it, nw, now, fm)
+			replaced = true
 		}
 	}
 	if it == nil {
@@ -420,6 +421,11 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 	}
 	quiet := !created && m.Quiet()
 	mark := len(out)
+	exp := &it.exp
+	if replaced {
+		old := it.exp
+		exp = &old
+	}
 	if m.Has('v') {
 		out = append(out, "VA "...)
 		out = strconv.AppendInt(out, int64(len(d)), 10)
@@ -431,12 +437,12 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 		case 'c':
 			out = appendFlag(out, 'c', it.cas)
 		case 't':
-			out = appendTTL(out, it.exp, now)
+			out = appendTTL(out, *exp, now)
 		case 'T':
-			it.exp = s.clock.realtime(m.TTL, now)
+			*exp = s.clock.realtime(m.TTL, now)
 		case 'N':
 			if created {
-				it.exp = s.clock.realtime(m.Vivify, now)
+				*exp = s.clock.realtime(m.Vivify, now)
 			}
 		case 'O':
 			out = append(append(out, ' '), tok...)

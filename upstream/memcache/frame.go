@@ -15,6 +15,9 @@ const (
 	// kindMeta is one line, or "VA <size> <flags>*\r\n" and its data
 	// block: the meta commands (meta.go).
 	kindMeta
+	// kindMetaFenced is meta replies up to and with "MN\r\n": a meta
+	// command sent with q, then mn.
+	kindMetaFenced
 )
 
 // maxLine bounds one reply line. memcached's longest is a VALUE line with a
@@ -49,7 +52,7 @@ type frame struct {
 // returns errBadReply when b cannot be the start of a memcached reply of
 // f.kind; otherwise f.done tells whether the reply is complete.
 func (f *frame) scan(b []byte) error {
-	if f.kind == kindMeta {
+	if f.kind == kindMeta || f.kind == kindMetaFenced {
 		return f.scanMeta(b)
 	}
 	for !f.done {

@@ -1,19 +1,45 @@
 package memcache
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
 
 // Meta commands (mg, ms, md, ma, me) travel one key per request, on the
 // key's connection, like the classic keyed commands. A q flag is not sent:
 // memcached would then send nothing for a nominal outcome and the reply
 // stream could not be matched to requests. The request goes without it and
 // Pool.answer drops the reply memcached would have suppressed
-// (memcache.MetaQuietDrop). mn never reaches a pool: the server answers it
-// in order, behind every earlier reply of the connection, which is what a
-// client's mn means.
+// (memcache.MetaQuietDrop). The one reply that rule cannot predict, an ma
+// with q and N (answered only when it creates the item), is sent with q and
+// followed by an mn, and its reply is read up to that MN (kindMetaFenced).
+//
+// mn never reaches a pool: the server answers it in order, behind every
+// earlier reply of the connection, which is what a client's mn means.
+
+// metaKind is the reply framing of a meta request.
+func metaKind(req *memcache.Request) replyKind {
+	if req.Meta.Loud(req.Cmd).Fence {
+		return kindMetaFenced
+	}
+	return kindMeta
+}
+
+// unfence strips the "MN\r\n" that ends a kindMetaFenced reply; nil when
+// nothing precedes it.
+func unfence(reply []byte) []byte {
+	reply = reply[:len(reply)-len(memcache.ReplyMetaNoop)]
+	if len(reply) == 0 {
+		return nil
+	}
+	return reply
+}
 
 // scanMeta frames a meta reply: one line ("HD …", "EN", "NF …", "NS …",
 // "EX …", "ME …" or an error line), or "VA <size> <flags>*\r\n" followed by
-// <size> bytes and "\r\n". Like scan, it is resumable.
+// <size> bytes and "\r\n"; for kindMetaFenced, such replies up to and with
+// "MN\r\n". Like scan, it is resumable.
 func (f *frame) scanMeta(b []byte) error {
 	for !f.done {
 		if f.data > 0 {
@@ -24,31 +50,32 @@ func (f *frame) scanMeta(b []byte) error {
 			if b[end-2] != '\r' || b[end-1] != '\n' {
 				return errBadReply
 			}
-			f.n, f.data, f.done = end, 0, true
-			return nil
+			f.n, f.data = end, 0
+			f.done = f.kind == kindMeta
+			continue
 		}
-		i := bytes.IndexByte(b, '\n')
+		i := bytes.IndexByte(b[f.n:], '\n')
 		if i < 0 {
-			if len(b) > maxLine {
+			if len(b)-f.n > maxLine {
 				return errBadReply
 			}
 			return nil
 		}
-		line := b[:i+1]
+		line := b[f.n : f.n+i+1]
 		if len(line) > maxLine || len(line) < 4 || line[len(line)-2] != '\r' {
 			return errBadReply
 		}
-		f.n = len(line)
-		if !bytes.HasPrefix(line, []byte("VA ")) {
-			f.done = true
-			return nil
+		f.n += len(line)
+		if bytes.HasPrefix(line, []byte("VA ")) {
+			n, ok := vaLen(line)
+			if !ok {
+				return errBadReply
+			}
+			f.data = n + 2
+			f.hits++
+			continue
 		}
-		n, ok := vaLen(line)
-		if !ok {
-			return errBadReply
-		}
-		f.data = n + 2
-		f.hits++
+		f.done = f.kind == kindMeta || string(line) == memcache.ReplyMetaNoop
 	}
 	return nil
 }

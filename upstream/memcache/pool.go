@@ -122,7 +122,7 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 	case req.Cmd.IsRetrieval():
 		return p.serveGet(req, out, w, pt)
 	case req.Cmd.IsMeta() && len(req.Keys) == 1:
-		return p.serveOne(req, out, w, pt, kindMeta, p.partOf(req.Keys[0], pt))
+		return p.serveOne(req, out, w, pt, metaKind(req), p.partOf(req.Keys[0], pt))
 	case req.Cmd.HasKey() && len(req.Keys) == 1:
 		return p.serveOne(req, out, w, pt, kindLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
@@ -187,7 +187,7 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt
 	sub := *req
 	sub.NoReply = false
 	o.quiet = req.Meta.Quiet()
-	sub.Meta = sub.Meta.Loud()
+	sub.Meta = sub.Meta.Loud(req.Cmd)
 	if why := p.enqueue(pt, cn, &sub, o); why != reasonNone {
 		p.putOp(o)
 		return p.failNow(out, p.servers[cn/p.perServer(pt)], why, req.NoReply), false

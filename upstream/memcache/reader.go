@@ -121,6 +121,9 @@ func (c *conn) complete(o *op, reply []byte, f *frame) {
 // then recycles o. scratch is the caller's buffer for a reply it must
 // rewrite.
 func (p *Pool) answer(o *op, reply []byte, f *frame, scratch *[]byte) {
+	if f.kind == kindMetaFenced {
+		reply, o.quiet = unfence(reply), false
+	}
 	p.st.countReply(o.cmd, o.nkeys, reply, f)
 	switch {
 	case o.g != nil:

@@ -1,0 +1,96 @@
+package memcache
+
+import (
+	"testing"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
+
+var metaFrameCases = []struct {
+	name    string
+	kind    replyKind
+	in      string
+	wantLen int // of the reply; -1 incomplete
+	wantErr bool
+}{
+	{name: "HD", kind: kindMeta, in: "HD\r\nEN\r\n", wantLen: 4},
+	{name: "HD flags", kind: kindMeta, in: "HD c5 kfoo O1 W\r\n", wantLen: 17},
+	{name: "EN", kind: kindMeta, in: "EN\r\n", wantLen: 4},
+	{name: "VA", kind: kindMeta, in: "VA 3 c7 t-1\r\nabc\r\nHD\r\n", wantLen: 18},
+	{name: "VA empty", kind: kindMeta, in: "VA 0 W\r\n\r\n", wantLen: 10},
+	{name: "VA data holding lines", kind: kindMeta, in: "VA 8\r\nHD\r\nEN\r\n\r\n", wantLen: 16},
+	{name: "ME", kind: kindMeta, in: "ME k exp=-1 la=0 cas=1 fetch=no cls=1 size=60\r\n", wantLen: 47},
+	{name: "error", kind: kindMeta, in: "CLIENT_ERROR bad data chunk\r\n", wantLen: 29},
+	{name: "VA incomplete", kind: kindMeta, in: "VA 3\r\nab", wantLen: -1},
+	{name: "line incomplete", kind: kindMeta, in: "VA 3", wantLen: -1},
+	{name: "VA bad size", kind: kindMeta, in: "VA x\r\n", wantErr: true},
+	{name: "VA data too long", kind: kindMeta, in: "VA 1\r\nabc\r\n", wantErr: true},
+	{name: "no CR", kind: kindMeta, in: "HD\n", wantErr: true},
+	{name: "fenced empty", kind: kindMetaFenced, in: "MN\r\nHD\r\n", wantLen: 4},
+	{name: "fenced HD", kind: kindMetaFenced, in: "HD\r\nMN\r\n", wantLen: 8},
+	{name: "fenced VA", kind: kindMetaFenced, in: "VA 2\r\nMN\r\nMN\r\n", wantLen: 14},
+	{name: "fenced incomplete", kind: kindMetaFenced, in: "HD\r\nM", wantLen: -1},
+}
+
+func TestFrameScanMeta(t *testing.T) {
+	for _, tc := range metaFrameCases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := frame{kind: tc.kind}
+			err := f.scan([]byte(tc.in))
+			if gotErr := err != nil; gotErr != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if tc.wantLen < 0 {
+				if f.done {
+					t.Fatalf("done at %d, want incomplete", f.n)
+				}
+				return
+			}
+			if !f.done || f.n != tc.wantLen {
+				t.Fatalf("done %v n %d, want %d", f.done, f.n, tc.wantLen)
+			}
+			// Resuming byte by byte gives the same answer.
+			g := frame{kind: tc.kind}
+			for i := 1; i <= len(tc.in) && !g.done; i++ {
+				if err := g.scan([]byte(tc.in[:i])); err != nil {
+					t.Fatalf("at %d: %v", i, err)
+				}
+			}
+			if !g.done || g.n != tc.wantLen {
+				t.Fatalf("byte by byte: done %v n %d, want %d", g.done, g.n, tc.wantLen)
+			}
+		})
+	}
+}
+
+func TestMetaKind(t *testing.T) {
+	tests := []struct {
+		in   string
+		want replyKind
+	}{
+		{"mg k q v\r\n", kindMeta},
+		{"mg k q N0\r\n", kindMeta},
+		{"ma k q\r\n", kindMeta},
+		{"ma k q N0\r\n", kindMetaFenced},
+		{"ma k N0\r\n", kindMeta},
+	}
+	var p memcache.Parser
+	for _, tc := range tests {
+		var req memcache.Request
+		if _, err := p.Parse([]byte(tc.in), &req); err != nil {
+			t.Fatal(err)
+		}
+		if got := metaKind(&req); got != tc.want {
+			t.Errorf("metaKind(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := unfence([]byte("MN\r\n")); got != nil {
+		t.Errorf("unfence(MN) = %q", got)
+	}
+	if got := unfence([]byte("HD\r\nMN\r\n")); string(got) != "HD\r\n" {
+		t.Errorf("unfence(HD MN) = %q", got)
+	}
+}
