@@ -43,6 +43,10 @@ func (s *slot) DoneOnLoop(reply []byte) {
 	cn.loop.markDirty(cn)
 }
 
+// Settled implements upstream.LoopWaiter: nothing of the connection waits
+// for a reply (the slot itself is queued only once Serve returns).
+func (s *slot) Settled() bool { return len(s.cn.pending) == 0 }
+
 // maxKeptSlotBuf bounds the buffer a reused slot keeps, so one big value
 // does not pin memory on a connection forever.
 const maxKeptSlotBuf = 64 << 10

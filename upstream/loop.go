@@ -65,6 +65,10 @@ type LoopWaiter interface {
 	// and written when the loop's current event ends. Same contract as
 	// Done otherwise: exactly once, never from within Serve.
 	DoneOnLoop(reply []byte)
+	// Settled reports whether every earlier request of the waiter's
+	// client has been answered, so that nothing of it is in flight that
+	// this request could overtake on another path. Valid within Serve.
+	Settled() bool
 }
 
 // LoopOf returns the loop w's request arrived on, or nil.

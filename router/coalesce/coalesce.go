@@ -36,6 +36,7 @@ type Flight struct {
 	s       *shard
 	key     string
 	lane    any      // the leader's lane (see JoinLane)
+	next    *Flight  // guarded by s.mu: the key's flight of another lane
 	waiters []Waiter // guarded by s.mu; nil once done
 	stale   bool     // guarded by s.mu: a write detached the flight
 }
@@ -65,25 +66,29 @@ func (g *Group) Join(key []byte, w Waiter) (*Flight, bool) {
 // overtake an earlier write of the same reader that took another lane. A
 // reader joins a flight of its own lane; a flight of another lane only when
 // free, that is when none of its own earlier requests is unanswered (the
-// caller must then detach the key's flight also when a write's reply
+// caller must then detach the key's flights also when a write's reply
 // arrives, see Forget, so that the flights it finds started after its
-// writes were done). Otherwise it leads a flight of its own, which nobody
-// joins and which counts as stale.
+// writes were done). Otherwise it leads a flight for its lane.
 func (g *Group) JoinLane(key []byte, w Waiter, lane any, free bool) (*Flight, bool) {
 	s := g.shard(key)
 	s.mu.Lock()
-	if f, ok := s.m[string(key)]; ok {
+	first, ok := s.m[string(key)]
+	for f := first; f != nil; f = f.next {
 		if f.lane == lane || free {
 			f.waiters = append(f.waiters, w)
 			s.mu.Unlock()
 			g.merged.Add(1)
 			return f, false
 		}
-		s.mu.Unlock()
-		return &Flight{g: g, s: s, key: string(key), lane: lane, waiters: []Waiter{w}, stale: true}, true
 	}
-	f := &Flight{g: g, s: s, key: string(key), lane: lane, waiters: []Waiter{w}}
-	s.m[f.key] = f
+	f := &Flight{g: g, s: s, lane: lane, waiters: []Waiter{w}}
+	if ok {
+		f.key, f.next = first.key, first.next
+		first.next = f
+	} else {
+		f.key = string(key)
+		s.m[f.key] = f
+	}
 	s.mu.Unlock()
 	return f, true
 }
@@ -96,7 +101,9 @@ func (g *Group) Forget(key []byte) {
 	s := g.shard(key)
 	s.mu.Lock()
 	if f, ok := s.m[string(key)]; ok {
-		f.stale = true
+		for ; f != nil; f = f.next {
+			f.stale = true
+		}
 		delete(s.m, string(key))
 	}
 	s.mu.Unlock()
@@ -111,7 +118,21 @@ func (f *Flight) finish() ([]Waiter, bool) {
 	ws, stale := f.waiters, f.stale
 	f.waiters = nil
 	if !stale {
-		delete(f.s.m, f.key)
+		// Unlink f from its key's flights (a stale one is unlinked already).
+		first := f.s.m[f.key]
+		switch {
+		case first == f && f.next == nil:
+			delete(f.s.m, f.key)
+		case first == f:
+			f.s.m[f.key] = f.next
+		default:
+			for p := first; p != nil; p = p.next {
+				if p.next == f {
+					p.next = f.next
+					break
+				}
+			}
+		}
 	}
 	f.s.mu.Unlock()
 	return ws, stale
