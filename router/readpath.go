@@ -2,7 +2,7 @@ package router
 
 import (
 	"bytes"
-	"sync/atomic"
+	"sync"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/router/coalesce"
@@ -29,48 +29,27 @@ func WithReadPath(p upstream.Pool, rp ReadPath) upstream.Pool {
 	// L1 is filled only by flights, whose staleness a write can mark, so
 	// L1 brings coalescing with it.
 	rp2 := &readPath{next: p, l1: rp.L1, co: coalesce.New()}
-	rp2.groups.Store(&[]*coalesce.Group{rp2.co})
-	rp2.loopCo.New = rp2.newGroup
+	rp2.writes.New = func() any { return &invalidate{p: rp2} }
 	return rp2
 }
 
-// readPath coalesces the reads of each event loop apart (loopCo): a pool's
-// loop transport sends each loop's requests on the loop's own
-// connections, and a reader may only join a flight that travels on the
-// connection its own earlier writes took, or it could read older data than
-// it wrote. Reads that come from no loop share co.
+// readPath merges reads and keeps L1. A pool's loop transport sends each
+// event loop's requests on the loop's own connections, so a read may
+// overtake a write of the same client that is still in flight on another
+// loop's connection: the reads of a loop (its lane) join the flights of
+// other loops only when their client has nothing in flight (see
+// coalesce.JoinLane), and every write detaches its keys' flights both when
+// it leaves and when it is answered.
 type readPath struct {
 	next   upstream.Pool
 	l1     *l1.Cache
 	co     *coalesce.Group
-	loopCo upstream.PerLoop[coalesce.Group]
-	// groups is co and every group of loopCo, for writes to detach the
-	// key's flights in all of them; replaced (never changed) as loops come.
-	groups atomic.Pointer[[]*coalesce.Group]
+	writes sync.Pool // *invalidate
 }
 
-// newGroup makes a loop's group (PerLoop.New, under its lock).
-func (p *readPath) newGroup(upstream.Loop) *coalesce.Group {
-	g := coalesce.New()
-	old := *p.groups.Load()
-	next := append(old[:len(old):len(old)], g)
-	p.groups.Store(&next)
-	return g
-}
-
-// group returns the group of reads answered to w.
-func (p *readPath) group(l upstream.Loop) *coalesce.Group {
-	if l == nil {
-		return p.co
-	}
-	return p.loopCo.Get(l)
-}
-
-// forget detaches key's flights, in every group, and drops it from L1.
+// forget detaches key's flights and drops it from L1.
 func (p *readPath) forget(key []byte) {
-	for _, g := range *p.groups.Load() {
-		g.Forget(key)
-	}
+	p.co.Forget(key)
 	if p.l1 != nil {
 		p.l1.Delete(key)
 	}
@@ -99,7 +78,7 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 		}
 	}
 	l := upstream.LoopOf(w)
-	f, lead := p.group(l).Join(key, w)
+	f, lead := p.co.JoinLane(key, w, l, upstream.Settled(w))
 	if !lead {
 		return out, true
 	}
@@ -153,63 +132,73 @@ func (l *leader) fill(reply []byte) {
 
 // write detaches the keys' flights and drops them from L1 before the write
 // leaves, and again when its reply arrives. The second time is what makes
-// L1 safe: a read that memcached answered before the write may reach faed
-// after the write's reply (it may travel on another connection: each event
-// loop has its own); while in flight, the second detach marks it stale so
-// it does not fill L1, and once done, its fill is dropped.
+// L1 and joining other lanes' flights safe: a read that memcached answered
+// before the write may reach faed after the write's reply (it may travel on
+// another connection: each event loop has its own); while in flight, the
+// second detach marks it stale so it does not fill L1 and nobody joins it
+// any more, and once done, its fill is dropped.
 func (p *readPath) write(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	for _, k := range req.Keys {
 		p.forget(k)
 	}
-	if p.l1 == nil {
-		return p.next.Serve(req, out, w)
-	}
-	iw := &invalidate{w: w, p: p, loop: upstream.LoopOf(w)}
+	iw := p.writes.Get().(*invalidate)
+	iw.w, iw.loop = w, upstream.LoopOf(w)
 	for _, k := range req.Keys {
-		iw.keys = append(iw.keys, bytes.Clone(k))
+		iw.keys = append(iw.keys, len(iw.arena))
+		iw.arena = append(iw.arena, k...)
 	}
 	o, async := p.next.Serve(req, out, iw)
 	if !async {
-		iw.drop()
+		iw.finish()
 	}
 	return o, async
 }
 
 // invalidate forgets a write's keys again when its reply arrives. It is a
-// LoopWaiter on the writer's loop, as the writer's own waiter.
+// LoopWaiter on the writer's loop, as the writer's own waiter. It is taken
+// from readPath.writes for each write and put back once answered.
 type invalidate struct {
-	w    upstream.Waiter
-	p    *readPath
-	loop upstream.Loop
-	keys [][]byte
+	p     *readPath
+	w     upstream.Waiter
+	loop  upstream.Loop
+	keys  []int  // where each key starts in arena
+	arena []byte // the keys, one after the other
 }
 
-func (iw *invalidate) drop() {
-	for _, k := range iw.keys {
-		iw.p.forget(k)
+// finish detaches the keys again and recycles iw.
+func (iw *invalidate) finish() {
+	for i, start := range iw.keys {
+		end := len(iw.arena)
+		if i+1 < len(iw.keys) {
+			end = iw.keys[i+1]
+		}
+		iw.p.forget(iw.arena[start:end])
 	}
+	iw.w, iw.loop, iw.keys, iw.arena = nil, nil, iw.keys[:0], iw.arena[:0]
+	if cap(iw.arena) > 4096 {
+		iw.arena = nil
+	}
+	iw.p.writes.Put(iw)
 }
 
 func (iw *invalidate) Done(reply []byte) {
-	iw.drop()
-	iw.w.Done(reply)
+	w := iw.w
+	iw.finish()
+	w.Done(reply)
 }
 
 func (iw *invalidate) Loop() upstream.Loop { return iw.loop }
 
 func (iw *invalidate) DoneOnLoop(reply []byte) {
-	iw.drop()
-	upstream.Complete(iw.w, iw.loop, reply)
+	w, l := iw.w, iw.loop
+	iw.finish()
+	upstream.Complete(w, l, reply)
 }
 
 // Stats adds the read path's counters to the pool's.
 func (p *readPath) Stats(add func(string, uint64)) {
 	p.next.Stats(add)
-	merged := uint64(0)
-	for _, g := range *p.groups.Load() {
-		merged += g.Merged()
-	}
-	add("coalesced_gets", merged)
+	add("coalesced_gets", p.co.Merged())
 	if p.l1 != nil {
 		h, m, e := p.l1.Stats()
 		add("l1_hits", h)

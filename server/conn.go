@@ -26,6 +26,7 @@ type conn struct {
 	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
 	dirty   bool    // queued on loop.dirty
+	holds   int     // events for which loop.flush held it back
 	closed  bool    // OnClose ran
 
 	// The binary protocol (binary.go).
@@ -40,6 +41,7 @@ type conn struct {
 // serve runs on the event loop for every read and every wake-up.
 func (cn *conn) serve() gnet.Action {
 	s, c := cn.s, cn.c
+	cn.holds = 0
 	cn.lastActive.Store(time.Now().UnixNano())
 	out := cn.drain(cn.out[:0])
 
@@ -141,6 +143,20 @@ func (cn *conn) drain(out []byte) []byte {
 	return out
 }
 
+// partial reports whether some replies at the head of the FIFO are done
+// while a later one is not.
+func (cn *conn) partial() bool {
+	if len(cn.pending) == 0 || !cn.pending[0].done.Load() {
+		return false
+	}
+	for _, sl := range cn.pending[1:] {
+		if !sl.done.Load() {
+			return true
+		}
+	}
+	return false
+}
+
 // release returns a written slot for reuse, and accounts for it if it had
 // gone upstream.
 func (cn *conn) release(sl *slot) {
@@ -151,12 +167,14 @@ func (cn *conn) release(sl *slot) {
 	if cap(sl.buf) > maxKeptSlotBuf {
 		sl.buf = nil
 	}
+	sl.buf = sl.buf[:0]
+	sl.cn = nil
+	sl.done.Store(false)
 	if cn.spare == nil {
-		sl.buf = sl.buf[:0]
-		sl.cn = nil
-		sl.done.Store(false)
 		cn.spare = sl
+		return
 	}
+	cn.loop.putSlot(sl)
 }
 
 // asyncPending counts the pending slots that wait for an upstream.
@@ -212,7 +230,7 @@ func (cn *conn) takeSlot() *slot {
 	sl := cn.spare
 	cn.spare = nil
 	if sl == nil {
-		sl = &slot{}
+		sl = cn.loop.getSlot()
 	}
 	return sl
 }

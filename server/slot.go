@@ -43,7 +43,9 @@ func (s *slot) DoneOnLoop(reply []byte) {
 	cn.loop.markDirty(cn)
 }
 
-// Settled implements upstream.LoopWaiter: nothing of the connection waits
+var _ upstream.Settler = (*slot)(nil)
+
+// Settled implements upstream.Settler: nothing of the connection waits
 // for a reply (the slot itself is queued only once Serve returns).
 func (s *slot) Settled() bool { return len(s.cn.pending) == 0 }
 

@@ -24,6 +24,36 @@ type loop struct {
 	dirty    []*conn            // clients with replies finished on the loop
 	deferred []upstream.Flusher // the pools' work for the end of the event
 	flushing bool
+	slots    []*slot // written slots for reuse by the loop's connections
+}
+
+// Bounds of loop.slots: a pipelining client needs a slot per request in
+// flight; the loop keeps some for the next ones, with small buffers only.
+const (
+	maxLoopSlots   = 1024
+	maxLoopSlotBuf = 4 << 10
+)
+
+// getSlot returns a free slot.
+func (l *loop) getSlot() *slot {
+	if n := len(l.slots); n > 0 {
+		sl := l.slots[n-1]
+		l.slots[n-1] = nil
+		l.slots = l.slots[:n-1]
+		return sl
+	}
+	return &slot{}
+}
+
+// putSlot keeps sl, written and reset, for reuse if there is room.
+func (l *loop) putSlot(sl *slot) {
+	if len(l.slots) == maxLoopSlots {
+		return
+	}
+	if cap(sl.buf) > maxLoopSlotBuf {
+		sl.buf = nil
+	}
+	l.slots = append(l.slots, sl)
 }
 
 var _ upstream.Loop = (*loop)(nil)
@@ -44,36 +74,61 @@ func (l *loop) markDirty(cn *conn) {
 	}
 }
 
-// Flush implements upstream.Loop: it runs the deferred work and serves the
-// dirty clients until neither is left (serving a client may send requests,
-// and writing requests may fail replies at once). It does nothing when
-// called from within itself: the outer call goes on until all is done.
-func (l *loop) Flush() {
+// Flush implements upstream.Loop: it runs the deferred work and serves
+// every dirty client.
+func (l *loop) Flush() { l.flush(true) }
+
+// maxHolds bounds the events for which a client whose replies are partly
+// done is held back (see flush).
+const maxHolds = 16
+
+// flush runs the deferred work and serves the dirty clients until neither
+// is left (serving a client may send requests, and writing requests may
+// fail replies at once). It does nothing when called from within itself:
+// the outer call goes on until all is done.
+//
+// Unless all is set (the end of a pool's own work, such as a watchdog
+// visit), a client some of whose replies are done while others are still
+// to come is held back, for up to maxHolds events: a server answers a
+// pipelined batch in pieces (memcached in 20 requests at a time), each read
+// by an event of its own, and writing each piece would cost the client a
+// write, and a read, per piece instead of per batch. The client is written
+// when its last reply is in, or when it has waited maxHolds events, or at
+// the next pool flush.
+func (l *loop) flush(all bool) {
 	if l.flushing {
 		return
 	}
 	l.flushing = true
-	for len(l.deferred) > 0 || len(l.dirty) > 0 {
+	held := 0 // l.dirty[:held] are held back
+	for len(l.deferred) > 0 || len(l.dirty) > held {
 		// Both may grow while they are walked.
 		for i := 0; i < len(l.deferred); i++ {
 			l.deferred[i].Flush()
 		}
 		clear(l.deferred)
 		l.deferred = l.deferred[:0]
-		for i := 0; i < len(l.dirty); i++ {
+		for i := held; i < len(l.dirty); i++ {
 			cn := l.dirty[i]
-			cn.dirty = false
 			if cn.closed {
+				cn.dirty = false
 				continue
 			}
+			if !all && cn.holds < maxHolds && cn.partial() {
+				cn.holds++
+				l.dirty[held] = cn
+				held++
+				continue
+			}
+			cn.dirty = false
 			if cn.serve() == gnet.Close {
 				// Not synchronously: cn may be the connection whose
 				// OnTraffic is running.
 				_ = cn.c.Close()
 			}
 		}
-		clear(l.dirty)
-		l.dirty = l.dirty[:0]
+		clear(l.dirty[held:])
+		l.dirty = l.dirty[:held]
 	}
 	l.flushing = false
 }
@@ -108,18 +163,18 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 // connection's events to its pool, then end the event on the loop.
 func (s *Server) upstreamOpen(c gnet.Conn, lc upstream.LoopConn) ([]byte, gnet.Action) {
 	act := lc.OnOpen(c)
-	s.loopOf(c.EventLoop()).Flush()
+	s.loopOf(c.EventLoop()).flush(false)
 	return nil, act
 }
 
 func (s *Server) upstreamTraffic(c gnet.Conn, lc upstream.LoopConn) gnet.Action {
 	act := lc.OnTraffic(c)
-	s.loopOf(c.EventLoop()).Flush()
+	s.loopOf(c.EventLoop()).flush(false)
 	return act
 }
 
 func (s *Server) upstreamClose(c gnet.Conn, lc upstream.LoopConn, err error) gnet.Action {
 	lc.OnClose(c, err)
-	s.loopOf(c.EventLoop()).Flush()
+	s.loopOf(c.EventLoop()).flush(false)
 	return gnet.None
 }

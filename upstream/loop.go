@@ -65,10 +65,22 @@ type LoopWaiter interface {
 	// and written when the loop's current event ends. Same contract as
 	// Done otherwise: exactly once, never from within Serve.
 	DoneOnLoop(reply []byte)
-	// Settled reports whether every earlier request of the waiter's
-	// client has been answered, so that nothing of it is in flight that
-	// this request could overtake on another path. Valid within Serve.
+}
+
+// Settler is a Waiter that knows whether its client has requests in
+// flight. Settled reports whether every earlier request of the waiter's
+// client has been answered, so that nothing of it is in flight that this
+// request could overtake on another path (another loop's connection). It is
+// valid within Serve only. A waiter that is not a Settler counts as not
+// settled.
+type Settler interface {
 	Settled() bool
+}
+
+// Settled reports whether w is a Settler that is settled.
+func Settled(w Waiter) bool {
+	s, ok := w.(Settler)
+	return ok && s.Settled()
 }
 
 // LoopOf returns the loop w's request arrived on, or nil.

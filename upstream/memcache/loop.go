@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -45,6 +46,13 @@ type loopPool struct {
 	scratch  []byte // answer's buffer for rewritten replies
 	closed   bool
 	check    gnet.Runnable // the watchdog's visit, built once
+
+	// quiet: nothing was queued at the last visit, nor since. A quiet loop
+	// needs no timeout checks, so the watchdog, which sees quietFlag,
+	// visits it only for health pings; each visit wakes the loop.
+	quiet     bool
+	quietFlag atomic.Bool
+	nextVisit int64 // clock() of the next visit of a quiet loop; the watchdog's
 }
 
 var _ upstream.Flusher = (*loopPool)(nil)
@@ -96,7 +104,7 @@ func (lp *loopPool) enqueue(cn int, r *memcache.Request, o *op) reason {
 	default:
 		return lc.why
 	}
-	if lc.n == len(lc.q) {
+	if lc.n-lc.probes >= lp.p.cfg.MaxPending {
 		return reasonQueueFull
 	}
 	waiting := lc.outbound()
@@ -143,10 +151,20 @@ func (lp *loopPool) visit(now int64) {
 	if lp.closed {
 		return
 	}
+	quiet := true
 	for _, lc := range lp.conns {
 		lc.check(now)
+		quiet = quiet && lc.n == 0
 	}
+	lp.quiet = quiet
+	lp.quietFlag.Store(quiet)
 	lp.loop.Flush()
+}
+
+// busy notes that something was queued (lc.push).
+func (lp *loopPool) busy() {
+	lp.quiet = false
+	lp.quietFlag.Store(false)
 }
 
 func (lp *loopPool) getOp() *op {
@@ -190,7 +208,12 @@ func (p *Pool) checkLoops() {
 	if p.loops == nil {
 		return
 	}
+	now := p.clock()
 	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+		if lp.quietFlag.Load() && now < lp.nextVisit {
+			return
+		}
+		lp.nextVisit = now + int64(p.cfg.HealthInterval)/4
 		_ = l.EventLoop().Execute(context.Background(), lp.check)
 	})
 }

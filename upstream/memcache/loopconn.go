@@ -24,8 +24,9 @@ type lconn struct {
 	gc     gnet.Conn // the current session; nil between sessions
 	endWhy reason    // why the pool ended the current session itself
 
-	q       []*op // ring of queued and in-flight ops; len(q) = MaxPending
+	q       []*op // ring of queued and in-flight ops: MaxPending, and probes
 	head, n int
+	probes  int // probes in q, which MaxPending does not count
 	unsent  int    // the last unsent ops of q have their bytes in out
 	out     []byte // encoded requests not yet written
 	f       frame  // the head's reply so far, when inReply
@@ -50,7 +51,7 @@ func newLConn(lp *loopPool, s *server) *lconn {
 	return &lconn{
 		lp:    lp,
 		srv:   s,
-		q:     make([]*op, lp.p.cfg.MaxPending),
+		q:     make([]*op, lp.p.cfg.MaxPending+maxProbes),
 		seen:  s.suspects.Load(),
 		ended: make(chan bool, 1),
 		hurry: make(chan struct{}, 1),
@@ -58,12 +59,18 @@ func newLConn(lp *loopPool, s *server) *lconn {
 }
 
 func (lc *lconn) push(o *op) {
+	if lc.lp.quiet {
+		lc.lp.busy()
+	}
 	lc.q[(lc.head+lc.n)%len(lc.q)] = o
 	lc.n++
 	lc.unsent++
 }
 
 func (lc *lconn) pop() {
+	if lc.q[lc.head].probe {
+		lc.probes--
+	}
 	lc.q[lc.head] = nil
 	lc.head = (lc.head + 1) % len(lc.q)
 	lc.n--
@@ -132,11 +139,16 @@ func (lc *lconn) setReady() {
 	lc.state, lc.why, lc.wasUp = stateReady, reasonNone, true
 }
 
+// maxProbes bounds the probes queued at once: a session's first, or a
+// health ping or a suspicion's (only when ready), and one more for safety.
+const maxProbes = 2
+
 // pushProbe queues a "version" request, if there is room.
 func (lc *lconn) pushProbe(now int64) {
-	if lc.n == len(lc.q) {
+	if lc.n == len(lc.q) || lc.probes == maxProbes {
 		return
 	}
+	lc.probes++
 	o := lc.lp.getOp()
 	o.probe, o.kind, o.deadline = true, kindLine, now+lc.lp.p.timeout
 	lc.out = append(lc.out, "version\r\n"...)
@@ -205,6 +217,7 @@ func (lc *lconn) OnOpen(c gnet.Conn) gnet.Action {
 		lc.state = stateProbing // lc.why still says why it went down
 	}
 	lc.pushProbe(now)
+	lc.lp.markDirty(lc) // what queued meanwhile goes out, probe or not
 	return gnet.None
 }
 
