@@ -176,7 +176,7 @@ wait:
 // OnBoot records the engine and logs where the server listens.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocol", "memcached text")
+	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocols", "memcached text, binary and meta")
 	close(s.booted)
 	return gnet.None
 }
