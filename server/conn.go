@@ -26,7 +26,6 @@ type conn struct {
 	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
 	dirty   bool    // queued on loop.dirty
-	holds   int     // events for which loop.flush held it back
 	closed  bool    // OnClose ran
 
 	// The binary protocol (binary.go).
@@ -41,7 +40,6 @@ type conn struct {
 // serve runs on the event loop for every read and every wake-up.
 func (cn *conn) serve() gnet.Action {
 	s, c := cn.s, cn.c
-	cn.holds = 0
 	cn.lastActive.Store(time.Now().UnixNano())
 	out := cn.drain(cn.out[:0])
 
@@ -141,20 +139,6 @@ func (cn *conn) drain(out []byte) []byte {
 		cn.pending = cn.pending[:n]
 	}
 	return out
-}
-
-// partial reports whether some replies at the head of the FIFO are done
-// while a later one is not.
-func (cn *conn) partial() bool {
-	if len(cn.pending) == 0 || !cn.pending[0].done.Load() {
-		return false
-	}
-	for _, sl := range cn.pending[1:] {
-		if !sl.done.Load() {
-			return true
-		}
-	}
-	return false
 }
 
 // release returns a written slot for reuse, and accounts for it if it had

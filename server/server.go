@@ -234,7 +234,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	act := cn.serve()
-	cn.loop.flush(false)
+	cn.loop.Flush()
 	return act
 }
 

@@ -74,61 +74,36 @@ func (l *loop) markDirty(cn *conn) {
 	}
 }
 
-// Flush implements upstream.Loop: it runs the deferred work and serves
-// every dirty client.
-func (l *loop) Flush() { l.flush(true) }
-
-// maxHolds bounds the events for which a client whose replies are partly
-// done is held back (see flush).
-const maxHolds = 16
-
-// flush runs the deferred work and serves the dirty clients until neither
-// is left (serving a client may send requests, and writing requests may
-// fail replies at once). It does nothing when called from within itself:
-// the outer call goes on until all is done.
-//
-// Unless all is set (the end of a pool's own work, such as a watchdog
-// visit), a client some of whose replies are done while others are still
-// to come is held back, for up to maxHolds events: a server answers a
-// pipelined batch in pieces (memcached in 20 requests at a time), each read
-// by an event of its own, and writing each piece would cost the client a
-// write, and a read, per piece instead of per batch. The client is written
-// when its last reply is in, or when it has waited maxHolds events, or at
-// the next pool flush.
-func (l *loop) flush(all bool) {
+// Flush implements upstream.Loop: it runs the deferred work and serves the
+// dirty clients until neither is left (serving a client may send requests,
+// and writing requests may fail replies at once). It does nothing when
+// called from within itself: the outer call goes on until all is done.
+func (l *loop) Flush() {
 	if l.flushing {
 		return
 	}
 	l.flushing = true
-	held := 0 // l.dirty[:held] are held back
-	for len(l.deferred) > 0 || len(l.dirty) > held {
+	for len(l.deferred) > 0 || len(l.dirty) > 0 {
 		// Both may grow while they are walked.
 		for i := 0; i < len(l.deferred); i++ {
 			l.deferred[i].Flush()
 		}
 		clear(l.deferred)
 		l.deferred = l.deferred[:0]
-		for i := held; i < len(l.dirty); i++ {
+		for i := 0; i < len(l.dirty); i++ {
 			cn := l.dirty[i]
-			if cn.closed {
-				cn.dirty = false
-				continue
-			}
-			if !all && cn.holds < maxHolds && cn.partial() {
-				cn.holds++
-				l.dirty[held] = cn
-				held++
-				continue
-			}
 			cn.dirty = false
+			if cn.closed {
+				continue
+			}
 			if cn.serve() == gnet.Close {
 				// Not synchronously: cn may be the connection whose
 				// OnTraffic is running.
 				_ = cn.c.Close()
 			}
 		}
-		clear(l.dirty[held:])
-		l.dirty = l.dirty[:held]
+		clear(l.dirty)
+		l.dirty = l.dirty[:0]
 	}
 	l.flushing = false
 }
@@ -163,18 +138,18 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 // connection's events to its pool, then end the event on the loop.
 func (s *Server) upstreamOpen(c gnet.Conn, lc upstream.LoopConn) ([]byte, gnet.Action) {
 	act := lc.OnOpen(c)
-	s.loopOf(c.EventLoop()).flush(false)
+	s.loopOf(c.EventLoop()).Flush()
 	return nil, act
 }
 
 func (s *Server) upstreamTraffic(c gnet.Conn, lc upstream.LoopConn) gnet.Action {
 	act := lc.OnTraffic(c)
-	s.loopOf(c.EventLoop()).flush(false)
+	s.loopOf(c.EventLoop()).Flush()
 	return act
 }
 
 func (s *Server) upstreamClose(c gnet.Conn, lc upstream.LoopConn, err error) gnet.Action {
 	lc.OnClose(c, err)
-	s.loopOf(c.EventLoop()).flush(false)
+	s.loopOf(c.EventLoop()).Flush()
 	return gnet.None
 }

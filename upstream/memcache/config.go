@@ -86,8 +86,10 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds one connection attempt. Default 500ms.
 	DialTimeout time.Duration
-	// MaxPending bounds the requests queued or in flight on one connection;
-	// past it Serve answers SERVER_ERROR at once. Default 1024.
+	// MaxPending bounds the requests queued or in flight on one connection
+	// (on the loop transport: on one loop's connection; health probes
+	// not counted); past it Serve answers SERVER_ERROR at once. Default
+	// 1024.
 	MaxPending int
 	// MaxPendingSize bounds the bytes of requests waiting to be written on
 	// one connection; past it Serve answers SERVER_ERROR at once. A single

@@ -17,7 +17,9 @@ import (
 //   - Serve encodes the request into the connection's buffer and queues its
 //     op (no lock: the loop owns everything here);
 //   - when the loop's event ends, Flush writes each connection's buffer
-//     once (Loop.Defer), so a pipelined batch costs one write;
+//     once (Loop.Defer), so a pipelined batch costs one write; while
+//     requests are in flight, new ones wait for the server's next bytes
+//     (lconn.write), so under load many clients' requests share a write;
 //   - the replies arrive in the connection's OnTraffic on the same loop,
 //     are framed straight out of gnet's inbound buffer, and answered with
 //     DoneOnLoop; the server then writes each client once.
@@ -28,7 +30,7 @@ import (
 // failing fast while down work as on the goroutine transport (conn.go,
 // health.go); the loop is visited by the pool's watchdog through
 // EventLoop.Execute. Dialling is the one thing done off the loop: each
-// connection has a dialer goroutine (session in loopconn.go) that dials,
+// connection has a dialer goroutine (lconn.dialLoop) that dials,
 // hands the socket to the loop (EventLoop.Enroll) and waits for the session
 // to end.
 

@@ -26,19 +26,19 @@ type lconn struct {
 
 	q       []*op // ring of queued and in-flight ops: MaxPending, and probes
 	head, n int
-	probes  int // probes in q, which MaxPending does not count
+	probes  int    // probes in q, which MaxPending does not count
 	unsent  int    // the last unsent ops of q have their bytes in out
 	out     []byte // encoded requests not yet written
 	f       frame  // the head's reply so far, when inReply
 	inReply bool
 
-	lastUse   int64 // clock() of the last request or reply, for health pings
-	lastReply int64 // clock() of the last reply (see conn.lastReply)
-	wasUp     bool  // the current session reached stateReady
-	dirty     bool  // on lp.dirty
-	flushNow  bool  // write at the next flush even with requests in flight
-	seen      uint64
-	hurried   bool // hurry was sent since the last session opened
+	lastUse   int64  // clock() of the last request or reply, for health pings
+	lastReply int64  // clock() of the last reply (see conn.lastReply)
+	wasUp     bool   // the current session reached stateReady
+	dirty     bool   // on lp.dirty
+	flushNow  bool   // write at the next flush even with requests in flight
+	seen      uint64 // srv.suspects when last looked at
+	hurried   bool   // hurry was sent since the last session opened
 
 	// Shared with the dialer goroutine.
 	ended chan bool     // cap 1: a session ended; whether it had been ready
@@ -89,17 +89,18 @@ func (lc *lconn) outbound() int {
 const holdMax = 16 << 10
 
 // write sends the buffered requests. While requests sent earlier are
-// unanswered, new ones wait (up to holdMax bytes) for the next reply to
-// arrive, which writes them all at once (flushNow): under load one write and
-// one read carry many requests each, whatever the number of clients; idle,
-// a request leaves at once. A write that fails closes the session at once,
-// and OnClose fails its requests.
+// unanswered, new ones wait (up to holdMax bytes) for the server's next
+// bytes to arrive, which write them all at once (flushNow), as Nagle's
+// algorithm does: under load one write and one read carry many requests
+// each, whatever the number of clients; idle, a request leaves at once. A
+// write that fails closes the session at once, and OnClose fails its
+// requests.
 func (lc *lconn) write() {
 	if lc.gc == nil || len(lc.out) == 0 {
 		return // still dialling: the requests go once the session opens
 	}
 	if lc.n > lc.unsent && !lc.flushNow && len(lc.out) < holdMax {
-		return // OnTraffic writes them when the next reply is in
+		return // OnTraffic writes them when the server's next bytes are in
 	}
 	lc.flushNow = false
 	out := lc.out
@@ -228,6 +229,11 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 	if c != lc.gc {
 		return gnet.Close
 	}
+	if len(lc.out) > 0 {
+		// The server is answering: what waited for it goes now.
+		lc.flushNow = true
+		lc.lp.markDirty(lc)
+	}
 	if lc.inReply && lc.f.data > 0 && c.InboundBuffered() < lc.f.n+lc.f.data {
 		return gnet.None // the rest of a value is on its way
 	}
@@ -276,10 +282,6 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 	if off > 0 {
 		_, _ = c.Discard(off)
-		if len(lc.out) > 0 {
-			lc.flushNow = true
-			lc.lp.markDirty(lc)
-		}
 	}
 	return gnet.None
 }
