@@ -48,20 +48,10 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 		sh.mu.Unlock()
 		return reply(out, req, memcache.ReplyNonNumeric)
 	}
-	if incr {
-		v += req.Delta
-		sh.st.incrHits++
-	} else {
-		v -= min(v, req.Delta)
-		sh.st.decrHits++
-	}
+	v = sh.bump(v, req.Delta, incr)
 	d = strconv.AppendUint(digits[:0], v, 10)
 	if len(d) <= len(it.value) {
-		value := make([]byte, len(it.value))
-		for i := copy(value, d); i < len(value); i++ {
-			value[i] = ' '
-		}
-		it.value = value
+		it.value = padTo(d, len(it.value))
 		it.cas = s.nextCas()
 		casOut(req, it.cas)
 	} else {
@@ -137,4 +127,26 @@ func parseCounter(v []byte) (uint64, bool) {
 // isSpace is C's isspace in the "C" locale.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// bump applies an incr or decr of delta to v as memcached does (incr wraps
+// at 2^64, decr stops at 0) and counts the hit; the caller holds sh.mu.
+func (sh *shard) bump(v, delta uint64, incr bool) uint64 {
+	if incr {
+		sh.st.incrHits++
+		return v + delta
+	}
+	sh.st.decrHits++
+	return v - min(v, delta)
+}
+
+// padTo returns a new n-byte value holding the number d followed by spaces:
+// memcached rewrites a number that got no longer in place, keeping the
+// item's length.
+func padTo(d []byte, n int) []byte {
+	value := make([]byte, n)
+	for i := copy(value, d); i < n; i++ {
+		value[i] = ' '
+	}
+	return value
 }

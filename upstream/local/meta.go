@@ -385,20 +385,10 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 			sh.mu.Unlock()
 			return append(out, memcache.ReplyNonNumeric...)
 		}
-		if incr {
-			v += m.Delta
-			sh.st.incrHits++
-		} else {
-			v -= min(v, m.Delta)
-			sh.st.decrHits++
-		}
+		v = sh.bump(v, m.Delta, incr)
 		d = strconv.AppendUint(digits[:0], v, 10)
 		if len(d) <= len(it.value) {
-			value := make([]byte, len(it.value))
-			for i := copy(value, d); i < len(value); i++ {
-				value[i] = ' '
-			}
-			it.value = value
+			it.value = padTo(d, len(it.value))
 			it.cas = s.nextCas()
 		} else {
 			size := itemSize(len(key), len(d), it.flags)
