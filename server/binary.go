@@ -54,26 +54,19 @@ func (cn *conn) sniff(buf []byte) bool {
 // arrived. It returns out with the replies to write, the bytes of buf
 // used, and whether the connection is held back.
 func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
-	s, bc := cn.s, cn.bin
+	bc := cn.bin
 	if bc.queued.Load() {
 		cn.resumeBinary()
 		out = cn.drain(out)
 	}
 	for !cn.closing && off < len(buf) {
-		if cn.swallow > 0 {
-			n := min(cn.swallow, len(buf)-off)
-			off += n
-			cn.swallow -= n
+		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
+		off += swallowed
+		if swallowed > 0 {
 			continue
 		}
-		if cn.fence {
-			if len(cn.pending) > 0 {
-				break
-			}
-			cn.fence = false
-		}
-		if len(cn.pending) >= s.cfg.MaxInflight || cn.c.OutboundBuffered()+len(out) > s.cfg.MaxOutbound {
-			return out, off, true
+		if !next {
+			return out, off, limit
 		}
 		n, err := bc.parser.Parse(buf[off:], &bc.req)
 		if errors.Is(err, mcbin.ErrIncomplete) {

@@ -53,20 +53,13 @@ func (cn *conn) serve() gnet.Action {
 		out, off, held = cn.serveBinary(out, buf)
 	}
 	for cn.bin == nil && !cn.closing && off < len(buf) {
-		if cn.swallow > 0 {
-			n := min(cn.swallow, len(buf)-off)
-			off += n
-			cn.swallow -= n
+		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
+		off += swallowed
+		if swallowed > 0 {
 			continue
 		}
-		if cn.fence {
-			if len(cn.pending) > 0 {
-				break
-			}
-			cn.fence = false
-		}
-		if len(cn.pending) >= s.cfg.MaxInflight || c.OutboundBuffered()+len(out) > s.cfg.MaxOutbound {
-			held = true
+		if !next {
+			held = limit
 			break
 		}
 		n, err := s.parser.Parse(buf[off:], &cn.req)
@@ -120,6 +113,29 @@ func (cn *conn) serve() gnet.Action {
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// gate runs before each request of either protocol is parsed: it discards
+// the bytes of a refused data block (swallowed, out of avail), waits while a
+// fence has requests before it, and holds the connection back at its
+// inflight and outbound limits. next reports whether parsing may go on;
+// held, that a limit stopped it.
+func (cn *conn) gate(outLen, avail int) (swallowed int, next, held bool) {
+	if cn.swallow > 0 {
+		n := min(cn.swallow, avail)
+		cn.swallow -= n
+		return n, false, false
+	}
+	if cn.fence {
+		if len(cn.pending) > 0 {
+			return 0, false, false
+		}
+		cn.fence = false
+	}
+	if len(cn.pending) >= cn.s.cfg.MaxInflight || cn.c.OutboundBuffered()+outLen > cn.s.cfg.MaxOutbound {
+		return 0, false, true
+	}
+	return 0, true, false
 }
 
 // drain appends the finished replies at the head of the FIFO to out.
