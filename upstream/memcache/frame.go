@@ -122,14 +122,20 @@ func valueLen(line []byte) (int, bool) {
 		}
 		rest = rest[sp+1:]
 	}
-	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
-		rest = rest[:sp]
+	return lenField(rest)
+}
+
+// lenField reads the decimal length that starts fields (up to the next
+// space), refusing anything above maxValueLen.
+func lenField(fields []byte) (int, bool) {
+	if sp := bytes.IndexByte(fields, ' '); sp >= 0 {
+		fields = fields[:sp]
 	}
-	if len(rest) == 0 {
+	if len(fields) == 0 {
 		return 0, false
 	}
 	n := 0
-	for _, c := range rest {
+	for _, c := range fields {
 		if c < '0' || c > '9' {
 			return 0, false
 		}

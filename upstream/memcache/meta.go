@@ -82,22 +82,5 @@ func (f *frame) scanMeta(b []byte) error {
 
 // vaLen returns the <size> of "VA <size> <flags>*\r\n".
 func vaLen(line []byte) (int, bool) {
-	rest := line[len("VA ") : len(line)-2]
-	if sp := bytes.IndexByte(rest, ' '); sp >= 0 {
-		rest = rest[:sp]
-	}
-	if len(rest) == 0 {
-		return 0, false
-	}
-	n := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-		if n > maxValueLen {
-			return 0, false
-		}
-	}
-	return n, true
+	return lenField(line[len("VA ") : len(line)-2])
 }
