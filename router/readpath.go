@@ -82,7 +82,12 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 	if !lead {
 		return out, true
 	}
-	ld := &leader{f: f, p: p, key: bytes.Clone(key), loop: l}
+	ld, _ := f.Owner.(*leader) // a recycled flight keeps its leader
+	if ld == nil {
+		ld = &leader{f: f, p: p}
+		f.Owner = ld
+	}
+	ld.loop = l
 	n := len(out)
 	o, async := p.next.Serve(req, out, ld)
 	if async {
@@ -90,23 +95,27 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 	}
 	// Answered at once (e.g. a failing server): share it with followers.
 	f.Answer(o[n:])
+	ld.release()
 	return o, false
 }
 
 // leader receives the upstream reply of a flight, fills L1 with a hit unless
 // a write detached the flight, and hands the reply to every reader. It is a
 // LoopWaiter on the loop of the reader who leads, so the read takes the
-// same path as that reader's other requests.
+// same path as that reader's other requests. It lives in its flight's
+// Owner and is recycled with the flight once every reader has the reply.
 type leader struct {
 	f    *coalesce.Flight
 	p    *readPath
-	key  []byte
 	loop upstream.Loop
 }
 
 func (l *leader) Done(reply []byte) {
 	l.fill(reply)
-	l.f.Done(reply)
+	for _, w := range l.f.Finish() {
+		w.Done(reply)
+	}
+	l.release()
 }
 
 func (l *leader) Loop() upstream.Loop { return l.loop }
@@ -116,6 +125,13 @@ func (l *leader) DoneOnLoop(reply []byte) {
 	for _, w := range l.f.Finish() {
 		upstream.Complete(w, l.loop, reply)
 	}
+	l.release()
+}
+
+// release recycles the flight, and l with it.
+func (l *leader) release() {
+	l.loop = nil
+	l.f.Release()
 }
 
 // fill caches a hit unless a write detached the flight. It checks again
@@ -123,9 +139,10 @@ func (l *leader) DoneOnLoop(reply []byte) {
 // either the check sees the write or the drop comes after the fill.
 func (l *leader) fill(reply []byte) {
 	if l.p.l1 != nil && !l.f.Stale() && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
-		l.p.l1.Set(l.key, reply[:len(reply)-len(memcache.ReplyEnd)])
+		key := l.f.Key()
+		l.p.l1.Set(key, reply[:len(reply)-len(memcache.ReplyEnd)])
 		if l.f.Stale() {
-			l.p.l1.Delete(l.key)
+			l.p.l1.Delete(key)
 		}
 	}
 }

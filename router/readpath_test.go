@@ -1,0 +1,69 @@
+package router
+
+import (
+	"testing"
+	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/router/l1"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// lastPool holds the waiter of its last request until the test answers it.
+type lastPool struct{ w upstream.Waiter }
+
+func (p *lastPool) Serve(_ *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	p.w = w
+	return out, true
+}
+func (p *lastPool) Stats(func(string, uint64)) {}
+func (p *lastPool) Close() error               { return nil }
+
+// countWaiter counts the replies it gets on its loop.
+type countWaiter struct {
+	loop *fakeLoop
+	n    int
+}
+
+func (w *countWaiter) Done([]byte)         { w.n++ }
+func (w *countWaiter) Loop() upstream.Loop { return w.loop }
+func (w *countWaiter) DoneOnLoop([]byte)   { w.n++ }
+func (w *countWaiter) Settled() bool       { return true }
+
+// TestReadPathGetAllocs: a get that misses L1 and leads a flight, with a
+// follower, allocates nothing once warmed up: flights and their leaders
+// are recycled.
+func TestReadPathGetAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rp   ReadPath
+	}{
+		{"coalesce", ReadPath{Coalesce: true}},
+		{"l1", ReadPath{L1: l1.New(l1.Config{MaxBytes: 1 << 20, TTL: time.Hour})}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := &lastPool{}
+			rp := WithReadPath(pool, tc.rp)
+			loop := &fakeLoop{}
+			a, b := &countWaiter{loop: loop}, &countWaiter{loop: loop}
+			req := get("k")
+			miss := []byte(memcache.ReplyEnd) // a miss: L1 keeps nothing
+			out := make([]byte, 0, 64)
+			allocs := testing.AllocsPerRun(1000, func() {
+				if _, async := rp.Serve(req, out, a); !async {
+					t.Fatal("leader answered at once")
+				}
+				if _, async := rp.Serve(req, out, b); !async {
+					t.Fatal("follower answered at once")
+				}
+				upstream.Complete(pool.w, loop, miss)
+			})
+			if allocs != 0 {
+				t.Errorf("get through the read path: %v allocs, want 0", allocs)
+			}
+			if a.n != b.n || a.n < 1000 {
+				t.Errorf("leader got %d replies, follower %d", a.n, b.n)
+			}
+		})
+	}
+}
