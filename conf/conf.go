@@ -23,9 +23,11 @@ const (
 
 // Distributions of a memcache pool (Pool.Distribution).
 const (
-	DistRing      = "ring"      // fae's own consistent-hash ring
-	DistKetama    = "ketama"    // libmemcached's ketama (PHP memcached, OPT_LIBKETAMA_COMPATIBLE)
-	DistTwemproxy = "twemproxy" // twemproxy's ketama with fnv1a_64
+	DistRing          = "ring"                        // fae's own consistent-hash ring
+	DistKetama        = "ketama"                      // libmemcached's ketama (PHP memcached, OPT_LIBKETAMA_COMPATIBLE)
+	DistTwemproxy     = "twemproxy"                   // twemproxy's ketama with fnv1a_64
+	DistConsistent    = "libmemcached-consistent"     // libmemcached's consistent, one_at_a_time (PHP memcached, OPT_DISTRIBUTION alone)
+	DistConsistentMD5 = "libmemcached-consistent-md5" // the same with MD5 (PHP memcached, OPT_LIBKETAMA_COMPATIBLE then OPT_DISTRIBUTION)
 )
 
 // Transports of a memcache pool (Pool.Transport).
@@ -100,9 +102,12 @@ type Pool struct {
 	// Distribution places keys on a memcache pool's servers, to match the
 	// clients or proxy that wrote them: "ring" (default: fae's own ring),
 	// "ketama" (libmemcached's, as PHP's memcached extension with
-	// OPT_LIBKETAMA_COMPATIBLE) or "twemproxy" (twemproxy's "distribution:
-	// ketama" with "hash: fnv1a_64"). Servers must be listed with the
-	// clients' hosts, ports and weights.
+	// OPT_LIBKETAMA_COMPATIBLE), "twemproxy" (twemproxy's "distribution:
+	// ketama" with "hash: fnv1a_64"), "libmemcached-consistent" (PHP's
+	// memcached extension with OPT_DISTRIBUTION = DISTRIBUTION_CONSISTENT
+	// alone) or "libmemcached-consistent-md5" (the same after
+	// OPT_LIBKETAMA_COMPATIBLE, or with OPT_HASH = HASH_MD5). Servers must
+	// be listed with the clients' hosts, ports and weights.
 	Distribution string `yaml:"distribution"`
 	// Failover servers ("host:port [weight]") take the keys of a memcache
 	// pool's server while it is down, each key going to the failover server
@@ -293,9 +298,10 @@ func (c *Config) Validate() error {
 				}
 			}
 			switch p.Distribution {
-			case "", DistRing, DistKetama, DistTwemproxy: // "": Defaults not run; the pool's default
+			case "", DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5: // "": Defaults not run; the pool's default
 			default:
-				bad(f+".distribution", "%q is not a distribution: use %s, %s or %s", p.Distribution, DistRing, DistKetama, DistTwemproxy)
+				bad(f+".distribution", "%q is not a distribution: use %s, %s, %s, %s or %s", p.Distribution,
+					DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5)
 			}
 			switch p.Transport {
 			case "", TransportLoop, TransportGoroutine:

@@ -77,6 +77,21 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+// Every distribution a memcache pool knows is accepted as written.
+func TestDistributions(t *testing.T) {
+	for _, d := range []string{DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5} {
+		t.Run(d, func(t *testing.T) {
+			c, err := Parse([]byte("pools:\n  default:\n    kind: memcache\n    servers: [\"127.0.0.1:11400\"]\n    distribution: " + d + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Pools[DefaultPool].Distribution; got != d {
+				t.Errorf("distribution %q, want %q", got, d)
+			}
+		})
+	}
+}
+
 func TestParseByteSize(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

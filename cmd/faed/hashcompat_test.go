@@ -1,7 +1,7 @@
 package main_test
 
 // Hashing compatible with clients: keys written by another placement
-// (PHP's memcached extension in libketama mode, or twemproxy) straight to
+// (PHP's memcached extension in its consistent modes, or twemproxy) straight to
 // real memcached servers must all be found through faed configured with the
 // matching `distribution:`. Every key is also looked up on each memcached
 // directly, to prove the keys really are spread (each on exactly one
@@ -74,14 +74,51 @@ func startFaedPool(t *testing.T, servers []string, extra ...string) string {
 	return testproc.StartFaed(t, "-config", path)
 }
 
-func TestHashCompatKetama(t *testing.T) {
+// TestHashCompatPHP: for each order of PHP options, the keys the memcached
+// extension wrote are all found by faed with the matching distribution.
+// Controls read them through other distributions: those that place keys
+// differently must miss some (else the test could not tell them apart);
+// some place them the same way, by libmemcached's rules, and must find all.
+func TestHashCompatPHP(t *testing.T) {
 	requirePHP(t, "memcached", "php-memcached")
+	type control struct {
+		dist string
+		all  bool // it too finds every key
+	}
 	cases := []struct {
-		name    string
-		weights []int
+		name     string
+		mode     string // libmemcached_write.php's MODE: the options and their order
+		weights  []int
+		dist     string
+		controls []control
 	}{
-		{name: "equal", weights: []int{1, 1, 1}},
-		{name: "weighted", weights: []int{1, 3, 2}},
+		{
+			name: "ketama/equal", mode: "ketama", weights: []int{1, 1, 1}, dist: "ketama",
+			controls: []control{{dist: "ring"}, {dist: "libmemcached-consistent-md5"}},
+		},
+		{
+			name: "ketama/weighted", mode: "ketama", weights: []int{1, 3, 2}, dist: "ketama",
+			controls: []control{{dist: "ring"}},
+		},
+		{
+			// The order that turns libketama's weighting off again.
+			name: "ketama-then-consistent/equal", mode: "ketama-then-consistent", weights: []int{1, 1, 1}, dist: "libmemcached-consistent-md5",
+			controls: []control{{dist: "ketama"}, {dist: "ring"}},
+		},
+		{
+			// A weight above 1 turns it back on: ketama's continuum.
+			name: "ketama-then-consistent/weighted", mode: "ketama-then-consistent", weights: []int{1, 3, 2}, dist: "libmemcached-consistent-md5",
+			controls: []control{{dist: "ketama", all: true}, {dist: "ring"}},
+		},
+		{
+			name: "consistent/equal", mode: "consistent", weights: []int{1, 1, 1}, dist: "libmemcached-consistent",
+			controls: []control{{dist: "libmemcached-consistent-md5"}, {dist: "ketama"}},
+		},
+		{
+			// Ketama's continuum, one_at_a_time keys.
+			name: "consistent/weighted", mode: "consistent", weights: []int{1, 3, 2}, dist: "libmemcached-consistent",
+			controls: []control{{dist: "ketama"}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,22 +129,24 @@ func TestHashCompatKetama(t *testing.T) {
 				phpArgs = append(phpArgs, s.addr+":"+strconv.Itoa(s.weight))
 				yaml = append(yaml, s.yamlServer())
 			}
-			runClientScript(t, []string{phpBin, "testdata/php/ketama_write.php", strconv.Itoa(hashCompatKeys)}, phpArgs)
+			runClientScript(t, []string{phpBin, "testdata/php/libmemcached_write.php", tc.mode, strconv.Itoa(hashCompatKeys)}, phpArgs)
 
-			keys, want := numberedKeys("php-ketama:%d", "value-%d")
+			keys, want := numberedKeys("php-"+tc.mode+":%d", "value-%d")
 			requireSpread(t, servers, keys)
-			faed := startFaedPool(t, yaml, "distribution: ketama")
+			faed := startFaedPool(t, yaml, "distribution: "+tc.dist)
 			if hits := countHits(t, faed, keys, want); hits != len(keys) {
-				t.Fatalf("faed with distribution: ketama found %d of the %d keys PHP wrote", hits, len(keys))
+				t.Fatalf("faed with distribution: %s found %d of the %d keys PHP wrote", tc.dist, hits, len(keys))
 			}
-			// Control: fae's own ring finds only its share, so the hits
-			// above are the placement's doing.
-			ring := startFaedPool(t, yaml, "distribution: ring")
-			hits := countHits(t, ring, keys, want)
-			if hits > len(keys)*3/4 {
-				t.Errorf("control: faed with distribution: ring found %d of %d keys; the test cannot tell placements apart", hits, len(keys))
+			for _, c := range tc.controls {
+				hits := countHits(t, startFaedPool(t, yaml, "distribution: "+c.dist), keys, want)
+				t.Logf("control: distribution: %s finds %d of %d", c.dist, hits, len(keys))
+				switch {
+				case c.all && hits != len(keys):
+					t.Errorf("control: distribution: %s found %d of %d keys; libmemcached places them as it does", c.dist, hits, len(keys))
+				case !c.all && hits > len(keys)*3/4:
+					t.Errorf("control: distribution: %s found %d of %d keys; the test cannot tell placements apart", c.dist, hits, len(keys))
+				}
 			}
-			t.Logf("control: distribution: ring finds %d of %d", hits, len(keys))
 		})
 	}
 }

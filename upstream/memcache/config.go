@@ -60,12 +60,26 @@ const (
 	// extension) does with Memcached::OPT_LIBKETAMA_COMPATIBLE: weighted
 	// ketama, 160 MD5 points per server at equal weights, MD5 key hash.
 	// (A client that sets OPT_DISTRIBUTION after OPT_LIBKETAMA_COMPATIBLE
-	// is back in libmemcached's unweighted mode, which this does not match,
-	// unless a server has a weight above 1.)
+	// is back in libmemcached's unweighted mode: DistConsistentMD5.)
 	DistKetama Distribution = "ketama"
 	// DistTwemproxy places keys as twemproxy (nutcracker) does with
 	// "distribution: ketama" and "hash: fnv1a_64".
 	DistTwemproxy Distribution = "twemproxy"
+	// DistConsistent places keys as libmemcached's
+	// MEMCACHED_DISTRIBUTION_CONSISTENT with its default hash,
+	// one_at_a_time: PHP's memcached extension with OPT_DISTRIBUTION set to
+	// DISTRIBUTION_CONSISTENT (or memcached.default_consistent_hash on) and
+	// neither OPT_LIBKETAMA_COMPATIBLE nor OPT_HASH set. 100 points per
+	// server whatever its weight, each the one_at_a_time hash of a point
+	// name, unless a server has a weight above 1: libmemcached then builds
+	// DistKetama's continuum, and hashes keys with one_at_a_time over it.
+	DistConsistent Distribution = "libmemcached-consistent"
+	// DistConsistentMD5 is DistConsistent with MD5 for keys and points:
+	// PHP's memcached extension with OPT_LIBKETAMA_COMPATIBLE set first and
+	// OPT_DISTRIBUTION = DISTRIBUTION_CONSISTENT after it, or with OPT_HASH
+	// = HASH_MD5 and DISTRIBUTION_CONSISTENT. With a server of weight above
+	// 1 it places keys as DistKetama does.
+	DistConsistentMD5 Distribution = "libmemcached-consistent-md5"
 )
 
 // Config configures a Pool. Zero fields take the documented defaults.
@@ -152,9 +166,10 @@ func (c Config) Validate() error {
 		return errors.New("memcache: servers: list at least one host:port")
 	}
 	switch c.Distribution {
-	case DistRing, DistKetama, DistTwemproxy:
+	case DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5:
 	default:
-		return fmt.Errorf("memcache: distribution: %q is not one of %s, %s, %s", c.Distribution, DistRing, DistKetama, DistTwemproxy)
+		return fmt.Errorf("memcache: distribution: %q is not one of %s, %s, %s, %s, %s", c.Distribution,
+			DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5)
 	}
 	seen := make(map[string]string, len(c.Servers)+len(c.Failover))
 	for _, l := range []struct {

@@ -83,7 +83,7 @@ func hit(key, data string) string { return value(key, data) + memcache.ReplyEnd 
 // failover server its key picks, the other servers' keys stay, and the
 // keys come back when the server does. Without, they fail fast.
 func TestFailover(t *testing.T) {
-	for _, d := range []Distribution{DistRing, DistKetama, DistTwemproxy} {
+	for _, d := range []Distribution{DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5} {
 		t.Run(string(d), func(t *testing.T) {
 			a, b := startMemcached(t), startKillable(t)
 			f1, f2 := startMemcached(t), startMemcached(t)

@@ -115,24 +115,20 @@ func ketamaPoints(w, total uint64, n int, twemproxy bool) int {
 	return int(math.Floor(float64(x))) * ketamaPointsPerHash
 }
 
-// continuum is a ketama ring: points ascending, owner[i] the index of the
-// server of points[i]. It is read-only once built, so find is safe for
-// concurrent use.
+// continuum is a ketama (or libmemcached consistent) ring: points
+// ascending, owner[i] the index of the server of points[i]. It is
+// read-only once built, so find is safe for concurrent use.
 type continuum struct {
 	points []uint32
 	owner  []int32
 }
 
-// newContinuum builds the continuum of servers, naming each server's points
-// with name(server).
+// newContinuum builds the weighted ketama continuum of servers, naming each
+// server's points with name(server).
 func newContinuum(servers []Server, name func(Server) string, twemproxy bool) *continuum {
 	var total uint64
 	for _, s := range servers {
 		total += uint64(max(s.Weight, 1))
-	}
-	type point struct {
-		v uint32
-		s int32
 	}
 	var all []point
 	var buf []byte
@@ -147,6 +143,19 @@ func newContinuum(servers []Server, name func(Server) string, twemproxy bool) *c
 			}
 		}
 	}
+	return packContinuum(all)
+}
+
+// point is a continuum point while it is built: its value and the index
+// of its server.
+type point struct {
+	v uint32
+	s int32
+}
+
+// packContinuum sorts the points, appended in server order, into a
+// continuum.
+func packContinuum(all []point) *continuum {
 	// Stable: equal values keep server order, as libmemcached's comparison
 	// (value, then server) and glibc's merge-sort qsort under twemproxy do.
 	slices.SortStableFunc(all, func(a, b point) int {

@@ -22,13 +22,7 @@ import (
 //
 // (Sequential keys hash close together under twemproxy's 32-bit FNV, so its
 // keys put the counter first.)
-var ketamaVectors = []struct {
-	name    string
-	dist    Distribution
-	servers []Server
-	key     func(i int) []byte
-	want    string
-}{
+var ketamaVectors = []placementVector{
 	{
 		name:    "libmemcached/default-port-naming",
 		dist:    DistKetama,
@@ -98,6 +92,16 @@ var ketamaVectors = []struct {
 	},
 }
 
+// placementVector is a known answer: the server a reference client put
+// key(i) on is want[i], a digit.
+type placementVector struct {
+	name    string
+	dist    Distribution
+	servers []Server
+	key     func(i int) []byte
+	want    string
+}
+
 func prefixKey(p string) func(int) []byte {
 	return func(i int) []byte { return []byte(p + strconv.Itoa(i)) }
 }
@@ -106,8 +110,12 @@ func suffixKey(s string) func(int) []byte {
 	return func(i int) []byte { return []byte(strconv.Itoa(i) + s) }
 }
 
-func TestKetamaKnownAnswers(t *testing.T) {
-	for _, tc := range ketamaVectors {
+func TestKetamaKnownAnswers(t *testing.T) { checkKnownAnswers(t, ketamaVectors) }
+
+// checkKnownAnswers places each vector's keys with its distribution and
+// compares with the reference, reporting the first few misplaced keys.
+func checkKnownAnswers(t *testing.T, vectors []placementVector) {
+	for _, tc := range vectors {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{Servers: tc.servers, Distribution: tc.dist}
 			if err := cfg.Validate(); err != nil {
@@ -259,6 +267,7 @@ func TestDistributionValidate(t *testing.T) {
 	}{
 		{name: "unknown", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Distribution: "modula"}, wantErr: "distribution"},
 		{name: "name outside twemproxy", cfg: Config{Servers: []Server{{Addr: "a:1", Name: "x"}}, Distribution: DistKetama}, wantErr: "servers[0].name"},
+		{name: "name under consistent", cfg: Config{Servers: []Server{{Addr: "a:1", Name: "x"}}, Distribution: DistConsistentMD5}, wantErr: "servers[0].name"},
 		{name: "name too long", cfg: Config{Servers: []Server{{Addr: "a:1", Name: string(make([]byte, 81))}}, Distribution: DistTwemproxy}, wantErr: "servers[0]"},
 		{name: "failover bad addr", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Failover: []Server{{Addr: "b"}}}, wantErr: "failover[0].addr"},
 		{name: "failover is a server", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Failover: []Server{{Addr: "a:1"}}}, wantErr: "failover[0].addr: a:1 is also servers[0]"},

@@ -31,6 +31,10 @@ func newPicker(d Distribution, servers []Server) picker {
 		return newKetamaPicker(servers)
 	case DistTwemproxy:
 		return newTwemproxyPicker(servers)
+	case DistConsistent:
+		return newConsistentPicker(servers)
+	case DistConsistentMD5:
+		return newConsistentMD5Picker(servers)
 	}
 	return newRingPicker(servers)
 }
