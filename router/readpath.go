@@ -153,17 +153,22 @@ func (l *leader) fill(reply []byte) {
 // before the write may reach faed after the write's reply (it may travel on
 // another connection: each event loop has its own); while in flight, the
 // second detach marks it stale so it does not fill L1 and nobody joins it
-// any more, and once done, its fill is dropped.
+// any more, and once done, its fill is dropped. A meta command's key sent
+// in base64 (flag b) is detached decoded: the item's key, which a get
+// names.
 func (p *readPath) write(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	for _, k := range req.Keys {
-		p.forget(k)
-	}
 	iw := p.writes.Get().(*invalidate)
 	iw.w, iw.loop = w, upstream.LoopOf(w)
-	for _, k := range req.Keys {
+	keys := req.Keys
+	var buf [memcache.MaxMetaKey]byte
+	if k, decoded := req.ItemKey(buf[:]); decoded {
+		keys = [][]byte{k} // a meta command: one key
+	}
+	for _, k := range keys {
 		iw.keys = append(iw.keys, len(iw.arena))
 		iw.arena = append(iw.arena, k...)
 	}
+	iw.forget()
 	o, async := p.next.Serve(req, out, iw)
 	if !async {
 		iw.finish()
@@ -182,8 +187,8 @@ type invalidate struct {
 	arena []byte // the keys, one after the other
 }
 
-// finish detaches the keys again and recycles iw.
-func (iw *invalidate) finish() {
+// forget detaches iw's keys and drops them from L1.
+func (iw *invalidate) forget() {
 	for i, start := range iw.keys {
 		end := len(iw.arena)
 		if i+1 < len(iw.keys) {
@@ -191,6 +196,11 @@ func (iw *invalidate) finish() {
 		}
 		iw.p.forget(iw.arena[start:end])
 	}
+}
+
+// finish detaches the keys again and recycles iw.
+func (iw *invalidate) finish() {
+	iw.forget()
 	iw.w, iw.loop, iw.keys, iw.arena = nil, nil, iw.keys[:0], iw.arena[:0]
 	if cap(iw.arena) > 4096 {
 		iw.arena = nil

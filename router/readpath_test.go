@@ -1,6 +1,7 @@
 package router
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -65,5 +66,37 @@ func TestReadPathGetAllocs(t *testing.T) {
 				t.Errorf("leader got %d replies, follower %d", a.n, b.n)
 			}
 		})
+	}
+}
+
+// A meta write whose key came in base64 drops from L1 the item a get of
+// the decoded key cached.
+func TestReadPathBase64Write(t *testing.T) {
+	var wg sync.WaitGroup
+	pool := &fakePool{name: "p", vals: map[string]string{"foo": "v"}, async: true, wg: &wg}
+	rp := WithReadPath(pool, ReadPath{L1: l1.New(l1.Config{MaxBytes: 1 << 20, TTL: time.Hour})})
+	serve := func(req *memcache.Request) string {
+		t.Helper()
+		w := &recorder{}
+		out, async := rp.Serve(req, nil, w)
+		wg.Wait()
+		if async {
+			return w.reply
+		}
+		return string(out)
+	}
+	hit := func(v string) string { return "VALUE foo 0 1\r\n" + v + "\r\nEND\r\n" }
+	if got := serve(get("foo")); got != hit("v") {
+		t.Fatalf("get foo: %q", got)
+	}
+	pool.vals["foo"] = "w" // written behind L1's back
+	if got := serve(get("foo")); got != hit("v") {
+		t.Fatalf("get foo from L1: %q", got)
+	}
+	if got := serve(parse(t, "ms Zm9v 1 b\r\nw\r\n")); got != "p\r\n" {
+		t.Fatalf("ms: %q", got)
+	}
+	if got := serve(get("foo")); got != hit("w") {
+		t.Errorf("get foo after an ms of its base64 key: %q, want the new value", got)
 	}
 }

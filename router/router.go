@@ -71,13 +71,19 @@ func (r *Router) Pick(key []byte) upstream.Pool {
 
 // Serve routes req to its pool; see upstream.Pool for the contract. Keyless
 // commands other than flush_all are not the router's: the server answers
-// them. flush_all goes to the default pool only.
+// them. flush_all goes to the default pool only. A meta command's key sent
+// in base64 (flag b) is routed by its decoded bytes, the item's key.
 func (r *Router) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	if !req.Cmd.HasKey() {
 		return r.def.Serve(req, out, w)
 	}
-	p := r.Pick(req.Keys[0])
-	if len(r.routes) == 0 || len(req.Keys) == 1 {
+	if len(r.routes) == 0 {
+		return r.def.Serve(req, out, w)
+	}
+	var buf [memcache.MaxMetaKey]byte
+	key, _ := req.ItemKey(buf[:])
+	p := r.Pick(key)
+	if len(req.Keys) == 1 {
 		return p.Serve(req, out, w)
 	}
 	for _, k := range req.Keys[1:] {

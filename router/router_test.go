@@ -142,3 +142,33 @@ func TestSplitAllFail(t *testing.T) {
 		t.Errorf("got %q", out)
 	}
 }
+
+// parse parses one text-protocol request.
+func parse(t *testing.T, in string) *memcache.Request {
+	t.Helper()
+	var p memcache.Parser
+	req := &memcache.Request{}
+	if _, err := p.Parse([]byte(in), req); err != nil {
+		t.Fatalf("%q: %v", in, err)
+	}
+	return req
+}
+
+// A meta command's base64 key is routed by its decoded bytes.
+func TestRouteBase64Key(t *testing.T) {
+	pools := map[string]upstream.Pool{"default": &fakePool{name: "default"}, "u": &fakePool{name: "u"}}
+	r, err := New(pools, "default", []Route{{Prefix: "u:", Pool: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, pool string }{
+		{in: "md dTox b\r\n", pool: "u"}, // u:1
+		{in: "md dTox\r\n", pool: "default"},
+		{in: "ms dTogMQ== 1 b\r\nv\r\n", pool: "u"}, // "u: 1"
+		{in: "mg eDox b v\r\n", pool: "default"},    // x:1
+	} {
+		if out, _ := r.Serve(parse(t, tc.in), nil, nil); string(out) != tc.pool+"\r\n" {
+			t.Errorf("%q went to %q, want %s", tc.in, out, tc.pool)
+		}
+	}
+}

@@ -3,10 +3,8 @@ package server
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
-	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
 
@@ -19,19 +17,17 @@ import (
 // text (binary_text.go).
 
 // binConn is the binary-protocol state of a connection. req, spare and
-// args are owned by the event loop; free and ready are shared with the
-// pools' goroutines, under mu.
+// args are owned by the event loop; free is shared with the pools'
+// goroutines, under mu.
 type binConn struct {
 	parser mcbin.Parser
 	req    mcbin.Request
-	spare  *binOp      // an op to reuse, owned by the loop
-	args   [1][]byte   // stat's sub-command, as memcache.Request.Args
-	text   []byte      // stat's text reply
-	queued atomic.Bool // ready is not empty
+	spare  *binOp    // an op to reuse, owned by the loop
+	args   [1][]byte // stat's sub-command, as memcache.Request.Args
+	text   []byte    // stat's text reply
 
-	mu    sync.Mutex
-	free  []*binOp // ops a pool finished with, to reuse
-	ready []*binOp // ops whose next step the loop must send
+	mu   sync.Mutex
+	free []*binOp // ops a pool finished with, to reuse
 }
 
 // maxFreeOps bounds the ops a connection keeps for reuse.
@@ -49,16 +45,11 @@ func (cn *conn) sniff(buf []byte) bool {
 	return cn.bin != nil
 }
 
-// serveBinary is conn.serve's parse loop for a binary connection: it sends
-// the next steps of requests that need them, then parses and serves what
-// arrived. It returns out with the replies to write, the bytes of buf
-// used, and whether the connection is held back.
+// serveBinary is conn.serve's parse loop for a binary connection: it
+// parses and serves what arrived. It returns out with the replies to
+// write, the bytes of buf used, and whether the connection is held back.
 func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
 	bc := cn.bin
-	if bc.queued.Load() {
-		cn.resumeBinary()
-		out = cn.drain(out)
-	}
 	for !cn.closing && off < len(buf) {
 		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
 		off += swallowed
@@ -109,12 +100,11 @@ func (cn *conn) binaryError(out []byte, pe *mcbin.Error) []byte {
 		return out
 	}
 	// A set refused as too large unlinks the key's old item, as in text.
-	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && textSafe(r.Key) {
-		cn.req.Reset()
-		cn.req.Cmd = memcache.CmdDelete
-		cn.req.Keys = append(cn.req.Keys, r.Key)
-		cn.req.NoReply = true
-		out = cn.handle(out, &cn.req)
+	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && sendable(r.Key) {
+		op := cn.bin.takeOp()
+		op.unlink(r.Key)
+		out = cn.handle(out, &op.req) // the pool is done with op.req once Serve returns
+		cn.bin.keep(op)
 	}
 	return out
 }
@@ -150,95 +140,49 @@ func (cn *conn) dispatchBinary(out []byte) []byte {
 		}
 		return out
 	}
-	if len(r.Key) > 0 && !textSafe(r.Key) {
+	if !sendable(r.Key) {
 		return cn.reply(out, mcbin.AppendError(cn.scratch(), r.Opcode, r.Opaque, mcbin.StatusInvalidArgs))
 	}
 	op := bc.takeOp()
 	op.start(r)
-	create := op.mayCreate() // read before op may belong to a pool
-	out, async := cn.handleBinary(out, op)
-	if async && create {
-		// An increment that finds no counter creates it with a second
-		// request, sent only once the first is answered: nothing after it
-		// may leave before, or a request the client pipelined behind it
-		// would not see the counter it created. The flush fence does that.
-		cn.fence = true
-	}
-	return out
+	return cn.handleBinary(out, op)
 }
 
-// handleBinary passes op to the handler, step after step while the handler
-// answers at once. A response given at once goes straight to out while
-// nothing is pending, as in handle; otherwise, or when a pool answers
-// later, it queues in a slot.
-func (cn *conn) handleBinary(out []byte, op *binOp) (_ []byte, async bool) {
+// handleBinary passes op's request to the handler. A response given at
+// once goes straight to out while nothing is pending, as in handle;
+// otherwise, or when a pool answers later, it queues in a slot. A pool
+// that answers later owns op until it does.
+func (cn *conn) handleBinary(out []byte, op *binOp) []byte {
 	sl := cn.takeSlot()
 	sl.cn = cn
 	op.sl = sl
-	dst := out
-	if len(cn.pending) > 0 {
-		dst = sl.buf[:0]
-	}
-	r, async := cn.runBinary(op, dst)
+	text, async := cn.s.h.Serve(&op.req, op.text[:0], op)
 	if async {
 		cn.inflight.Add(1)
 		cn.s.inflight.Add(1)
 		cn.pending = append(cn.pending, sl)
-		return out, true
+		return out
+	}
+	dst := out
+	if len(cn.pending) > 0 {
+		dst = sl.buf[:0]
+	}
+	r := op.answer(dst, text)
+	op.text = text
+	if cap(op.text) > maxKeptSlotBuf {
+		op.text = nil
 	}
 	op.sl = nil
 	cn.bin.keep(op)
 	sl.cn = nil
 	if len(cn.pending) == 0 {
 		cn.spare = sl
-		return r, false
+		return r
 	}
 	sl.buf = r
 	sl.done.Store(true)
 	cn.pending = append(cn.pending, sl)
-	return out, false
-}
-
-// runBinary sends op's current step, and the next ones while the handler
-// answers at once. It returns dst with op's response, or async when a pool
-// took a step over: op then belongs to the pool until it answers.
-func (cn *conn) runBinary(op *binOp, dst []byte) (_ []byte, async bool) {
-	for {
-		text, async := cn.s.h.Serve(&op.req, op.text[:0], op)
-		if async {
-			return dst, true
-		}
-		op.text = text
-		var more bool
-		if dst, more = op.advance(dst, text); !more {
-			if cap(op.text) > maxKeptSlotBuf {
-				op.text = nil
-			}
-			return dst, false
-		}
-	}
-}
-
-// resumeBinary sends the next step of the requests whose pools answered a
-// step that needs another (binOp.arith).
-func (cn *conn) resumeBinary() {
-	bc := cn.bin
-	bc.mu.Lock()
-	ready := bc.ready
-	bc.ready = nil
-	bc.queued.Store(false)
-	bc.mu.Unlock()
-	for _, op := range ready {
-		sl := op.sl
-		r, async := cn.runBinary(op, sl.buf[:0])
-		if async {
-			continue // still in flight; sl stays pending
-		}
-		op.sl = nil
-		bc.keep(op)
-		sl.buf = r
-		sl.done.Store(true)
-	}
+	return out
 }
 
 // takeOp returns an op to translate a request with, owned by the loop.
@@ -263,20 +207,13 @@ func (bc *binConn) takeOp() *binOp {
 
 var _ upstream.LoopWaiter = (*binOp)(nil)
 
-// Done implements upstream.Waiter: a pool answered op's step from its own
-// goroutine.
+// Done implements upstream.Waiter: a pool answered op's request from its
+// own goroutine.
 func (op *binOp) Done(text []byte) {
-	out, more := op.advance(op.buf[:0], text)
-	op.buf = out
+	op.buf = op.answer(op.buf[:0], text)
 	sl := op.sl
-	if more {
-		c := sl.cn.c // read before the loop may take op back
-		op.bc.resume(op)
-		_ = c.Wake(nil)
-		return
-	}
 	op.sl = nil
-	sl.Done(out)
+	sl.Done(op.buf)
 	op.bc.release(op)
 }
 
@@ -288,29 +225,14 @@ func (op *binOp) Loop() upstream.Loop {
 	return nil
 }
 
-// DoneOnLoop implements upstream.LoopWaiter: a pool answered op's step on
-// the connection's loop. A next step is sent when the loop serves the
-// connection at the end of the event, not from within the pool's call.
+// DoneOnLoop implements upstream.LoopWaiter: a pool answered op's request
+// on the connection's loop.
 func (op *binOp) DoneOnLoop(text []byte) {
-	out, more := op.advance(op.buf[:0], text)
-	op.buf = out
+	op.buf = op.answer(op.buf[:0], text)
 	sl := op.sl
-	if more {
-		op.bc.resume(op)
-		sl.cn.loop.markDirty(sl.cn)
-		return
-	}
 	op.sl = nil
-	sl.DoneOnLoop(out)
+	sl.DoneOnLoop(op.buf)
 	op.bc.release(op)
-}
-
-// resume queues op for the loop to send its next step.
-func (bc *binConn) resume(op *binOp) {
-	bc.mu.Lock()
-	bc.ready = append(bc.ready, op)
-	bc.queued.Store(true)
-	bc.mu.Unlock()
 }
 
 // keep keeps op, finished on the loop, for reuse.

@@ -2,9 +2,9 @@ package server
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"math"
-	"strconv"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
 	"github.com/fae-sidecar/fae/proto/memcache"
@@ -12,69 +12,64 @@ import (
 
 // The binary protocol is served by translation: the pools speak in
 // memcache.Request and answer with text-protocol replies, so each binary
-// request becomes one text request (sometimes a few, one after the other:
-// see binOp.arith) and each text reply becomes the binary response
-// memcached 1.6.18 sends for that outcome.
+// request becomes one text-protocol request, a meta command for every
+// mutation, and its reply becomes the binary response memcached 1.6.18
+// sends for that outcome. Meta commands, which the embedded store and a
+// memcached pool both serve, say what the classic commands cannot: the
+// new CAS of a mutation (return flag c), a CAS condition on any mutation
+// (C), an increment that creates its counter with an initial value and
+// an exptime in the same request (N, J), and any key (b: sent in base64).
 //
-//	get, getk (+q)        gets key              VALUE → flags, cas, value
-//	gat, gatk (+q), touch gats exptime key     (touch: flags and cas only)
-//	set, add, replace (+q) set/add/replace,     STORED → cas of the new item
-//	                      or cas when CAS ≠ 0
-//	append, prepend (+q)  append/prepend        (+ CAS condition)
-//	delete (+q)           delete               (+ CAS condition)
-//	increment, decrement  incr/decr, then add of the initial value on a
-//	(+q)                  miss, then incr/decr once more if the add lost a race
-//	flush (+q)            flush_all [delay]
+//	get, getk (+q)          gets key                 VALUE → flags, cas, value
+//	gat, gatk (+q), touch   gats exptime key         (touch: flags and cas only)
+//	  (key not text-safe)   mg key b v f c [T<exp>]  VA, HD → flags, cas (+ value); EN
+//	set, add, replace (+q)  ms key n c F<flags> T<exp> MS|ME|MR, or MS C<cas> when
+//	                        CAS ≠ 0 (memcached makes any of them a compare-and-swap)
+//	append, prepend (+q)    ms key n c MA|MP [C<cas>]    HD c<cas> → cas
+//	delete (+q)             md key [C<cas>]
+//	increment, decrement    ma key c v MI|MD D<delta> [N<exp> J<initial>] [C<cas>]
+//	(+q)                    (no N with exptime 0xffffffff)   VA c<cas> → value, cas
+//	flush (+q)              flush_all [delay]
 //
-// The CAS of a mutation's response, and the CAS conditions of delete,
-// append, prepend, increment and decrement, travel in Request.CasOut and
-// Request.Cas: the embedded store honours them; a memcached pool cannot
-// express them in the text protocol, so through it a mutation's response
-// carries CAS 0 and those conditions are ignored.
-
-// Steps of a binary request that takes several text requests.
-const (
-	stepFirst  = iota // the request itself
-	stepCreate        // increment/decrement missed: add the initial value
-	stepRetry         // the add lost a race: increment/decrement once more
-)
+// A key with a space or a control byte (not text-safe) cannot travel in a
+// classic command's line, so it goes in base64 with flag b, and only on meta
+// commands: its gets become mg. memcached checks its 250-byte key limit on
+// the key as sent, so such a key longer than memcache.MaxMetaKeyBytes (186)
+// cannot reach it and is refused ("Invalid arguments") whatever the pool.
+// The gets of text-safe keys stay gets and gats, which memcached counts in
+// its statistics as it counts the binary commands (an mg with T that
+// misses counts as a get, not a touch).
 
 // binOp carries one keyed binary request (or flush) through the handler:
-// the text request of its current step, and the translation of the step's
-// text reply into the binary response. It is the request's upstream.Waiter
-// when a pool answers later. The loop owns it until it is handed to a pool;
-// the pool's answer hands it back (see binConn).
+// its translation into a text-protocol request, and the translation of
+// the reply into the binary response. It is the request's upstream.Waiter
+// when a pool answers later. The loop owns it until it is handed to a
+// pool; the pool's answer hands it back (see binConn).
 type binOp struct {
 	bc     *binConn
 	sl     *slot
 	opcode mcbin.Opcode
 	opaque uint32
-	key    []byte // a copy: later steps outlive the inbound buffer
-	step   uint8
+	key    []byte // the key as sent: a copy, since the response outlives the inbound buffer
 
-	// increment and decrement
-	arithCmd memcache.Command
-	delta    uint64
-	initial  uint64
-	exptime  uint32
-	casCond  uint64
-
-	cas  uint64           // Request.CasOut points here
-	req  memcache.Request // the current step
-	num  [20]byte         // the initial value, in decimal, for the add
-	text []byte           // text replies given at once land here
-	buf  []byte           // the binary response of an answer given later
+	req    memcache.Request
+	b64    [memcache.DefaultMaxKeyLen]byte // the key in base64 (flag b), req.Keys[0]
+	tokens [maxBinaryTokens]byte           // req.Meta.Tokens
+	text   []byte                          // text replies given at once land here
+	buf    []byte                          // the binary response of an answer given later
 }
+
+// maxBinaryTokens is room for the longest flag tokens a translation
+// writes, an ma's: "b c v MI D<20 digits> N<10> J<20> C<20>".
+const maxBinaryTokens = 112
 
 // textExptime maps a binary exptime, unsigned, to the text protocol's,
 // which memcached reads as a signed 32-bit number: the times past 2038 that
 // it cannot say become 2038-01-19, still an absolute time in the future.
-func textExptime(e uint32) int64 { return int64(min(e, math.MaxInt32)) }
+func textExptime(e uint32) uint64 { return uint64(min(e, math.MaxInt32)) }
 
-// textSafe reports whether key can travel in a text-protocol request: no
-// space or control byte, which would split or end its line. The binary
-// protocol allows any byte, but a memcached pool re-encodes the request as
-// text, so such a key is refused ("Invalid arguments") for every pool.
+// textSafe reports whether key can travel as it is in a text-protocol
+// request: no space or control byte, which would split or end its line.
 func textSafe(key []byte) bool {
 	for _, c := range key {
 		if c <= ' ' || c == 0x7f {
@@ -84,196 +79,226 @@ func textSafe(key []byte) bool {
 	return true
 }
 
-// start makes op the translation of r.
+// sendable reports whether a binary request's key can reach every pool:
+// as it is, or in base64 within memcached's key limit.
+func sendable(key []byte) bool {
+	return textSafe(key) || len(key) <= memcache.MaxMetaKeyBytes
+}
+
+// start makes op the translation of r, whose key is sendable.
 func (op *binOp) start(r *mcbin.Request) {
-	op.opcode, op.opaque, op.step = r.Opcode, r.Opaque, stepFirst
-	op.key = append(op.key[:0], r.Key...)
-	op.cas = 0
-	q := &op.req
-	q.Reset()
-	q.Keys = append(q.Keys, op.key)
-	q.CasOut = &op.cas
-	switch r.Opcode.Base() {
-	case mcbin.OpGet, mcbin.OpGetK:
-		q.Cmd = memcache.CmdGets
-	case mcbin.OpGAT, mcbin.OpGATK, mcbin.OpTouch:
-		q.Cmd = memcache.CmdGats
-		q.Exptime = textExptime(r.Exptime)
+	op.opcode, op.opaque = r.Opcode, r.Opaque
+	safe := op.setKey(r.Key)
+	q, m := &op.req, &op.req.Meta
+	base := r.Opcode.Base()
+	switch base {
+	case mcbin.OpGet, mcbin.OpGetK, mcbin.OpGAT, mcbin.OpGATK, mcbin.OpTouch:
+		gat := base != mcbin.OpGet && base != mcbin.OpGetK
+		if safe {
+			q.Cmd = memcache.CmdGets
+			if gat {
+				q.Cmd, q.Exptime = memcache.CmdGats, int64(textExptime(r.Exptime))
+			}
+			break
+		}
+		q.Cmd = memcache.CmdMetaGet
+		if base != mcbin.OpTouch {
+			m.AddFlag('v')
+		}
+		m.AddFlag('f')
+		m.AddFlag('c')
+		if gat {
+			m.AddValue('T', textExptime(r.Exptime))
+		}
 	case mcbin.OpSet, mcbin.OpAdd, mcbin.OpReplace:
-		// memcached makes any of them a compare-and-swap when CAS is set.
-		q.Cmd = storeCmd(r.Opcode.Base())
-		if r.Cas != 0 {
-			q.Cmd, q.Cas = memcache.CmdCas, r.Cas
+		q.Cmd, q.Data = memcache.CmdMetaSet, r.Value
+		m.AddFlag('c')
+		m.AddValue('F', uint64(r.Flags))
+		m.AddValue('T', textExptime(r.Exptime))
+		switch {
+		case r.Cas != 0:
+			m.AddMode('S')
+			m.AddValue('C', r.Cas)
+		case base == mcbin.OpAdd:
+			m.AddMode('E')
+		case base == mcbin.OpReplace:
+			m.AddMode('R')
+		default:
+			m.AddMode('S')
 		}
-		q.Flags, q.Exptime, q.Data = r.Flags, textExptime(r.Exptime), r.Value
 	case mcbin.OpAppend, mcbin.OpPrepend:
-		q.Cmd = memcache.CmdAppend
-		if r.Opcode.Base() == mcbin.OpPrepend {
-			q.Cmd = memcache.CmdPrepend
+		q.Cmd, q.Data = memcache.CmdMetaSet, r.Value
+		m.AddFlag('c')
+		if base == mcbin.OpAppend {
+			m.AddMode('A')
+		} else {
+			m.AddMode('P')
 		}
-		q.Data, q.Cas = r.Value, r.Cas
+		op.casCondition(r.Cas)
 	case mcbin.OpDelete:
-		q.Cmd, q.Cas = memcache.CmdDelete, r.Cas
+		q.Cmd = memcache.CmdMetaDelete
+		op.casCondition(r.Cas)
 	case mcbin.OpIncrement, mcbin.OpDecrement:
-		op.arithCmd = memcache.CmdIncr
-		if r.Opcode.Base() == mcbin.OpDecrement {
-			op.arithCmd = memcache.CmdDecr
+		q.Cmd = memcache.CmdMetaArith
+		m.AddFlag('c')
+		m.AddFlag('v')
+		if base == mcbin.OpIncrement {
+			m.AddMode('I')
+		} else {
+			m.AddMode('D')
 		}
-		op.delta, op.initial, op.exptime, op.casCond = r.Delta, r.Initial, r.Exptime, r.Cas
-		q.Cmd, q.Delta, q.Cas = op.arithCmd, r.Delta, r.Cas
+		m.AddValue('D', r.Delta)
+		if r.Exptime != mcbin.NoCreate {
+			m.AddValue('N', textExptime(r.Exptime))
+			m.AddValue('J', r.Initial)
+		}
+		op.casCondition(r.Cas)
 	case mcbin.OpFlush:
 		q.Keys = q.Keys[:0]
 		q.Cmd = memcache.CmdFlushAll
 		q.HasArg = r.Exptime != 0 // memcached treats a delay of 0 as none
-		q.Exptime = textExptime(r.Exptime)
+		q.Exptime = int64(textExptime(r.Exptime))
 	}
 }
 
-func storeCmd(op mcbin.Opcode) memcache.Command {
-	switch op {
-	case mcbin.OpAdd:
-		return memcache.CmdAdd
-	case mcbin.OpReplace:
-		return memcache.CmdReplace
+// setKey resets op.req to a request for key, in base64 with flag b when
+// it is not text-safe, which it reports.
+func (op *binOp) setKey(key []byte) (safe bool) {
+	op.key = append(op.key[:0], key...)
+	q := &op.req
+	q.Reset()
+	q.Meta.Tokens = op.tokens[:0]
+	if textSafe(key) {
+		q.Keys = append(q.Keys, op.key)
+		return true
 	}
-	return memcache.CmdSet
+	n := base64.StdEncoding.EncodedLen(len(key))
+	base64.StdEncoding.Encode(op.b64[:n], key)
+	q.Keys = append(q.Keys, op.b64[:n])
+	q.Meta.AddFlag('b')
+	return false
 }
 
-// advance takes the text reply to op's current step. It appends op's
-// binary response to dst (nothing, for a quiet success) and returns false,
-// or sets up the next step in op.req and returns true.
-func (op *binOp) advance(dst, text []byte) ([]byte, bool) {
+// casCondition adds the C flag of a binary request with a CAS.
+func (op *binOp) casCondition(cas uint64) {
+	if cas != 0 {
+		op.req.Meta.AddValue('C', cas)
+	}
+}
+
+// unlink makes op a request, answered by nobody, that unlinks key: what
+// memcached does to the item of a set it refuses as too large.
+func (op *binOp) unlink(key []byte) {
+	op.opcode, op.opaque = mcbin.OpDeleteQ, 0
+	safe := op.setKey(key)
+	op.req.Cmd = memcache.CmdMetaDelete
+	if safe {
+		op.req.Cmd = memcache.CmdDelete
+	}
+	op.req.NoReply = true
+}
+
+// answer appends to dst the binary response to the text reply to op.req:
+// nothing for a quiet success or a quiet miss.
+func (op *binOp) answer(dst, text []byte) []byte {
+	switch op.req.Cmd {
+	case memcache.CmdGets, memcache.CmdGats:
+		if flags, cas, data, ok := parseValue(text); ok {
+			return op.hit(dst, flags, cas, data)
+		}
+		if string(text) == memcache.ReplyEnd {
+			return op.miss(dst)
+		}
+	case memcache.CmdMetaGet:
+		r, ok := parseMeta(text)
+		switch {
+		case ok && (string(r.code) == "VA" || string(r.code) == "HD"):
+			return op.hit(dst, r.flags, r.cas, r.value)
+		case ok && string(r.code) == "EN":
+			return op.miss(dst)
+		}
+	case memcache.CmdFlushAll:
+		if string(text) == memcache.ReplyOK {
+			return op.success(dst, 0, 0)
+		}
+	default:
+		return op.mutated(dst, text)
+	}
+	return op.failed(dst, text)
+}
+
+// hit appends the response to a get, gat or touch that found the item.
+func (op *binOp) hit(dst []byte, flags uint32, cas uint64, data []byte) []byte {
+	var ext [4]byte
+	binary.BigEndian.PutUint32(ext[:], flags)
+	r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: cas, Extras: ext[:]}
 	switch op.opcode.Base() {
-	case mcbin.OpGet, mcbin.OpGetK, mcbin.OpGAT, mcbin.OpGATK, mcbin.OpTouch:
-		return op.retrieved(dst, text), false
-	case mcbin.OpIncrement, mcbin.OpDecrement:
-		return op.arith(dst, text)
+	case mcbin.OpGetK, mcbin.OpGATK:
+		r.Key, r.Value = op.key, data
+	case mcbin.OpGet, mcbin.OpGAT:
+		r.Value = data
 	}
-	return op.mutated(dst, text), false
+	return mcbin.AppendResponse(dst, &r)
 }
 
-// retrieved translates the reply to gets or gats.
-func (op *binOp) retrieved(dst, text []byte) []byte {
-	base := op.opcode.Base()
-	withKey := base == mcbin.OpGetK || base == mcbin.OpGATK
-	if flags, cas, data, ok := parseValue(text); ok {
-		var ext [4]byte
-		binary.BigEndian.PutUint32(ext[:], flags)
-		r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: cas, Extras: ext[:]}
-		if withKey {
-			r.Key = op.key
-		}
-		if base != mcbin.OpTouch {
-			r.Value = data
-		}
-		return mcbin.AppendResponse(dst, &r)
-	}
-	if string(text) != memcache.ReplyEnd {
-		return op.failed(dst, text)
-	}
-	switch {
+// miss appends the response to a get, gat or touch that found nothing.
+func (op *binOp) miss(dst []byte) []byte {
+	switch b := op.opcode.Base(); {
 	case op.opcode.Quiet():
 		return dst
-	case withKey:
+	case b == mcbin.OpGetK || b == mcbin.OpGATK:
 		return mcbin.AppendKeyMiss(dst, op.opcode, op.opaque, op.key)
 	}
 	return mcbin.AppendError(dst, op.opcode, op.opaque, mcbin.StatusKeyNotFound)
 }
 
-// mutated translates the reply to a storage command, delete or flush_all.
+// mutated translates the reply to ms, md or ma.
 func (op *binOp) mutated(dst, text []byte) []byte {
-	st := mcbin.StatusOK
-	switch string(text) {
-	case memcache.ReplyStored, memcache.ReplyDeleted, memcache.ReplyOK:
-		return op.success(dst, 0)
-	case memcache.ReplyExists:
+	r, ok := parseMeta(text)
+	if !ok {
+		return op.failed(dst, text)
+	}
+	arith := op.req.Cmd == memcache.CmdMetaArith
+	var st mcbin.Status
+	switch string(r.code) {
+	case "HD":
+		if !arith {
+			return op.success(dst, r.cas, 0)
+		}
+	case "VA":
+		if n, ok := parseDecimal(r.value); ok && arith {
+			return op.success(dst, r.cas, n)
+		}
+	case "EX":
 		st = mcbin.StatusKeyExists
-	case memcache.ReplyNotFound:
+	case "NF":
 		st = mcbin.StatusKeyNotFound
-	case memcache.ReplyNotStored:
-		// memcached's words for the same outcome differ per command.
-		switch op.req.Cmd {
-		case memcache.CmdAdd:
+	case "NS":
+		// memcached's words for the same outcome differ per command: an
+		// add finds the key, a replace does not.
+		switch op.opcode.Base() {
+		case mcbin.OpAdd:
 			st = mcbin.StatusKeyExists
-		case memcache.CmdReplace:
+		case mcbin.OpReplace:
 			st = mcbin.StatusKeyNotFound
 		default:
 			st = mcbin.StatusNotStored
 		}
-	default:
+	}
+	if st == mcbin.StatusOK {
 		return op.failed(dst, text)
 	}
 	return mcbin.AppendError(dst, op.opcode, op.opaque, st)
 }
 
-// arith runs increment and decrement: the text incr/decr; on a miss, unless
-// the exptime says not to create, an add of the initial value; and when
-// another client created the counter in between (the add is refused), the
-// incr/decr once more. memcached itself answers "Not stored" on that race;
-// retrying gives the client the counter it asked for.
-func (op *binOp) arith(dst, text []byte) ([]byte, bool) {
-	if op.step == stepCreate {
-		switch string(text) {
-		case memcache.ReplyStored:
-			return op.success(dst, op.initial), false
-		case memcache.ReplyNotStored:
-			op.step = stepRetry
-			op.setArith()
-			return dst, true
-		}
-		return op.failed(dst, text), false
-	}
-	if v, ok := parseCounter(text); ok {
-		return op.success(dst, v), false
-	}
-	switch string(text) {
-	case memcache.ReplyNotFound:
-		if op.step == stepRetry {
-			return mcbin.AppendError(dst, op.opcode, op.opaque, mcbin.StatusNotStored), false
-		}
-		if op.exptime == mcbin.NoCreate {
-			return mcbin.AppendError(dst, op.opcode, op.opaque, mcbin.StatusKeyNotFound), false
-		}
-		op.step = stepCreate
-		q := &op.req
-		q.Reset()
-		q.Cmd = memcache.CmdAdd
-		q.Keys = append(q.Keys, op.key)
-		q.Exptime = textExptime(op.exptime)
-		q.Data = strconv.AppendUint(op.num[:0], op.initial, 10)
-		q.CasOut = &op.cas
-		return dst, true
-	case memcache.ReplyExists:
-		return mcbin.AppendError(dst, op.opcode, op.opaque, mcbin.StatusKeyExists), false
-	}
-	return op.failed(dst, text), false
-}
-
-// mayCreate reports whether op is an increment or decrement that may
-// create its counter, with a second request.
-func (op *binOp) mayCreate() bool {
-	b := op.opcode.Base()
-	return (b == mcbin.OpIncrement || b == mcbin.OpDecrement) && op.exptime != mcbin.NoCreate
-}
-
-// setArith makes op.req the incr or decr of op.
-func (op *binOp) setArith() {
-	q := &op.req
-	q.Reset()
-	q.Cmd = op.arithCmd
-	q.Keys = append(q.Keys, op.key)
-	q.Delta, q.Cas = op.delta, op.casCond
-	q.CasOut = &op.cas
-}
-
-// success appends the response of a mutation that worked: nothing for a
-// quiet one; the new CAS when the pool told it; the counter's value for
+// success appends the response of a mutation (or flush) that worked:
+// nothing for a quiet one; the item's new CAS; the counter's value for
 // increment and decrement.
-func (op *binOp) success(dst []byte, counter uint64) []byte {
+func (op *binOp) success(dst []byte, cas, counter uint64) []byte {
 	if op.opcode.Quiet() {
 		return dst
 	}
-	r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: op.cas}
+	r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: cas}
 	var v [8]byte
 	if b := op.opcode.Base(); b == mcbin.OpIncrement || b == mcbin.OpDecrement {
 		binary.BigEndian.PutUint64(v[:], counter)
@@ -283,7 +308,8 @@ func (op *binOp) success(dst []byte, counter uint64) []byte {
 }
 
 // failed appends the error response for an error reply line (ERROR,
-// CLIENT_ERROR, SERVER_ERROR), quiet or not: errors are always sent.
+// CLIENT_ERROR, SERVER_ERROR) or one the translation does not expect,
+// quiet or not: errors are always sent.
 func (op *binOp) failed(dst, text []byte) []byte {
 	st, msg := textError(text)
 	if msg == nil {
@@ -341,14 +367,58 @@ func parseValue(text []byte) (flags uint32, cas uint64, data []byte, ok bool) {
 	return uint32(n[0]), n[2], block[eol+1 : len(block)-2], true
 }
 
-// parseCounter reads the reply to a successful incr or decr: a decimal
-// number line.
-func parseCounter(text []byte) (uint64, bool) {
-	d, ok := bytes.CutSuffix(text, []byte("\r\n"))
-	if !ok {
-		return 0, false
+// metaReply is what the translation reads of a reply to a meta command.
+type metaReply struct {
+	code  []byte // HD, VA, EN, NF, NS, EX
+	flags uint32 // return flag f
+	cas   uint64 // return flag c
+	value []byte // VA's data block
+}
+
+// parseMeta reads a reply to mg, ms, md or ma: "<code> <flags>*\r\n", or
+// "VA <size> <flags>*\r\n<data>\r\n". ok is false for an error line or
+// anything else.
+func parseMeta(text []byte) (r metaReply, ok bool) {
+	nl := bytes.IndexByte(text, '\n')
+	if nl < 3 || text[nl-1] != '\r' || nl > 3 && text[2] != ' ' {
+		return r, false
 	}
-	return parseDecimal(d)
+	line, rest := text[:nl-1], text[nl+1:]
+	r.code, line = line[:2], line[min(3, len(line)):]
+	size := -1
+	if string(r.code) == "VA" {
+		var tok []byte
+		tok, line, _ = bytes.Cut(line, []byte(" "))
+		n, ok := parseDecimal(tok)
+		if !ok || len(rest) < 2 || n != uint64(len(rest)-2) || !bytes.HasSuffix(rest, []byte("\r\n")) {
+			return r, false
+		}
+		size = int(n)
+		r.value = rest[:size]
+	}
+	if size < 0 && len(rest) > 0 {
+		return r, false
+	}
+	for len(line) > 0 {
+		var tok []byte
+		tok, line, _ = bytes.Cut(line, []byte(" "))
+		if len(tok) == 0 {
+			continue
+		}
+		switch tok[0] {
+		case 'c':
+			if r.cas, ok = parseDecimal(tok[1:]); !ok {
+				return r, false
+			}
+		case 'f':
+			f, ok := parseDecimal(tok[1:])
+			if !ok || f > math.MaxUint32 {
+				return r, false
+			}
+			r.flags = uint32(f)
+		}
+	}
+	return r, true
 }
 
 // parseDecimal reads an unsigned decimal number that fits in 64 bits.

@@ -274,8 +274,14 @@ func (cn *conn) protocolError(out []byte, pe *memcache.Error) []byte {
 	}
 	// memcached unlinks the old item when a set is refused as too large,
 	// so that a reader does not keep seeing a value the client replaced.
+	// An ms refused so comes as a set (see memcache.Error); its key, in
+	// base64 with flag b, is unlinked by an md that says so.
 	if pe.Swallow > 0 && cn.req.Cmd == memcache.CmdSet && len(cn.req.Keys) == 1 {
 		cn.req.Cmd = memcache.CmdDelete
+		if cn.req.Meta.Has('b') {
+			cn.req.Cmd, cn.req.Meta = memcache.CmdMetaDelete, memcache.MetaFlags{}
+			cn.req.Meta.AddFlag('b')
+		}
 		cn.req.NoReply = true
 		out = cn.handle(out, &cn.req)
 	}

@@ -34,10 +34,11 @@ func metaScript(t testing.TB) []string {
 
 // metaProxyCases are requests whose refusal happens in faed's parser rather
 // than a store: bad data chunks and a too-large ms, whose data is swallowed
-// and whose key's item is unlinked.
+// and whose key's item is unlinked (the decoded key, for a base64 one).
 var metaProxyCases = []string{
 	"ms foo 3|abcd", "ms x 2 q|abcd",
 	"ms big1 3|abc", "ms big1 1100000 MA|" + strings.Repeat("x", 1100000), "mg big1 v",
+	"ms big2 3|abc", "ms YmlnMg== 1100000 b|" + strings.Repeat("x", 1100000), "mg big2 v",
 }
 
 // metaTargets are faed's ways to serve meta commands: its embedded store,

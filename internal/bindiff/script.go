@@ -66,6 +66,7 @@ func Raw(b []byte) Req { return Req{Raw: b} }
 func Script() []Step {
 	key251 := strings.Repeat("k", 251)
 	key250 := strings.Repeat("k", 250)
+	key186 := strings.Repeat("k", 185) + " " // the longest that memcached takes in base64 (faed's pools)
 	big := strings.Repeat("b", 1<<20)
 	value100k := strings.Repeat("0123456789", 10<<10)
 	return []Step{
@@ -113,7 +114,7 @@ func Script() []Step {
 			Get(mcbin.OpDelete, "k6"), Get(mcbin.OpDelete, "k6"), Get(mcbin.OpGet, "k6"),
 			Get(mcbin.OpDeleteQ, "k1"), Get(mcbin.OpDeleteQ, "k1"),
 		}},
-		{Name: "delete with cas", CasCond: true, Reqs: []Req{
+		{Name: "delete with cas", Reqs: []Req{
 			Store(mcbin.OpSet, "d1", 0, 0, "v"), Get(mcbin.OpGetK, "d1"),
 			WithCas(Get(mcbin.OpDelete, "d1"), CasLastLess), WithCas(Get(mcbin.OpDelete, "d1"), CasLast),
 			Get(mcbin.OpGetK, "d1"),
@@ -141,7 +142,7 @@ func Script() []Step {
 			Store(mcbin.OpSet, "c7", 0, 0, "ten"), Arith(mcbin.OpIncrement, "c7", 1, 0, 0),
 			Arith(mcbin.OpDecrementQ, "c7", 1, 0, 0),
 		}},
-		{Name: "increment with cas", CasCond: true, Reqs: []Req{
+		{Name: "increment with cas", Reqs: []Req{
 			Store(mcbin.OpSet, "c8", 0, 0, "1"), Get(mcbin.OpGetK, "c8"),
 			WithCas(Arith(mcbin.OpIncrement, "c8", 1, 0, 0), CasLastLess),
 			WithCas(Arith(mcbin.OpIncrement, "c8", 1, 0, 0), CasLast),
@@ -152,9 +153,60 @@ func Script() []Step {
 			Get(mcbin.OpGetK, "a1"), Concat(mcbin.OpAppend, "nokey", "x"), Concat(mcbin.OpPrepend, "nokey", "x"),
 			Concat(mcbin.OpAppendQ, "nokey", "x"), Concat(mcbin.OpPrependQ, "nokey", "x"),
 		}},
-		{Name: "append with cas", CasCond: true, Reqs: []Req{
+		{Name: "append with cas", Reqs: []Req{
 			Get(mcbin.OpGetK, "a1"), WithCas(Concat(mcbin.OpAppend, "a1", "x"), CasLastLess),
 			WithCas(Concat(mcbin.OpAppend, "a1", "y"), CasLast), Get(mcbin.OpGetK, "a1"),
+		}},
+		{Name: "prepend with cas", Reqs: []Req{
+			WithCas(Concat(mcbin.OpPrependQ, "a1", "x"), CasLastLess), WithCas(Concat(mcbin.OpPrepend, "a1", "<"), CasLast),
+			Get(mcbin.OpGetK, "a1"), WithFixedCas(Concat(mcbin.OpPrepend, "nokey", "x"), 1),
+		}},
+		{Name: "decrement and deleteq with cas", Reqs: []Req{
+			Store(mcbin.OpSet, "c11", 0, 0, "50"), WithCas(Arith(mcbin.OpDecrementQ, "c11", 1, 0, 0), CasLastLess),
+			WithCas(Arith(mcbin.OpDecrement, "c11", 5, 0, 0), CasLast), WithCas(Get(mcbin.OpDeleteQ, "c11"), CasLastLess),
+			Get(mcbin.OpGetK, "c11"), WithCas(Get(mcbin.OpDeleteQ, "c11"), CasLast), Get(mcbin.OpGetK, "c11"),
+			WithFixedCas(Arith(mcbin.OpIncrement, "nokey", 1, 0, mcbin.NoCreate), 1),
+		}},
+		{Name: "mutations answer the item's cas", Reqs: []Req{
+			Store(mcbin.OpAdd, "m1", 1, 0, "a"), Get(mcbin.OpGetK, "m1"),
+			Store(mcbin.OpReplace, "m1", 2, 0, "b"), Get(mcbin.OpGetK, "m1"),
+			Concat(mcbin.OpAppend, "m1", "c"), Get(mcbin.OpGetK, "m1"),
+			Concat(mcbin.OpPrepend, "m1", "d"), Get(mcbin.OpGetK, "m1"),
+			Store(mcbin.OpSet, "m2", 0, 0, "7"), Arith(mcbin.OpIncrement, "m2", 1, 0, 0),
+			Arith(mcbin.OpDecrement, "m2", 3, 0, 0), Arith(mcbin.OpIncrement, "m3", 1, 4, 0),
+		}},
+		{Name: "mutations answer the item's cas: gets", Reqs: []Req{
+			Get(mcbin.OpGetK, "m2"), Get(mcbin.OpGetK, "m3"), Touch(mcbin.OpTouch, "m3", 0),
+		}},
+		{Name: "increment creates with an exptime", Reqs: []Req{
+			// Past 2038 (0xfffffffe): still in the future. An absolute time
+			// in 2001: expired at once, though the response has the value.
+			Arith(mcbin.OpIncrement, "c9", 1, 7, 0xfffffffe), Arith(mcbin.OpIncrement, "c10", 1, 3, 1000000000),
+			Arith(mcbin.OpDecrementQ, "c12", 1, 3, 1000000000),
+		}},
+		{Name: "increment creates with an exptime: gets", Reqs: []Req{
+			Get(mcbin.OpGetK, "c9"), Get(mcbin.OpGetK, "c10"), Get(mcbin.OpGetK, "c12"),
+		}},
+		{Name: "keys with a space and a control byte", Reqs: []Req{
+			Store(mcbin.OpSet, "a b", 5, 0, "v1"), Get(mcbin.OpGetK, "a b"), Get(mcbin.OpGet, "a b"),
+			Store(mcbin.OpAdd, "a b", 0, 0, "x"), Store(mcbin.OpReplace, "a\x01b", 0, 0, "x"),
+			Store(mcbin.OpAddQ, "a\x01b", 6, 0, "v2"), Concat(mcbin.OpAppend, "a b", "+"), Concat(mcbin.OpPrependQ, "a\x01b", "-"),
+			Get(mcbin.OpGetK, "a b"), Get(mcbin.OpGetKQ, "a\x01b"), Get(mcbin.OpGetKQ, "no key"),
+			Arith(mcbin.OpIncrement, "n \x7f", 2, 10, 0), Arith(mcbin.OpIncrement, "n \x7f", 2, 10, 0),
+			Arith(mcbin.OpIncrement, "no\x00key", 1, 0, mcbin.NoCreate), Arith(mcbin.OpIncrement, "a b", 1, 0, 0),
+		}},
+		{Name: "keys with a space and a control byte: touch, cas, delete", Reqs: []Req{
+			Get(mcbin.OpGetK, "n \x7f"), Touch(mcbin.OpTouch, "a b", 100), Touch(mcbin.OpGATK, "a\x01b", 100),
+			Touch(mcbin.OpGATQ, "no key", 100), Touch(mcbin.OpTouch, "no key", 100),
+			WithCas(Store(mcbin.OpSet, "a\x01b", 0, 0, "v3"), CasLastLess), WithCas(Store(mcbin.OpSet, "a\x01b", 0, 0, "v3"), CasLast),
+			WithCas(Get(mcbin.OpDelete, "a\x01b"), CasLastLess), WithCas(Get(mcbin.OpDelete, "a\x01b"), CasLast),
+			Get(mcbin.OpDelete, "a b"), Get(mcbin.OpDeleteQ, "a b"), Get(mcbin.OpGetK, "a b"), Get(mcbin.OpGetK, "a\x01b"),
+		}},
+		{Name: "longest key with a space", Reqs: []Req{
+			Store(mcbin.OpSet, key186, 1, 0, "v"), Get(mcbin.OpGetK, key186), Get(mcbin.OpDelete, key186),
+		}},
+		{Name: "too large with a space", Reqs: []Req{
+			Store(mcbin.OpSet, "big key", 0, 0, "small"), Store(mcbin.OpSet, "big key", 0, 0, big), Get(mcbin.OpGetK, "big key"),
 		}},
 		{Name: "touch and gat", Reqs: []Req{
 			Store(mcbin.OpSet, "t1", 0xabcd, 0, "val"), Touch(mcbin.OpTouch, "t1", 100), Touch(mcbin.OpTouch, "nokey", 100),

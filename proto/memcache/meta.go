@@ -32,6 +32,57 @@ type MetaFlags struct {
 	Fence bool
 }
 
+// AddFlag adds flag f, one without a value (b, c, f, k, q, s, t, v...), to
+// a meta request built rather than parsed (the binary protocol's
+// translation): its bit in Set and its token at the end of Tokens.
+// AddFlag, AddMode and AddValue append to Tokens in place, so a builder
+// that sets Tokens to a buffer of its own with room (buf[:0]) does not
+// allocate.
+func (m *MetaFlags) AddFlag(f byte) {
+	m.set(f)
+	m.Tokens = appendToken(m.Tokens, f)
+}
+
+// AddMode adds M with mode (ms: S E A P R; ma: I D), as AddFlag does.
+func (m *MetaFlags) AddMode(mode byte) {
+	m.set('M')
+	m.Mode = mode
+	m.Tokens = append(appendToken(m.Tokens, 'M'), mode)
+}
+
+// AddValue adds flag f with the value v and records v where Parse would:
+// T, N and R (an exptime: v at most math.MaxInt32, the largest a meta
+// command carries) in TTL, Vivify and Recache; F (at most math.MaxUint32)
+// in Flags; C in Cas; D in Delta; J in Initial. See AddFlag.
+func (m *MetaFlags) AddValue(f byte, v uint64) {
+	switch f {
+	case 'T':
+		m.TTL = int64(v)
+	case 'N':
+		m.Vivify = int64(v)
+	case 'R':
+		m.Recache = int64(v)
+	case 'F':
+		m.Flags = uint32(v)
+	case 'C':
+		m.Cas = v
+	case 'D':
+		m.Delta = v
+	case 'J':
+		m.Initial = v
+	}
+	m.set(f)
+	m.Tokens = strconv.AppendUint(appendToken(m.Tokens, f), v, 10)
+}
+
+// appendToken starts a new flag token with f.
+func appendToken(tokens []byte, f byte) []byte {
+	if len(tokens) > 0 {
+		tokens = append(tokens, ' ')
+	}
+	return append(tokens, f)
+}
+
 // Has reports whether flag letter f was sent.
 func (m *MetaFlags) Has(f byte) bool {
 	return f >= 'A' && f <= 'z' && m.Set&(1<<(f-'A')) != 0
@@ -352,8 +403,8 @@ func (m *MetaFlags) checkOpaque(t *tokens, first int) *Error {
 
 // validKey reports whether a base64 key (flag b) decodes, as memcached
 // requires. The key stays encoded in Request.Keys (Parse never writes to
-// its buffer): the store decodes it with [DecodeMetaKey], a proxy forwards
-// it as it came.
+// its buffer) and a proxy forwards it as it came; what names the item is
+// the decoded key ([Request.ItemKey]).
 func validKey(key []byte) bool {
 	var dst [MaxMetaKey]byte
 	_, ok := DecodeMetaKey(dst[:], key)
@@ -361,8 +412,32 @@ func validKey(key []byte) bool {
 }
 
 // MaxMetaKey is room enough for any base64 key of at most 256 bytes,
-// decoded.
+// decoded. memcached 1.6.18 checks its 250-byte key limit on the key as
+// sent, so a base64 key names at most 186 bytes (MaxMetaKeyBytes).
 const MaxMetaKey = 192
+
+// MaxMetaKeyBytes is the longest key a meta command can name in base64
+// (flag b) to memcached 1.6.18: the longest whose encoding fits in 250
+// bytes.
+const MaxMetaKeyBytes = DefaultMaxKeyLen / 4 * 3
+
+// ItemKey returns the key of the item r addresses, as a store names it:
+// r's first key, or, when a meta command sent it in base64 (flag b), that
+// key decoded into buf, which must hold MaxMetaKey bytes; decoded reports
+// the latter. A key that does not decode (Parse refuses it) is returned as
+// it is. Whatever places or caches items by key (router, pools, stores)
+// uses it, so that a key sent in base64 is the same item as its bytes sent
+// as they are, by any protocol.
+func (r *Request) ItemKey(buf []byte) (key []byte, decoded bool) {
+	k := r.Key()
+	if !r.Cmd.IsMeta() || !r.Meta.Has('b') {
+		return k, false
+	}
+	if d, ok := DecodeMetaKey(buf, k); ok {
+		return d, true
+	}
+	return k, false
+}
 
 // DecodeMetaKey decodes a base64 key (flag b) into dst, which must hold
 // MaxMetaKey bytes for a key of up to 256 bytes. It fails as memcached's

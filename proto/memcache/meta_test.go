@@ -2,6 +2,8 @@ package memcache
 
 import (
 	"bytes"
+	"encoding/base64"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -119,6 +121,101 @@ func TestMetaAppendRequest(t *testing.T) {
 		if got := AppendRequest(nil, &req); string(got) != tc.loud {
 			t.Errorf("loud AppendRequest(%q) = %q, want %q", tc.in, got, tc.loud)
 		}
+	}
+}
+
+// A meta request built with AddFlag, AddMode and AddValue is the one
+// Parse reads back from its encoding.
+func TestMetaBuild(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cmd   Command
+		key   string
+		data  string
+		build func(m *MetaFlags)
+		want  string
+	}{
+		{name: "ms", cmd: CmdMetaSet, key: "k", data: "v", build: func(m *MetaFlags) {
+			m.AddFlag('c')
+			m.AddValue('F', math.MaxUint32)
+			m.AddValue('T', math.MaxInt32)
+			m.AddMode('S')
+			m.AddValue('C', math.MaxUint64)
+		}, want: "ms k 1 c F4294967295 T2147483647 MS C18446744073709551615\r\nv\r\n"},
+		{name: "ma", cmd: CmdMetaArith, key: "YSBi", build: func(m *MetaFlags) {
+			m.AddFlag('b')
+			m.AddFlag('c')
+			m.AddFlag('v')
+			m.AddMode('D')
+			m.AddValue('D', 3)
+			m.AddValue('N', 60)
+			m.AddValue('J', 7)
+		}, want: "ma YSBi b c v MD D3 N60 J7\r\n"},
+		{name: "mg", cmd: CmdMetaGet, key: "k", build: func(m *MetaFlags) {
+			m.AddFlag('f')
+			m.AddValue('T', 0)
+			m.AddValue('R', 5)
+		}, want: "mg k f T0 R5\r\n"},
+		{name: "md", cmd: CmdMetaDelete, key: "k", build: func(m *MetaFlags) { m.AddValue('C', 12) }, want: "md k C12\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf [128]byte
+			req := Request{Cmd: tc.cmd, Keys: keys(tc.key), Meta: MetaFlags{Tokens: buf[:0]}}
+			if tc.data != "" {
+				req.Data = []byte(tc.data)
+			}
+			tc.build(&req.Meta)
+			enc := AppendRequest(nil, &req)
+			if string(enc) != tc.want {
+				t.Fatalf("built %q, want %q", enc, tc.want)
+			}
+			var p Parser
+			var back Request
+			if _, err := p.Parse(enc, &back); err != nil {
+				t.Fatalf("Parse(%q): %v", enc, err)
+			}
+			if !equalMeta(&back.Meta, &req.Meta) {
+				t.Errorf("parsed back %+v, built %+v", back.Meta, req.Meta)
+			}
+			if &req.Meta.Tokens[0] != &buf[0] {
+				t.Errorf("Tokens left the caller's buffer")
+			}
+		})
+	}
+}
+
+func TestItemKey(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    string
+		decoded bool
+	}{
+		{name: "plain", in: "mg a v\r\n", want: "a"},
+		{name: "base64", in: "ms YSBi 1 b\r\nv\r\n", want: "a b", decoded: true},
+		{name: "base64 control byte", in: "md AWs= b\r\n", want: "\x01k", decoded: true},
+		{name: "classic", in: "get Zm9v\r\n", want: "Zm9v"},
+		{name: "longest", in: "mg " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{' '}, MaxMetaKeyBytes)) + " b\r\n",
+			want: strings.Repeat(" ", MaxMetaKeyBytes), decoded: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Parser
+			var req Request
+			if _, err := p.Parse([]byte(tc.in), &req); err != nil {
+				t.Fatal(err)
+			}
+			var buf [MaxMetaKey]byte
+			if k, dec := req.ItemKey(buf[:]); string(k) != tc.want || dec != tc.decoded {
+				t.Errorf("ItemKey = %q, %v; want %q, %v", k, dec, tc.want, tc.decoded)
+			}
+		})
+	}
+	// One byte more no longer fits memcached's key limit once encoded.
+	long := "mg " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{' '}, MaxMetaKeyBytes+1)) + " b\r\n"
+	var p Parser
+	var req Request
+	if _, err := p.Parse([]byte(long), &req); err == nil {
+		t.Errorf("a base64 key of %d bytes parsed", MaxMetaKeyBytes+1)
 	}
 }
 

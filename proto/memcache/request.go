@@ -112,26 +112,18 @@ type Request struct {
 	Exptime int64
 	// Data is the data block of a storage command, without its "\r\n".
 	Data []byte
-	// Cas is the compare-and-swap unique of a cas command. Parse sets it
-	// for nothing else; the binary protocol (server/binary.go) also sets it
-	// on delete, append, prepend, incr and decr, where a non-zero Cas asks
-	// to act only on an item of that unique ("EXISTS" otherwise). The
-	// embedded store honours that; a memcached pool cannot say it in the
-	// text protocol and ignores it.
+	// Cas is the compare-and-swap unique of a cas command.
 	Cas uint64
-	// CasOut, when not nil, asks for the CAS unique of the item that a
-	// successful storage command, incr or decr leaves: the binary protocol
-	// returns it. The embedded store writes it during Serve; a memcached
-	// pool cannot learn it through the text protocol and leaves it alone.
-	// Parse never sets it.
-	CasOut *uint64
 	// Delta is the amount of incr and decr.
 	Delta uint64
 	// Level is the argument of verbosity.
 	Level uint32
 	// HasArg reports whether flush_all carried a delay argument.
 	HasArg bool
-	// NoReply is true when the client asked for no reply.
+	// NoReply is true when the client asked for no reply (a meta command
+	// asks with flag q instead). Parse sets it on the classic commands
+	// only; a server sets it on a request of its own, meta or not, whose
+	// reply nobody reads (the unlink that follows a refused set).
 	NoReply bool
 	// Args holds the arguments of stats (e.g. "items", "slabs").
 	Args [][]byte

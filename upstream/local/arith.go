@@ -15,9 +15,7 @@ import (
 // of "10" leaves "9 "), keeping the value's length; only a longer result
 // makes a new item, which counts in total_items. Both paths take a new
 // CAS. The store copies that outcome, but builds the padded value in a new
-// slice, since readers may hold the old one. A non-zero req.Cas (binary
-// protocol) that is not the item's makes it EXISTS, counted as neither a hit
-// nor a miss, as memcached does.
+// slice, since readers may hold the old one.
 func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 	key := req.Key()
 	incr := req.Cmd == memcache.CmdIncr
@@ -37,10 +35,6 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 		sh.mu.Unlock()
 		return reply(out, req, memcache.ReplyNotFound)
 	}
-	if req.Cas != 0 && it.cas != req.Cas {
-		sh.mu.Unlock()
-		return reply(out, req, memcache.ReplyExists)
-	}
 	v, ok := parseCounter(it.value)
 	// Items above slab_chunk_max are stored in chunks, and memcached
 	// refuses to parse those whatever they hold.
@@ -53,7 +47,6 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 	if len(d) <= len(it.value) {
 		it.value = padTo(d, len(it.value))
 		it.cas = s.nextCas()
-		casOut(req, it.cas)
 	} else {
 		size := itemSize(len(key), len(d), it.flags)
 		if s.fits(sh, size) != "" {
@@ -67,7 +60,6 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 		nw.size = size
 		nw.time = now
 		nw.cas = s.nextCas()
-		casOut(req, nw.cas)
 		sh.relink(it, nw, now, m)
 	}
 	sh.mu.Unlock()

@@ -3,17 +3,13 @@ package local
 import "github.com/fae-sidecar/fae/proto/memcache"
 
 // delete serves delete: DELETED or NOT_FOUND (also for an expired or
-// flushed item, which the lookup unlinks). A non-zero req.Cas (binary
-// protocol) that is not the item's makes it EXISTS, counted as neither a
-// hit nor a miss, as memcached does.
+// flushed item, which the lookup unlinks).
 func (s *Store) delete(req *memcache.Request, out []byte, now int64) []byte {
 	key := keyView(req.Key())
 	sh := s.shardOf(req.Key())
 	sh.mu.Lock()
 	line := memcache.ReplyNotFound
-	if it := sh.find(key, now, s.flush.Load()); it != nil && req.Cas != 0 && it.cas != req.Cas {
-		line = memcache.ReplyExists
-	} else if it != nil {
+	if it := sh.find(key, now, s.flush.Load()); it != nil {
 		sh.unlink(key, it)
 		sh.st.deleteHits++
 		line = memcache.ReplyDeleted

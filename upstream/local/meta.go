@@ -18,16 +18,10 @@ import (
 // is the time since the item was stored).
 
 // metaKey returns the key of a meta request, decoded when it came in
-// base64 (flag b), and whether it did.
+// base64 (flag b), and whether it did: items are stored under their
+// decoded keys, as memcached stores them.
 func metaKey(req *memcache.Request, buf *[memcache.MaxMetaKey]byte) ([]byte, bool) {
-	k := req.Key()
-	if !req.Meta.Has('b') {
-		return k, false
-	}
-	if d, ok := memcache.DecodeMetaKey(buf[:], k); ok {
-		return d, true
-	}
-	return k, false // Parse refuses such a key
+	return req.ItemKey(buf[:])
 }
 
 // serveMeta answers a meta command.
@@ -272,7 +266,6 @@ func (s *Store) metaSet(req *memcache.Request, out []byte, now int64) []byte {
 	if code == "HD" {
 		nw.cas = s.nextCas()
 		cas = nw.cas
-		casOut(req, cas)
 		if old != nil {
 			sh.relink(old, nw, now, fm)
 		} else {

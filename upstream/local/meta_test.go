@@ -179,3 +179,22 @@ func randomMeta(r *rand.Rand, i int) string {
 	}
 	return strings.TrimRight(line, " ") + "\r\n"
 }
+
+// A meta request the server sends for itself (NoReply) acts and answers
+// nothing.
+func TestMetaNoReply(t *testing.T) {
+	s := New(Config{})
+	var p memcache.Parser
+	_ = serveWire(t, &p, s, []byte("ms YSBi 1 b\r\nv\r\n"))
+	var req memcache.Request
+	if _, err := p.Parse([]byte("md YSBi b\r\n"), &req); err != nil {
+		t.Fatal(err)
+	}
+	req.NoReply = true
+	if out, _ := s.Serve(&req, []byte("x"), nil); string(out) != "x" {
+		t.Errorf("md with NoReply answered %q", out[1:])
+	}
+	if got := serveWire(t, &p, s, []byte("mg YSBi b v\r\n")); string(got) != "EN\r\n" {
+		t.Errorf("after the md: %q", got)
+	}
+}

@@ -45,7 +45,6 @@ func (s *Store) store(req *memcache.Request, out []byte, now int64) []byte {
 	}
 	if line == memcache.ReplyStored {
 		nw := item{value: value, flags: req.Flags, exp: exp, time: now, cas: s.nextCas(), size: size}
-		casOut(req, nw.cas)
 		if old != nil {
 			sh.relink(old, nw, now, m)
 		} else {
@@ -60,8 +59,7 @@ func (s *Store) store(req *memcache.Request, out []byte, now int64) []byte {
 // concat serves append and prepend. The item keeps its flags and exptime
 // (those sent are ignored) and gets a new CAS. A missing item, or a result
 // larger than an item may be, is NOT_STORED: memcached fails the allocation
-// of the combined item and answers NOT_STORED, not SERVER_ERROR. A non-zero
-// req.Cas (binary protocol) that is not the item's makes it EXISTS.
+// of the combined item and answers NOT_STORED, not SERVER_ERROR.
 func (s *Store) concat(req *memcache.Request, out []byte, now int64) []byte {
 	key := req.Key()
 	sh := s.shardOf(key)
@@ -74,9 +72,7 @@ func (s *Store) concat(req *memcache.Request, out []byte, now int64) []byte {
 	sh.st.cmdSet++
 	old := sh.find(keyView(key), now, m)
 	line := memcache.ReplyNotStored
-	if old != nil && req.Cas != 0 && old.cas != req.Cas {
-		line = memcache.ReplyExists
-	} else if old != nil {
+	if old != nil {
 		n := len(old.value) + len(req.Data)
 		if size := itemSize(len(key), n, old.flags); s.fits(sh, size) == "" {
 			value := make([]byte, 0, n)
@@ -86,7 +82,6 @@ func (s *Store) concat(req *memcache.Request, out []byte, now int64) []byte {
 				value = append(append(value, req.Data...), old.value...)
 			}
 			nw := item{value: value, flags: old.flags, exp: old.exp, time: now, cas: s.nextCas(), size: size}
-			casOut(req, nw.cas)
 			sh.relink(old, nw, now, m)
 			line = memcache.ReplyStored
 		}
@@ -127,12 +122,4 @@ func (s *Store) refuse(req *memcache.Request, out []byte, now int64, sh *shard, 
 	}
 	sh.mu.Unlock()
 	return reply(out, req, line)
-}
-
-// casOut reports the CAS unique of a stored item to a caller that asked for
-// it (the binary protocol returns it with every successful mutation).
-func casOut(req *memcache.Request, cas uint64) {
-	if req.CasOut != nil {
-		*req.CasOut = cas
-	}
 }

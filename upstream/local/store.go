@@ -120,7 +120,12 @@ func (s *Store) Serve(req *memcache.Request, out []byte, _ upstream.Waiter) ([]b
 		return s.flushAll(req, out, now), false
 	}
 	if req.Cmd.IsMeta() {
-		return s.serveMeta(req, out, now), false
+		n := len(out)
+		out = s.serveMeta(req, out, now)
+		if req.NoReply { // not a client's: see memcache.Request.NoReply
+			out = out[:n]
+		}
+		return out, false
 	}
 	return reply(out, req, memcache.ReplyError), false
 }

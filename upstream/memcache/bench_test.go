@@ -43,6 +43,7 @@ func TestServeZeroAllocs(t *testing.T) {
 		{"get", get("za")},
 		{"set", setReq},
 		{"multi-get", get("za", "zb", "zc", "za")},
+		{"ms base64 key", metaReq(t, "ms eiBh 100 b\r\n"+string(value)+"\r\n")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,6 +60,16 @@ func TestServeZeroAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metaReq parses a meta request.
+func metaReq(t testing.TB, in string) *memcache.Request {
+	var p memcache.Parser
+	req := &memcache.Request{}
+	if _, err := p.Parse([]byte(in), req); err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 // BenchmarkPoolGet measures one get hit (100-byte value) through the pool

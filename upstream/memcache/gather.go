@@ -115,7 +115,7 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 	n := p.perServer(g.pt)
 	for i, cn := range g.conns {
 		o := p.getOp(g.pt)
-		o.g, o.sub, o.cmd, o.deadline = g, i, sub.Cmd, deadline
+		o.g, o.sub, o.cmd, o.stat, o.deadline = g, i, sub.Cmd, sub.Cmd, deadline
 		if keys != nil {
 			g.sub = g.sub[:0]
 			for j, k := range keys {

@@ -1,6 +1,9 @@
 package memcache
 
 import (
+	"encoding/base64"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
@@ -92,5 +95,81 @@ func TestMetaKind(t *testing.T) {
 	}
 	if got := unfence([]byte("HD\r\nMN\r\n")); string(got) != "HD\r\n" {
 		t.Errorf("unfence(HD MN) = %q", got)
+	}
+}
+
+// A base64 key (flag b) lives on the server its decoded bytes hash to:
+// where libmemcached, hashing raw key bytes, puts the same key.
+func TestMetaBase64Placement(t *testing.T) {
+	addrs := []string{startMemcached(t), startMemcached(t), startMemcached(t)}
+	var servers []Server
+	for _, a := range addrs {
+		servers = append(servers, Server{Addr: a})
+	}
+	p := newPool(t, Config{Servers: servers})
+	var parser memcache.Parser
+	for i := range 12 {
+		raw := fmt.Sprintf("key %d\x01", i)
+		b64 := base64.StdEncoding.EncodeToString([]byte(raw))
+		var req memcache.Request
+		if _, err := parser.Parse([]byte("ms "+b64+" 1 b\r\nv\r\n"), &req); err != nil {
+			t.Fatal(err)
+		}
+		if got := do(t, p, &req); string(got) != "HD\r\n" {
+			t.Fatalf("ms %q: %q", raw, got)
+		}
+		want := p.pick([]byte(raw))
+		for s, a := range addrs {
+			got := dialDirect(t, a).raw([]byte("mg " + b64 + " b v\r\n"))
+			if hit := string(got) == "VA 1\r\nv\r\n"; hit != (s == want) {
+				t.Errorf("key %q on server %d: %q; the raw key hashes to server %d", raw, s, got, want)
+			}
+		}
+	}
+	if raceEnabled {
+		return // sync.Pool drops items under -race
+	}
+	var req memcache.Request
+	if _, err := parser.Parse([]byte("md a2V5IDA= b\r\n"), &req); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.metaPart(&req, path{}) }); n != 0 {
+		t.Errorf("placing a base64 key allocates %v times, want 0", n)
+	}
+}
+
+// The pool counts meta commands as memcached counts them (but for an ma
+// that creates its item: the pool counts a hit).
+func TestMetaStats(t *testing.T) {
+	addr := startMemcached(t)
+	p := newPool(t, Config{Servers: []Server{{Addr: addr}}})
+	var parser memcache.Parser
+	for _, in := range []string{
+		"ms a 1 T0\r\n1\r\n", "ms YiBi 1 b MA\r\nx\r\n", "mg a v", "mg nokey v", "mg a T60 v", "mg nokey T60",
+		"mg a q k", "mg nokey q", "ma a", "ma a MD D1", "ma nokey", "ma nokey MD", "ma a C1 v", "md a C1", "md a",
+		"md a q", "mg YQ== b v",
+	} {
+		if !strings.HasSuffix(in, "\n") {
+			in += "\r\n"
+		}
+		var req memcache.Request
+		if _, err := parser.Parse([]byte(in), &req); err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		do(t, p, &req)
+	}
+	want := map[string]uint64{}
+	for _, line := range strings.Split(string(dialDirect(t, addr).raw([]byte("stats\r\n"))), "\r\n") {
+		var name string
+		var v uint64
+		if _, err := fmt.Sscanf(line, "STAT %s %d", &name, &v); err == nil {
+			want[name] = v
+		}
+	}
+	for _, name := range []string{"cmd_get", "cmd_set", "cmd_touch", "get_hits", "get_misses", "delete_hits",
+		"delete_misses", "incr_hits", "incr_misses", "decr_hits", "decr_misses", "touch_hits", "touch_misses"} {
+		if got := stat(p, name); got != want[name] {
+			t.Errorf("%s = %d, memcached counts %d", name, got, want[name])
+		}
 	}
 }

@@ -30,6 +30,7 @@ type Pool struct {
 	st      counters
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
 	gathers sync.Pool // *gather: same lifetime, for fanned-out requests
+	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart
 
 	// loops holds the loop transport's state of each event loop that sent
 	// a request (see loop.go); nil with TransportGoroutine.
@@ -81,6 +82,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p.ops.New = func() any { return new(op) }
 	p.gathers.New = func() any { return &gather{p: p} }
+	p.keyBufs.New = func() any { return new([memcache.MaxMetaKey]byte) }
 	if len(cfg.Failover) > 0 {
 		p.failover = newPicker(cfg.Distribution, cfg.Failover)
 	}
@@ -122,7 +124,7 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 	case req.Cmd.IsRetrieval():
 		return p.serveGet(req, out, w, pt)
 	case req.Cmd.IsMeta() && len(req.Keys) == 1:
-		return p.serveOne(req, out, w, pt, metaKind(req), p.partOf(req.Keys[0], pt))
+		return p.serveOne(req, out, w, pt, metaKind(req), p.metaPart(req, pt))
 	case req.Cmd.HasKey() && len(req.Keys) == 1:
 		return p.serveOne(req, out, w, pt, kindLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
@@ -179,7 +181,7 @@ func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
 // partOf), as one request.
 func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind replyKind, cn int) ([]byte, bool) {
 	o := p.getOp(pt)
-	o.w, o.cmd, o.kind, o.nkeys = w, req.Cmd, kind, len(req.Keys)
+	o.w, o.cmd, o.stat, o.kind, o.nkeys = w, req.Cmd, statOf(req), kind, len(req.Keys)
 	o.noReply, o.trailing = req.NoReply, req.TrailingErr
 	o.deadline = p.clock() + p.timeout
 	// Always ask for a reply, so that every request sent has one to match;
@@ -273,6 +275,23 @@ func (p *Pool) partOf(key []byte, pt path) int {
 	return s*n + connOf(key, n)
 }
 
+// metaPart is partOf for a meta request: a base64 key (flag b) is placed
+// by its decoded bytes, where a client that hashes raw key bytes
+// (libmemcached, or faed's binary protocol, which sends such keys in
+// base64) would place the same key.
+func (p *Pool) metaPart(req *memcache.Request, pt path) int {
+	if !req.Meta.Has('b') {
+		return p.partOf(req.Keys[0], pt)
+	}
+	// The picker is a func value, so a key buffer on the stack would
+	// escape: keyBufs lends one for the call.
+	buf := p.keyBufs.Get().(*[memcache.MaxMetaKey]byte)
+	key, _ := req.ItemKey(buf[:])
+	cn := p.partOf(key, pt)
+	p.keyBufs.Put(buf)
+	return cn
+}
+
 // Stats implements upstream.Pool.
 func (p *Pool) Stats(add func(name string, value uint64)) {
 	p.st.report(add)
@@ -338,6 +357,7 @@ type op struct {
 	g        *gather             // set for a part of a fanned-out request
 	sub      int                 // the part's index in g
 	cmd      memcache.Command
+	stat     memcache.Command // the counters it bumps (statOf)
 	kind     replyKind
 	noReply  bool
 	quiet    bool // a meta command with q, sent without it

@@ -32,27 +32,54 @@ type counters struct {
 	touchMisses  atomic.Uint64
 }
 
-// countServe counts a request as it arrives.
+// statOf is the classic command whose counters req bumps: its own, or
+// for a meta command the one that does what it does (mg with T touches).
+func statOf(req *memcache.Request) memcache.Command {
+	switch req.Cmd {
+	case memcache.CmdMetaGet:
+		if req.Meta.Has('T') {
+			return memcache.CmdTouch
+		}
+		return memcache.CmdGet
+	case memcache.CmdMetaSet:
+		return memcache.CmdSet
+	case memcache.CmdMetaDelete:
+		return memcache.CmdDelete
+	case memcache.CmdMetaArith:
+		if req.Meta.Mode == 'D' || req.Meta.Mode == '-' {
+			return memcache.CmdDecr
+		}
+		return memcache.CmdIncr
+	}
+	return req.Cmd
+}
+
+// countServe counts a request as it arrives (an mg, by its reply: see
+// countMeta).
 func (s *counters) countServe(req *memcache.Request) {
 	s.requests.Add(1)
-	switch {
-	case req.Cmd.IsRetrieval():
+	if req.Cmd == memcache.CmdMetaGet {
+		return
+	}
+	switch cmd := statOf(req); {
+	case cmd.IsRetrieval():
 		s.cmdGet.Add(uint64(len(req.Keys)))
-		if req.Cmd == memcache.CmdGat || req.Cmd == memcache.CmdGats {
+		if cmd == memcache.CmdGat || cmd == memcache.CmdGats {
 			s.cmdTouch.Add(uint64(len(req.Keys)))
 		}
-	case req.Cmd.IsStorage():
+	case cmd.IsStorage():
 		s.cmdSet.Add(1)
-	case req.Cmd == memcache.CmdTouch:
+	case cmd == memcache.CmdTouch:
 		s.cmdTouch.Add(1)
-	case req.Cmd == memcache.CmdFlushAll:
+	case cmd == memcache.CmdFlushAll:
 		s.cmdFlush.Add(1)
 	}
 }
 
 // countReply counts hits and misses from a server's reply to a request for
-// nkeys keys. Only the first byte of a line reply is looked at.
-func (s *counters) countReply(cmd memcache.Command, nkeys int, reply []byte, f *frame) {
+// nkeys keys, whose counters are stat's (statOf). Only the first byte of a
+// line reply is looked at.
+func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f *frame) {
 	if f.kind == kindValues {
 		if f.end {
 			s.getHits.Add(uint64(f.hits))
@@ -64,7 +91,11 @@ func (s *counters) countReply(cmd memcache.Command, nkeys int, reply []byte, f *
 	if len(reply) > 0 {
 		c = reply[0]
 	}
-	switch cmd {
+	if f.kind != kindLine {
+		s.countMeta(stat, c)
+		return
+	}
+	switch stat {
 	case memcache.CmdDelete:
 		bump(c, 'D', &s.deleteHits, &s.deleteMisses) // DELETED / NOT_FOUND
 	case memcache.CmdIncr:
@@ -73,6 +104,43 @@ func (s *counters) countReply(cmd memcache.Command, nkeys int, reply []byte, f *
 		bump(c, '0', &s.decrHits, &s.decrMisses)
 	case memcache.CmdTouch:
 		bump(c, 'T', &s.touchHits, &s.touchMisses) // TOUCHED / NOT_FOUND
+	}
+}
+
+// countMeta counts hits and misses from the first byte of a meta reply:
+// HD or VA is a hit; NF, EN (and EX: md, as memcached counts it) a miss.
+// An mg counts as a get, or with T as a touch when it hits (as in
+// memcached). An ma that created its item counts as a hit, as the reply
+// does not tell.
+func (s *counters) countMeta(stat memcache.Command, c byte) {
+	hit, miss := c == 'H' || c == 'V', c == 'N' || c == 'E'
+	var h, m *atomic.Uint64
+	switch stat {
+	case memcache.CmdGet, memcache.CmdTouch:
+		h, m = &s.getHits, &s.getMisses
+		switch {
+		case hit && stat == memcache.CmdTouch:
+			s.cmdTouch.Add(1)
+			h = &s.touchHits
+		case hit || miss:
+			s.cmdGet.Add(1)
+		}
+	case memcache.CmdDelete:
+		h, m = &s.deleteHits, &s.deleteMisses
+	case memcache.CmdIncr:
+		h, m = &s.incrHits, &s.incrMisses
+		miss = c == 'N' && !hit
+	case memcache.CmdDecr:
+		h, m = &s.decrHits, &s.decrMisses
+		miss = c == 'N' && !hit
+	default:
+		return
+	}
+	switch {
+	case hit:
+		h.Add(1)
+	case miss:
+		m.Add(1)
 	}
 }
 
