@@ -46,7 +46,7 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Admin is the HTTP admin address; empty disables it.
 	Admin string `yaml:"admin"`
-	// Loops is the number of event loops; 0 means one per CPU.
+	// Loops is the number of event loops; 0 means one per two CPUs (at least one).
 	Loops int `yaml:"loops"`
 	// MaxConns caps client connections; more are refused with memcached's
 	// "ERROR Too many open connections". Default 4096.
@@ -225,7 +225,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Loops < 0 {
-		bad("loops", "must be 0 (one per CPU) or more")
+		bad("loops", "must be 0 (one per two CPUs) or more")
 	}
 	if c.MaxConns < 1 {
 		bad("max_conns", "must be at least 1")

@@ -305,3 +305,13 @@ func TestServerCommands(t *testing.T) {
 		}
 	})
 }
+
+func TestLoopCount(t *testing.T) {
+	for _, tc := range []struct{ loops, cpus, want int }{
+		{0, 1, 1}, {0, 2, 1}, {0, 3, 1}, {0, 8, 4}, {3, 2, 3}, {1, 64, 1},
+	} {
+		if got := LoopCount(tc.loops, tc.cpus); got != tc.want {
+			t.Errorf("LoopCount(%d, %d) = %d, want %d", tc.loops, tc.cpus, got, tc.want)
+		}
+	}
+}

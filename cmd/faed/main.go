@@ -55,7 +55,7 @@ Flags:
 	servers := fs.String("servers", "", "memcached servers `h1:p1,h2:p2` for the default pool instead of the embedded store")
 	maxBytes := fs.String("max-bytes", "", "memory `size` of the embedded store, e.g. 64MiB")
 	idle := fs.Duration("idle-timeout", 0, "close client connections idle this `long` (0: never)")
-	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
+	loops := fs.Int("loops", 0, "event loops (0: one per two CPUs, at least one)")
 	admin := fs.String("admin", "", "admin HTTP `host:port` (pprof); empty: off")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -112,7 +112,9 @@ func StartMemcached(t testing.TB, args ...string) (addr string) {
 }
 
 // StartFaed builds faed (see BuildFaed), runs it with `-listen ADDR` on a
-// free port plus args, waits until it accepts connections and returns ADDR.
+// free port plus args (and `-loops 3` unless args set -loops: with one
+// loop per two CPUs by default, a 2-core machine would run one loop and
+// never show what crosses loops), waits until it accepts connections and returns ADDR.
 // In t.Cleanup it sends SIGTERM and fails the test unless faed exits with
 // status 0 within 10s; its output is logged when the test failed.
 func StartFaed(t testing.TB, args ...string) (addr string) {
@@ -134,6 +136,9 @@ func StartFaedErr(t testing.TB, args ...string) (addr string, err error) {
 	for try := 0; ; try++ {
 		addr = FreePort(t)
 		argv := append([]string{"-listen", addr}, args...)
+		if !hasArg(args, "-loops") {
+			argv = append(argv, "-loops", "3")
+		}
 		p := start(t, bin, argv)
 		err := p.waitReady(addr)
 		if err == nil {
