@@ -57,7 +57,7 @@ func (p *readPath) forget(key []byte) {
 
 func (p *readPath) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	switch {
-	case req.Cmd == memcache.CmdGet && len(req.Keys) == 1 && req.TrailingErr == "":
+	case req.Cmd == memcache.CmdGet && len(req.Keys) == 1:
 		return p.get(req, out, w)
 	case req.Cmd == memcache.CmdFlushAll:
 		if p.l1 != nil {

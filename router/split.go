@@ -16,15 +16,14 @@ type splitPool struct{ r *Router }
 
 // splitGet gathers the parts of one split read.
 type splitGet struct {
-	mu       sync.Mutex
-	w        upstream.Waiter
-	loop     upstream.Loop // w's loop: the parts take the same path as w's other requests
-	keys     [][]byte      // copies, in client order
-	owner    []int         // part index per key
-	parts    []*splitPart
-	left     int
-	trailing string
-	async    bool
+	mu    sync.Mutex
+	w     upstream.Waiter
+	loop  upstream.Loop // w's loop: the parts take the same path as w's other requests
+	keys  [][]byte      // copies, in client order
+	owner []int         // part index per key
+	parts []*splitPart
+	left  int
+	async bool
 }
 
 type splitPart struct {
@@ -46,7 +45,7 @@ func (p *splitPart) DoneOnLoop(reply []byte) {
 }
 
 func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	g := &splitGet{w: w, loop: upstream.LoopOf(w), trailing: req.TrailingErr}
+	g := &splitGet{w: w, loop: upstream.LoopOf(w)}
 	for _, k := range req.Keys {
 		p := s.r.Pick(k)
 		idx := -1
@@ -65,7 +64,6 @@ func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) (
 	}
 	g.left = len(g.parts)
 	sub := *req
-	sub.TrailingErr = ""
 	g.mu.Lock() // parts may finish before the loop ends; merge only after it
 	for i, part := range g.parts {
 		sub.Keys = sub.Keys[:0:0]
@@ -130,10 +128,6 @@ func (g *splitGet) merge(out []byte) []byte {
 			out = append(out, block...)
 			rest[i] = next
 		}
-	}
-	if g.trailing != "" {
-		out = append(out, g.trailing...)
-		return append(out, '\r', '\n')
 	}
 	return append(out, memcache.ReplyEnd...)
 }

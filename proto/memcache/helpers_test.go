@@ -20,7 +20,7 @@ func equalRequest(a, b *Request) bool {
 	return a.Cmd == b.Cmd && equalSlices(a.Keys, b.Keys) && a.Flags == b.Flags &&
 		a.Exptime == b.Exptime && bytes.Equal(a.Data, b.Data) && a.Cas == b.Cas &&
 		a.Delta == b.Delta && a.Level == b.Level && a.HasArg == b.HasArg &&
-		a.NoReply == b.NoReply && equalSlices(a.Args, b.Args) && a.TrailingErr == b.TrailingErr &&
+		a.NoReply == b.NoReply && equalSlices(a.Args, b.Args) &&
 		equalMeta(&a.Meta, &b.Meta)
 }
 

@@ -130,11 +130,6 @@ type Request struct {
 	// Meta holds the flags of a meta command; its data block (ms) is in
 	// Data.
 	Meta MetaFlags
-	// TrailingErr, when not empty, is an error line that memcached sends
-	// after the replies to Keys, instead of "END". Parse never sets it:
-	// memcached 1.6.18 answers a too-long key in the middle of a multi-get
-	// with the error line alone, dropping the VALUEs it had built.
-	TrailingErr string
 }
 
 // Reset clears r for reuse, keeping the capacity of its slices.

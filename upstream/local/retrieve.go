@@ -1,10 +1,6 @@
 package local
 
-import (
-	"strings"
-
-	"github.com/fae-sidecar/fae/proto/memcache"
-)
+import "github.com/fae-sidecar/fae/proto/memcache"
 
 // retrieve serves get, gets, gat and gats. Each key is looked up under its
 // shard's lock; the value is appended after the lock is released, which is
@@ -51,12 +47,5 @@ func (s *Store) retrieve(req *memcache.Request, out []byte, now int64) []byte {
 		sh.mu.Unlock()
 		out = memcache.AppendValue(out, key, flags, value, cas, withCas)
 	}
-	if req.TrailingErr == "" {
-		return append(out, memcache.ReplyEnd...)
-	}
-	out = append(out, req.TrailingErr...)
-	if !strings.HasSuffix(req.TrailingErr, "\r\n") {
-		out = append(out, '\r', '\n')
-	}
-	return out
+	return append(out, memcache.ReplyEnd...)
 }

@@ -1,10 +1,6 @@
 package local
 
-import (
-	"testing"
-
-	"github.com/fae-sidecar/fae/proto/memcache"
-)
+import "testing"
 
 func TestRetrieve(t *testing.T) {
 	tests := []struct {
@@ -50,13 +46,6 @@ func TestRetrieve(t *testing.T) {
 			{req: set("a", 0, 0, "v"), want: "STORED\r\n"},
 			{req: gat(-1, "a"), want: "VALUE a 0 1\r\nv\r\nEND\r\n"},
 			{req: get("a"), want: "END\r\n"},
-		}},
-		{"trailing error replaces END", []step{
-			{req: set("a", 0, 0, "v"), want: "STORED\r\n"},
-			{req: &memcache.Request{Cmd: memcache.CmdGet, Keys: keys([]string{"a", "b"}), TrailingErr: "CLIENT_ERROR bad command line format"},
-				want: "VALUE a 0 1\r\nv\r\nCLIENT_ERROR bad command line format\r\n"},
-			{req: &memcache.Request{Cmd: memcache.CmdGets, TrailingErr: "CLIENT_ERROR bad command line format\r\n"},
-				want: "CLIENT_ERROR bad command line format\r\n"},
 		}},
 	}
 	for _, tt := range tests {

@@ -69,9 +69,8 @@ type conn struct {
 	drained []*op
 
 	// Owned by the current session's reader goroutine.
-	br      *bufio.Reader
-	spill   []byte
-	scratch []byte
+	br    *bufio.Reader
+	spill []byte
 }
 
 func newConn(p *Pool, s *server) *conn {

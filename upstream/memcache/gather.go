@@ -14,12 +14,11 @@ import (
 // flush_all (one part per server). It is taken from Pool.gathers in Serve and
 // put back after its merged reply is handed over.
 type gather struct {
-	p        *Pool
-	w        upstream.Waiter
-	pt       path // the transport of every part; pt.lw answers on the loop
-	flush    bool
-	noReply  bool
-	trailing string
+	p       *Pool
+	w       upstream.Waiter
+	pt      path // the transport of every part; pt.lw answers on the loop
+	flush   bool
+	noReply bool
 
 	conns  []int    // the connection number (partOf) of each part
 	partOf []int32  // the part of each of the client's keys
@@ -47,7 +46,7 @@ func (p *Pool) getGather() *gather { return p.gathers.Get().(*gather) }
 
 // putGather recycles g, dropping views of client buffers and big buffers.
 func (p *Pool) putGather(g *gather) {
-	g.w, g.pt, g.flush, g.noReply, g.trailing = nil, path{}, false, false, ""
+	g.w, g.pt, g.flush, g.noReply = nil, path{}, false, false
 	g.conns, g.partOf = g.conns[:0], g.partOf[:0]
 	clear(g.keys)
 	g.keys = g.keys[:0]
@@ -90,10 +89,10 @@ func (g *gather) addKey(conn int) {
 // serveGet sends one request per part, each with its keys in the client's
 // order.
 func (g *gather) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
-	g.w, g.pt, g.trailing = w, pt, req.TrailingErr
+	g.w, g.pt = w, pt
 	g.copyKeys(req.Keys)
 	sub := *req
-	sub.NoReply, sub.TrailingErr = false, ""
+	sub.NoReply = false
 	return g.send(&sub, req.Keys, out)
 }
 
@@ -226,9 +225,6 @@ func (g *gather) merge(out []byte) []byte {
 			out = append(out, block...)
 			pt.rest = rest
 		}
-	}
-	if g.trailing != "" {
-		return appendLine(out, g.trailing)
 	}
 	return append(out, memcache.ReplyEnd...)
 }

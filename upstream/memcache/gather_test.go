@@ -18,13 +18,12 @@ func TestGatherMerge(t *testing.T) {
 		ok    bool
 	}
 	cases := []struct {
-		name     string
-		keys     []string
-		partOf   []int32
-		parts    []partReply
-		trailing string
-		flush    bool
-		want     string
+		name   string
+		keys   []string
+		partOf []int32
+		parts  []partReply
+		flush  bool
+		want   string
 	}{
 		{
 			name:   "interleaved",
@@ -69,14 +68,6 @@ func TestGatherMerge(t *testing.T) {
 			want:   refused,
 		},
 		{
-			name:     "trailing error instead of END",
-			keys:     []string{"a", "b"},
-			partOf:   []int32{0, 1},
-			parts:    []partReply{{value("a", "1") + "END\r\n", true}, {"END\r\n", true}},
-			trailing: "CLIENT_ERROR bad command line format",
-			want:     value("a", "1") + "CLIENT_ERROR bad command line format\r\n",
-		},
-		{
 			name:  "flush all OK",
 			flush: true,
 			parts: []partReply{{"OK\r\n", true}, {"OK\r\n", true}},
@@ -91,7 +82,7 @@ func TestGatherMerge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &gather{flush: tc.flush, trailing: tc.trailing, partOf: tc.partOf}
+			g := &gather{flush: tc.flush, partOf: tc.partOf}
 			for _, k := range tc.keys {
 				g.keys = append(g.keys, []byte(k))
 			}

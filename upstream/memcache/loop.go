@@ -44,8 +44,7 @@ type loopPool struct {
 	// loop's event ends; deferred says lp is on the loop's deferred list.
 	dirty    []*lconn
 	deferred bool
-	free     []*op  // recycled ops
-	scratch  []byte // answer's buffer for rewritten replies
+	free     []*op // recycled ops
 	closed   bool
 	check    gnet.Runnable // the watchdog's visit, built once
 

@@ -276,7 +276,7 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 				lc.setReady()
 			}
 		} else {
-			p.answer(o, reply, &lc.f, &lc.lp.scratch)
+			p.answer(o, reply, &lc.f)
 		}
 		off += n
 	}

@@ -96,21 +96,6 @@ func TestPassthroughIdentical(t *testing.T) {
 		})
 	}
 
-	// memcached 1.6 answers a get with a too-long key with the error line
-	// alone, so TrailingErr (values, then the error) is checked against
-	// the plain get's reply with END swapped for the error.
-	t.Run("trailing error", func(t *testing.T) {
-		do(t, p, set("t1", "v"))
-		d.do(set("t1", "v"))
-		req := get("t1", "nope")
-		want := d.do(req)
-		want = append(want[:len(want)-len(memcache.ReplyEnd)], "CLIENT_ERROR bad command line format\r\n"...)
-		req.TrailingErr = "CLIENT_ERROR bad command line format"
-		if got := do(t, p, req); !bytes.Equal(got, want) {
-			t.Fatalf("pool %q, want %q", got, want)
-		}
-	})
-
 	// A successful compare-and-swap needs the cas unique from gets.
 	t.Run("cas ok", func(t *testing.T) {
 		do(t, p, set("c", "v1"))
@@ -142,7 +127,6 @@ func TestPassthroughAsync(t *testing.T) {
 		{"version is the server's", &memcache.Request{Cmd: memcache.CmdVersion}, false, "ERROR\r\n"},
 		{"flush_all refused", &memcache.Request{Cmd: memcache.CmdFlushAll}, false, "SERVER_ERROR flush_all disabled for this pool\r\n"},
 		{"flush_all noreply refused", noreply(&memcache.Request{Cmd: memcache.CmdFlushAll}), false, ""},
-		{"bad key first", &memcache.Request{Cmd: memcache.CmdGet, TrailingErr: "CLIENT_ERROR bad command line format"}, false, "CLIENT_ERROR bad command line format\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,12 +186,6 @@ func TestMultiGetSpread(t *testing.T) {
 			want := d.do(get(tc.keys...))
 			if got := do(t, p, get(tc.keys...)); !bytes.Equal(got, want) {
 				t.Fatalf("pool\n%q\nmemcached\n%q", clip(got), clip(want))
-			}
-			req := get(tc.keys...)
-			req.TrailingErr = "CLIENT_ERROR bad command line format"
-			want = append(want[:len(want)-len(memcache.ReplyEnd)], "CLIENT_ERROR bad command line format\r\n"...)
-			if got := do(t, p, req); !bytes.Equal(got, want) {
-				t.Fatalf("with trailing error: pool\n%q\nwant\n%q", clip(got), clip(want))
 			}
 		})
 	}

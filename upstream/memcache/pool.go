@@ -182,7 +182,7 @@ func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
 func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind replyKind, cn int) ([]byte, bool) {
 	o := p.getOp(pt)
 	o.w, o.cmd, o.stat, o.kind, o.nkeys = w, req.Cmd, statOf(req), kind, len(req.Keys)
-	o.noReply, o.trailing = req.NoReply, req.TrailingErr
+	o.noReply = req.NoReply
 	o.deadline = p.clock() + p.timeout
 	// Always ask for a reply, so that every request sent has one to match;
 	// a meta command's q is applied to the reply instead (see answer).
@@ -201,8 +201,6 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt
 // connection, else split per connection and merged (gather).
 func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt path) ([]byte, bool) {
 	switch {
-	case len(req.Keys) == 0 && req.TrailingErr != "":
-		return appendLine(out, req.TrailingErr), false
 	case len(req.Keys) == 0:
 		return append(out, memcache.ReplyError...), false
 	case len(req.Keys) == 1:
@@ -363,7 +361,6 @@ type op struct {
 	quiet    bool // a meta command with q, sent without it
 	probe    bool // a "version" health check, not a client's request
 	nkeys    int
-	trailing string
 	deadline int64 // clock() after which the request is late
 }
 
@@ -410,13 +407,4 @@ func (p *Pool) fail(o *op, line []byte) {
 		}
 	}
 	p.putOp(o)
-}
-
-// appendLine appends an error line that may or may not carry its "\r\n".
-func appendLine(out []byte, line string) []byte {
-	out = append(out, line...)
-	if len(line) == 0 || line[len(line)-1] != '\n' {
-		out = append(out, '\r', '\n')
-	}
-	return out
 }

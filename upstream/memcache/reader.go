@@ -114,13 +114,12 @@ func (c *conn) complete(o *op, reply []byte, f *frame) {
 		c.p.putOp(o)
 		return
 	}
-	c.p.answer(o, reply, f, &c.scratch)
+	c.p.answer(o, reply, f)
 }
 
 // answer hands a server's reply to a client's request o (not a probe),
-// then recycles o. scratch is the caller's buffer for a reply it must
-// rewrite.
-func (p *Pool) answer(o *op, reply []byte, f *frame, scratch *[]byte) {
+// then recycles o.
+func (p *Pool) answer(o *op, reply []byte, f *frame) {
 	if f.kind == kindMetaFenced {
 		reply, o.quiet = unfence(reply), false
 	}
@@ -130,16 +129,6 @@ func (p *Pool) answer(o *op, reply []byte, f *frame, scratch *[]byte) {
 		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)
 	case o.noReply, o.quiet && memcache.MetaQuietDropCode(o.cmd, reply):
 		o.done(nil)
-	case o.trailing != "" && f.end:
-		// memcached would have stopped at the bad key with an error line
-		// instead of END.
-		b := append((*scratch)[:0], reply[:len(reply)-len(memcache.ReplyEnd)]...)
-		b = appendLine(b, o.trailing)
-		o.done(b)
-		if cap(b) > maxKeptBuf {
-			b = nil
-		}
-		*scratch = b
 	default:
 		o.done(reply)
 	}
