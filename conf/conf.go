@@ -109,6 +109,14 @@ type Pool struct {
 	// OPT_LIBKETAMA_COMPATIBLE, or with OPT_HASH = HASH_MD5). Servers must
 	// be listed with the clients' hosts, ports and weights.
 	Distribution string `yaml:"distribution"`
+	// HashSkipPrefix, when set, is left out of the hash of a key that starts
+	// with it (and is longer than it), whatever the distribution: "app:k"
+	// goes where "k" would. It matches PHP's memcached extension with
+	// Memcached::OPT_PREFIX_KEY set to this prefix and without
+	// Memcached::OPT_HASH_WITH_PREFIX_KEY (libmemcached sends the prefix but
+	// hashes the key without it). Other keys are hashed whole. At most
+	// max_key_len bytes. Empty (the default): every key is hashed whole.
+	HashSkipPrefix string `yaml:"hash_skip_prefix"`
 	// Failover servers ("host:port [weight]") take the keys of a memcache
 	// pool's server while it is down, each key going to the failover server
 	// the pool's distribution picks among them; keys of servers that are up
@@ -271,8 +279,8 @@ func (c *Config) Validate() error {
 			if p.L1 != nil {
 				bad(f+".l1", "a local pool is already in memory: remove l1")
 			}
-			if p.Distribution != "" || len(p.Failover) > 0 {
-				bad(f, "distribution and failover place keys on servers: a local pool has none (set kind: memcache)")
+			if p.Distribution != "" || len(p.Failover) > 0 || p.HashSkipPrefix != "" {
+				bad(f, "distribution, hash_skip_prefix and failover place keys on servers: a local pool has none (set kind: memcache)")
 			}
 		case KindMemcache:
 			if len(p.Servers) == 0 {
@@ -302,6 +310,9 @@ func (c *Config) Validate() error {
 			default:
 				bad(f+".distribution", "%q is not a distribution: use %s, %s, %s, %s or %s", p.Distribution,
 					DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5)
+			}
+			if len(p.HashSkipPrefix) > c.MaxKeyLen {
+				bad(f+".hash_skip_prefix", "%d bytes, longer than max_key_len (%d): no key could start with it", len(p.HashSkipPrefix), c.MaxKeyLen)
 			}
 			switch p.Transport {
 			case "", TransportLoop, TransportGoroutine:

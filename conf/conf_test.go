@@ -44,20 +44,21 @@ func TestFull(t *testing.T) {
 // Each invalid fixture must be refused with an error naming its field.
 func TestInvalid(t *testing.T) {
 	want := map[string]string{
-		"bad_listen.yaml":          "listen:",
-		"bad_kind.yaml":            "pools.default.kind",
-		"memcache_no_servers.yaml": "pools.default.servers",
-		"server_no_port.yaml":      "pools.default.servers[0]",
-		"bad_weight.yaml":          "pools.default.servers[0]",
-		"route_unknown_pool.yaml":  "routes[0].pool",
-		"bad_size.yaml":            "parsec",
-		"bad_duration.yaml":        "soon",
-		"unknown_field.yaml":       "listn",
-		"key_too_long.yaml":        "max_key_len",
-		"local_too_small.yaml":     "pools.default.max_bytes",
-		"l1_no_ttl.yaml":           "pools.default.l1.ttl",
-		"bad_distribution.yaml":    "pools.default.distribution",
-		"bad_failover.yaml":        "pools.default.failover[1]",
+		"bad_listen.yaml":                "listen:",
+		"bad_kind.yaml":                  "pools.default.kind",
+		"memcache_no_servers.yaml":       "pools.default.servers",
+		"server_no_port.yaml":            "pools.default.servers[0]",
+		"bad_weight.yaml":                "pools.default.servers[0]",
+		"route_unknown_pool.yaml":        "routes[0].pool",
+		"bad_size.yaml":                  "parsec",
+		"bad_duration.yaml":              "soon",
+		"unknown_field.yaml":             "listn",
+		"key_too_long.yaml":              "max_key_len",
+		"local_too_small.yaml":           "pools.default.max_bytes",
+		"l1_no_ttl.yaml":                 "pools.default.l1.ttl",
+		"bad_distribution.yaml":          "pools.default.distribution",
+		"bad_failover.yaml":              "pools.default.failover[1]",
+		"hash_skip_prefix_too_long.yaml": "pools.default.hash_skip_prefix",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {
@@ -87,6 +88,43 @@ func TestDistributions(t *testing.T) {
 			}
 			if got := c.Pools[DefaultPool].Distribution; got != d {
 				t.Errorf("distribution %q, want %q", got, d)
+			}
+		})
+	}
+}
+
+// hash_skip_prefix is kept as written on a memcache pool, up to
+// max_key_len bytes, and refused on a local pool, which places no keys.
+func TestHashSkipPrefix(t *testing.T) {
+	const memcachePool = "pools:\n  default:\n    kind: memcache\n    servers: [\"127.0.0.1:11400\"]\n"
+	cases := []struct {
+		name    string
+		yaml    string
+		want    string
+		wantErr string
+	}{
+		{name: "unset", yaml: memcachePool, want: ""},
+		{name: "php prefix", yaml: memcachePool + "    hash_skip_prefix: \"app:\"\n", want: "app:"},
+		{name: "max_key_len bytes", yaml: "max_key_len: 4\n" + memcachePool + "    hash_skip_prefix: \"app:\"\n", want: "app:"},
+		{name: "longer than max_key_len", yaml: "max_key_len: 3\n" + memcachePool + "    hash_skip_prefix: \"app:\"\n", wantErr: "pools.default.hash_skip_prefix"},
+		{name: "longer than a key", yaml: memcachePool + "    hash_skip_prefix: \"" + strings.Repeat("p", 251) + "\"\n", wantErr: "pools.default.hash_skip_prefix"},
+		{name: "not a string", yaml: memcachePool + "    hash_skip_prefix: [\"app:\"]\n", wantErr: "line 5: cannot unmarshal !!seq into string"},
+		{name: "local pool", yaml: "pools:\n  default:\n    kind: local\n    hash_skip_prefix: \"app:\"\n", wantErr: "hash_skip_prefix"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Pools[DefaultPool].HashSkipPrefix; got != tc.want {
+				t.Errorf("hash_skip_prefix %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -49,6 +49,7 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (upstream.Pool, error) {
 			Timeout:        pc.Timeout.D(),
 			AllowFlush:     *pc.AllowFlush,
 			Distribution:   memcache.Distribution(pc.Distribution),
+			HashSkipPrefix: pc.HashSkipPrefix,
 			Transport:      memcache.Transport(pc.Transport),
 		}
 		for _, s := range pc.Servers {

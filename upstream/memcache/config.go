@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -118,6 +120,18 @@ type Config struct {
 	// Distribution places keys on Servers (and on Failover). Default
 	// DistRing.
 	Distribution Distribution
+	// HashSkipPrefix, when set, is left out of the hash of a key that starts
+	// with it (and is longer than it): the Distribution places "app:k" where
+	// it places "k". Other keys are hashed whole. It matches PHP's memcached
+	// extension with Memcached::OPT_PREFIX_KEY set to this prefix and
+	// Memcached::OPT_HASH_WITH_PREFIX_KEY off (the default): libmemcached
+	// sends the prefix (its namespace, MEMCACHED_CALLBACK_PREFIX_KEY) before
+	// every key but hashes the key alone unless
+	// MEMCACHED_BEHAVIOR_HASH_WITH_PREFIX_KEY is set. A key equal to the
+	// prefix is hashed whole: libmemcached refuses an empty key, so no such
+	// client sent it. The same rule places keys on Failover. Empty (the
+	// default): every key is hashed whole.
+	HashSkipPrefix string
 	// Failover servers take the keys of a server that is down, each key
 	// going to the failover server the same Distribution picks for it among
 	// Failover; keys of servers that are up never move. Empty (the
@@ -170,6 +184,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("memcache: distribution: %q is not one of %s, %s, %s, %s, %s", c.Distribution,
 			DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5)
+	}
+	if len(c.HashSkipPrefix) > memcache.DefaultMaxKeyLen {
+		return fmt.Errorf("memcache: hash_skip_prefix: %d bytes, longer than a key (%d)", len(c.HashSkipPrefix), memcache.DefaultMaxKeyLen)
 	}
 	seen := make(map[string]string, len(c.Servers)+len(c.Failover))
 	for _, l := range []struct {

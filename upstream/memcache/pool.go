@@ -73,7 +73,7 @@ func New(cfg Config) (*Pool, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
 		cfg:     cfg,
-		pick:    newPicker(cfg.Distribution, cfg.Servers),
+		pick:    skipPrefix(newPicker(cfg.Distribution, cfg.Servers), cfg.HashSkipPrefix),
 		timeout: int64(cfg.Timeout),
 		start:   time.Now(),
 		flushNo: []byte("SERVER_ERROR flush_all disabled for this pool\r\n"),
@@ -84,7 +84,7 @@ func New(cfg Config) (*Pool, error) {
 	p.gathers.New = func() any { return &gather{p: p} }
 	p.keyBufs.New = func() any { return new([memcache.MaxMetaKey]byte) }
 	if len(cfg.Failover) > 0 {
-		p.failover = newPicker(cfg.Distribution, cfg.Failover)
+		p.failover = skipPrefix(newPicker(cfg.Distribution, cfg.Failover), cfg.HashSkipPrefix)
 	}
 	if cfg.Transport == TransportLoop {
 		p.loops = &upstream.PerLoop[loopPool]{New: p.newLoopPool}

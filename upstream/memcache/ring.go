@@ -39,6 +39,21 @@ func newPicker(d Distribution, servers []Server) picker {
 	return newRingPicker(servers)
 }
 
+// skipPrefix returns pick hashing a key that starts with prefix, and is
+// longer than it, without it (Config.HashSkipPrefix); pick itself when
+// prefix is empty. Comparing and re-slicing the key allocates nothing.
+func skipPrefix(pick picker, prefix string) picker {
+	if prefix == "" {
+		return pick
+	}
+	return func(key []byte) int {
+		if len(key) > len(prefix) && string(key[:len(prefix)]) == prefix {
+			key = key[len(prefix):]
+		}
+		return pick(key)
+	}
+}
+
 // newRingPicker places servers on a weighted consistent-hash ring
 // (serialx/hashring with its default MD5 points). A single server needs no
 // ring.

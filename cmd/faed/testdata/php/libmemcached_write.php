@@ -3,7 +3,7 @@
 // extension in one of libmemcached's consistent distributions, as a PHP
 // fleet does, so that cmd/faed/hashcompat_test.go can check that faed with
 // the matching "distribution:" finds every one of them.
-//   php libmemcached_write.php MODE COUNT host:port[:weight] [host:port[:weight] ...]
+//   php libmemcached_write.php [--prefix=PREFIX] MODE COUNT host:port[:weight] [host:port[:weight] ...]
 // MODE is the options an application sets, in order, before addServers:
 //   ketama                  OPT_DISTRIBUTION = DISTRIBUTION_CONSISTENT, then
 //                           OPT_LIBKETAMA_COMPATIBLE (faed: ketama)
@@ -11,20 +11,29 @@
 //                           DISTRIBUTION_CONSISTENT (faed: libmemcached-consistent-md5)
 //   consistent              OPT_DISTRIBUTION = DISTRIBUTION_CONSISTENT alone
 //                           (faed: libmemcached-consistent)
-// Key i is "php-MODE:i" and holds the string "value-i". Prints "ok N - what"
-// per check and exits 1 at the first failure.
+// Key i is "php-MODE:i" and holds the string "value-i". With --prefix the
+// application also sets OPT_PREFIX_KEY => PREFIX (and leaves
+// OPT_HASH_WITH_PREFIX_KEY off): libmemcached then stores key i as
+// PREFIX . "php-MODE:i" but places it by the hash of "php-MODE:i" alone
+// (faed: hash_skip_prefix: PREFIX). Prints "ok N - what" per check and exits
+// 1 at the first failure.
 
 declare(strict_types=1);
 require __DIR__ . '/lib.php';
 
 need_extension('memcached', 'php-memcached');
+$args = array_slice($argv, 1);
+$prefix = '';
+if (isset($args[0]) && str_starts_with($args[0], '--prefix=')) {
+    $prefix = substr(array_shift($args), strlen('--prefix='));
+}
 $modes = ['ketama', 'ketama-then-consistent', 'consistent'];
-if ($argc < 4 || !in_array($argv[1], $modes, true) || !ctype_digit($argv[2])) {
-    fwrite(STDOUT, "usage: php libmemcached_write.php ketama|ketama-then-consistent|consistent COUNT host:port[:weight] ...\n");
+if (count($args) < 3 || !in_array($args[0], $modes, true) || !ctype_digit($args[1])) {
+    fwrite(STDOUT, "usage: php libmemcached_write.php [--prefix=PREFIX] ketama|ketama-then-consistent|consistent COUNT host:port[:weight] ...\n");
     exit(2);
 }
-$mode = $argv[1];
-$count = (int)$argv[2];
+$mode = $args[0];
+$count = (int)$args[1];
 
 $m = new Memcached();
 $check_context = function (): string {
@@ -57,9 +66,15 @@ case 'consistent':
     break;
 }
 
+if ($prefix !== '') {
+    check('OPT_PREFIX_KEY', $m->setOption(Memcached::OPT_PREFIX_KEY, $prefix), true);
+    check('prefix in force', $m->getOption(Memcached::OPT_PREFIX_KEY), $prefix);
+    check('OPT_HASH_WITH_PREFIX_KEY off: keys hashed without the prefix', $m->getOption(Memcached::OPT_HASH_WITH_PREFIX_KEY), 0);
+}
+
 $servers = [];
 $weighted = false;
-foreach (array_slice($argv, 3) as $spec) {
+foreach (array_slice($args, 2) as $spec) {
     $p = explode(':', $spec);
     $servers[] = [$p[0], (int)$p[1], (int)($p[2] ?? 0)];
     $weighted = $weighted || (int)($p[2] ?? 0) > 1;
@@ -79,7 +94,8 @@ foreach (array_chunk($items, 100, true) as $chunk) {
 $got = $m->getMulti(array_keys($items));
 check("getMulti reads all $count back", is_array($got) ? count($got) : $got, $count);
 
-// Where the extension put the keys, per server, for the log.
+// Where the extension put the keys, per server, for the log
+// (getServerByKey hashes as the writes do: without the prefix).
 $per = [];
 foreach (array_keys($items) as $k) {
     $s = $m->getServerByKey($k);
@@ -90,4 +106,5 @@ $spread = [];
 foreach ($per as $hp => $c) {
     $spread[] = "$hp=$c";
 }
-fwrite(STDOUT, "# libmemcached_write.php $mode: $count keys written over " . count($servers) . " servers (" . implode(' ', $spread) . ")\n");
+$as = $prefix === '' ? '' : " as '$prefix' . key";
+fwrite(STDOUT, "# libmemcached_write.php $mode: $count keys written$as over " . count($servers) . " servers (" . implode(' ', $spread) . ")\n");

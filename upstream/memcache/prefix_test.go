@@ -1,0 +1,283 @@
+package memcache
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+)
+
+// Config.HashSkipPrefix: keys are placed as PHP's memcached extension with
+// OPT_PREFIX_KEY places them, by the hash of the key without the prefix.
+
+var allDistributions = []Distribution{DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5}
+
+// skipped is the prefix of these tests.
+const skipped = "app:"
+
+// Each key is placed where the plain distribution places the key it is
+// hashed as; and the prefix matters: without it being skipped, most
+// prefixed keys would land elsewhere.
+func TestHashSkipPrefixPlacement(t *testing.T) {
+	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212", Weight: 2}}
+	cases := []struct {
+		name     string
+		key      string
+		hashedAs string
+	}{
+		{name: "prefixed", key: "app:user:1", hashedAs: "user:1"},
+		{name: "no prefix", key: "user:1", hashedAs: "user:1"},
+		{name: "equal to the prefix", key: "app:", hashedAs: "app:"},
+		{name: "shorter than the prefix", key: "ap", hashedAs: "ap"},
+		{name: "prefix inside", key: "x:app:1", hashedAs: "x:app:1"},
+		{name: "prefix twice: skipped once", key: "app:app:1", hashedAs: "app:1"},
+		{name: "other case", key: "APP:1", hashedAs: "APP:1"},
+		{name: "one byte after the prefix", key: "app:z", hashedAs: "z"},
+	}
+	for _, d := range allDistributions {
+		plain := newPicker(d, servers)
+		pick := skipPrefix(plain, skipped)
+		for _, tc := range cases {
+			t.Run(string(d)+"/"+tc.name, func(t *testing.T) {
+				if got, want := pick([]byte(tc.key)), plain([]byte(tc.hashedAs)); got != want {
+					t.Errorf("%q on server %d, want %d (where %q is)", tc.key, got, want, tc.hashedAs)
+				}
+			})
+		}
+		t.Run(string(d)+"/many", func(t *testing.T) {
+			moved := 0
+			for i := range 300 {
+				k := strconv.Itoa(i) + ":user" // counter first, for twemproxy's FNV
+				if got, want := pick([]byte(skipped+k)), plain([]byte(k)); got != want {
+					t.Fatalf("%q on server %d, want %d", skipped+k, got, want)
+				}
+				if plain([]byte(skipped+k)) != plain([]byte(k)) {
+					moved++
+				}
+			}
+			if moved < 100 {
+				t.Errorf("only %d of 300 keys move when the prefix is hashed: the test cannot tell", moved)
+			}
+		})
+	}
+	if got := skipPrefix(newPicker(DistKetama, servers), "")([]byte("app:x")); got != newPicker(DistKetama, servers)([]byte("app:x")) {
+		t.Errorf("no prefix: key placed on %d, not where it is hashed whole", got)
+	}
+}
+
+// phpFleet is three memcached servers and the keys a prefixed client wrote
+// to them straight, each on the server of the key without the prefix.
+type phpFleet struct {
+	addrs   []string
+	servers []Server
+}
+
+func startPHPFleet(t *testing.T) phpFleet {
+	t.Helper()
+	var f phpFleet
+	for range 3 {
+		a := startMemcached(t)
+		f.addrs = append(f.addrs, a)
+		f.servers = append(f.servers, Server{Addr: a})
+	}
+	return f
+}
+
+// write stores each key, with the value "v-"+key, on the server plain
+// places the key without the prefix.
+func (f phpFleet) write(t *testing.T, plain picker, keys []string) {
+	t.Helper()
+	conns := make([]*direct, len(f.addrs))
+	for i, a := range f.addrs {
+		conns[i] = dialDirect(t, a)
+	}
+	for _, k := range keys {
+		if got := conns[plain([]byte(strings.TrimPrefix(k, skipped)))].do(set(k, "v-"+k)); string(got) != memcache.ReplyStored {
+			t.Fatalf("set %s: %q", k, got)
+		}
+	}
+}
+
+// holder returns the index of the one server that holds key, or -1.
+func (f phpFleet) holder(t *testing.T, key, data string) int {
+	t.Helper()
+	at := -1
+	for i, a := range f.addrs {
+		if string(dialDirect(t, a).do(get(key))) == hit(key, data) {
+			if at >= 0 {
+				t.Fatalf("%s on servers %d and %d", key, at, i)
+			}
+			at = i
+		}
+	}
+	return at
+}
+
+// Every path that places a key skips the prefix: single-key commands,
+// multi-gets split per server, and meta commands with base64 keys (placed
+// by their decoded bytes). A pool without the option misses keys, so the
+// fleet really tells the two apart.
+func TestHashSkipPrefixPool(t *testing.T) {
+	f := startPHPFleet(t)
+	for _, d := range allDistributions {
+		t.Run(string(d), func(t *testing.T) {
+			p := newPool(t, Config{Servers: f.servers, Distribution: d, HashSkipPrefix: skipped})
+			plain := newPicker(d, f.servers)
+			// Counter first: twemproxy's 32-bit FNV puts keys that differ
+			// only at their end next to each other on the ring.
+			var keys []string
+			for i := range 90 {
+				keys = append(keys, skipped+strconv.Itoa(i)+":"+string(d))
+			}
+			f.write(t, plain, keys)
+
+			var want strings.Builder
+			for _, k := range keys {
+				if got := do(t, p, get(k)); string(got) != hit(k, "v-"+k) {
+					t.Fatalf("get %s: %q", k, got)
+				}
+				want.WriteString(value(k, "v-"+k))
+			}
+			want.WriteString(hit(keys[0], "v-"+keys[0])) // asked twice, then END
+			mget := get(append(append([]string{}, keys...), keys[0])...)
+			if got := do(t, p, mget); string(got) != want.String() {
+				t.Fatalf("multi-get of %d keys:\n%q\nwant\n%q", len(mget.Keys), clip(got), clip([]byte(want.String())))
+			}
+
+			whole := newPool(t, Config{Servers: f.servers, Distribution: d})
+			found := strings.Count(string(do(t, whole, get(keys...))), "VALUE ")
+			t.Logf("control: without hash_skip_prefix %d of %d keys found", found, len(keys))
+			if found >= len(keys)*3/4 {
+				t.Errorf("control: without hash_skip_prefix %d of %d keys found; want clearly fewer", found, len(keys))
+			}
+
+			for i := range 30 {
+				k := skipped + strconv.Itoa(i) + ":set:" + string(d)
+				if got := do(t, p, set(k, "s")); string(got) != memcache.ReplyStored {
+					t.Fatalf("set %s: %q", k, got)
+				}
+				if at, want := f.holder(t, k, "s"), plain([]byte(k[len(skipped):])); at != want {
+					t.Fatalf("set %s stored on server %d, want %d", k, at, want)
+				}
+			}
+
+			for i := range 30 {
+				raw := "bin " + string(d) + " " + strconv.Itoa(i) + "\x01"
+				b64 := base64.StdEncoding.EncodeToString([]byte(skipped + raw))
+				if got := do(t, p, metaReq(t, "ms "+b64+" 1 b\r\nm\r\n")); string(got) != "HD\r\n" {
+					t.Fatalf("ms %q: %q", skipped+raw, got)
+				}
+				want := plain([]byte(raw))
+				for s, a := range f.addrs {
+					got := dialDirect(t, a).raw([]byte("mg " + b64 + " b v\r\n"))
+					if on := string(got) == "VA 1\r\nm\r\n"; on != (s == want) {
+						t.Fatalf("base64 key %q on server %d: %q; without the prefix it hashes to server %d", skipped+raw, s, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The failover picker skips the prefix too: the keys of a down server go
+// to the failover server of the key without the prefix.
+func TestHashSkipPrefixFailover(t *testing.T) {
+	f := startPHPFleet(t)
+	for _, d := range allDistributions {
+		t.Run(string(d), func(t *testing.T) {
+			p := newPool(t, Config{Servers: []Server{{Addr: freeAddr(t)}}, Failover: f.servers, Distribution: d, HashSkipPrefix: skipped})
+			plain := newPicker(d, f.servers)
+			first := []byte(skipped + "first")
+			waitFor(t, 5*time.Second, "the server to be down", func() bool {
+				return p.partOf(first, path{})/p.cfg.ConnsPerServer != 0
+			})
+			moved := 0
+			for i := range 100 {
+				k := strconv.Itoa(i) + ":fo" // counter first, for twemproxy's FNV
+				want := 1 + plain([]byte(k))
+				if got := p.partOf([]byte(skipped+k), path{}) / p.cfg.ConnsPerServer; got != want {
+					t.Fatalf("%s%s on server %d, want %d", skipped, k, got, want)
+				}
+				if 1+plain([]byte(skipped+k)) != want {
+					moved++
+				}
+			}
+			if moved < 30 {
+				t.Errorf("only %d of 100 keys move when the prefix is hashed: the test cannot tell", moved)
+			}
+			k := skipped + "fo:stored:" + string(d)
+			if got := do(t, p, set(k, "f")); string(got) != memcache.ReplyStored {
+				t.Fatalf("set %s: %q", k, got)
+			}
+			if at, want := f.holder(t, k, "f"), plain([]byte(k[len(skipped):])); at != want {
+				t.Fatalf("set %s stored on failover server %d, want %d", k, at, want)
+			}
+			if n := testing.AllocsPerRun(100, func() { p.partOf(first, path{}) }); n != 0 {
+				t.Errorf("placing a key on a failover server allocates %v times, want 0", n)
+			}
+		})
+	}
+}
+
+// Skipping the prefix costs no allocation, whether the key has it or not,
+// and a base64 meta key still places without one.
+func TestHashSkipPrefixAllocs(t *testing.T) {
+	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212"}}
+	for _, d := range allDistributions {
+		pick := skipPrefix(newPicker(d, servers), skipped)
+		for _, k := range []string{"app:user:12345678", "user:12345678", "app:", "ap"} {
+			key := []byte(k)
+			if n := testing.AllocsPerRun(100, func() { pick(key) }); n != 0 {
+				t.Errorf("%s: pick(%q) allocates %v times, want 0", d, key, n)
+			}
+		}
+	}
+	if raceEnabled {
+		return // sync.Pool drops items under -race
+	}
+	p := newPool(t, Config{Servers: servers, Distribution: DistKetama, HashSkipPrefix: skipped})
+	req := metaReq(t, "md "+base64.StdEncoding.EncodeToString([]byte("app:user:1"))+" b\r\n")
+	if n := testing.AllocsPerRun(100, func() { p.metaPart(req, path{}) }); n != 0 {
+		t.Errorf("placing a prefixed base64 key allocates %v times, want 0", n)
+	}
+}
+
+func TestHashSkipPrefixValidate(t *testing.T) {
+	cases := []struct {
+		name    string
+		prefix  string
+		wantErr string
+	}{
+		{name: "empty", prefix: ""},
+		{name: "as long as a key", prefix: strings.Repeat("p", memcache.DefaultMaxKeyLen)},
+		{name: "longer than a key", prefix: strings.Repeat("p", memcache.DefaultMaxKeyLen+1), wantErr: "hash_skip_prefix"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Config{Servers: []Server{{Addr: "a:1"}}, HashSkipPrefix: tc.prefix}.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func BenchmarkHashSkipPrefixPick(b *testing.B) {
+	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211"}}
+	key := []byte("app:user:12345678")
+	for _, d := range allDistributions {
+		b.Run(string(d), func(b *testing.B) {
+			pick := skipPrefix(newPicker(d, servers), skipped)
+			b.ReportAllocs()
+			for b.Loop() {
+				pick(key)
+			}
+		})
+	}
+}
