@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
+	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // FuzzTranslateReply feeds any reply to the translation of each kind of
@@ -37,6 +39,63 @@ func FuzzTranslateReply(f *testing.F) {
 			if err != nil || n != len(out) {
 				t.Fatalf("%v: %q → %q: %v (%d of %d bytes)", reqs[i].Opcode, text, out, err, n, len(out))
 			}
+		}
+	})
+}
+
+// FuzzTranslateRequest: every binary request faed accepts translates into
+// a text-protocol request that memcached's parser (ours, which follows it)
+// reads back as the same command, flags and item key.
+func FuzzTranslateRequest(f *testing.F) {
+	f.Add(byte(mcbin.OpSet), []byte("k"), uint32(7), uint32(3600), uint64(5), uint64(0), uint64(0), []byte("v"))
+	f.Add(byte(mcbin.OpGAT), []byte("a b"), uint32(0), uint32(9), uint64(0), uint64(0), uint64(0), []byte(nil))
+	f.Add(byte(mcbin.OpDecrement), []byte("k\x00k"), uint32(0), uint32(0xffffffff), uint64(4), uint64(2), uint64(9), []byte(nil))
+	f.Add(byte(mcbin.OpPrependQ), []byte("\xff\xfe"), uint32(0), uint32(0), uint64(1), uint64(0), uint64(0), []byte("x y"))
+	f.Add(byte(mcbin.OpFlush), []byte(nil), uint32(0), uint32(10), uint64(0), uint64(0), uint64(0), []byte(nil))
+	keyed := []mcbin.Opcode{
+		mcbin.OpGet, mcbin.OpGetK, mcbin.OpGetQ, mcbin.OpGetKQ, mcbin.OpGAT, mcbin.OpGATK, mcbin.OpGATQ,
+		mcbin.OpGATKQ, mcbin.OpTouch, mcbin.OpSet, mcbin.OpSetQ, mcbin.OpAdd, mcbin.OpAddQ, mcbin.OpReplace,
+		mcbin.OpReplaceQ, mcbin.OpAppend, mcbin.OpAppendQ, mcbin.OpPrepend, mcbin.OpPrependQ, mcbin.OpDelete,
+		mcbin.OpDeleteQ, mcbin.OpIncrement, mcbin.OpIncrementQ, mcbin.OpDecrement, mcbin.OpDecrementQ,
+	}
+	f.Fuzz(func(t *testing.T, opc byte, key []byte, flags, exptime uint32, cas, delta, initial uint64, value []byte) {
+		op := mcbin.Opcode(opc)
+		if op != mcbin.OpFlush && op != mcbin.OpFlushQ {
+			op = keyed[int(opc)%len(keyed)]
+			if len(key) == 0 || len(key) > 250 || !sendable(key) {
+				return // refused before translation (Invalid arguments)
+			}
+		} else {
+			key = nil
+		}
+		r := mcbin.Request{Opcode: op, Key: key, Flags: flags, Exptime: exptime, Cas: cas,
+			Delta: delta, Initial: initial, Value: value}
+		var o binOp
+		o.start(&r)
+		enc := memcache.AppendRequest(nil, &o.req)
+		var p memcache.Parser
+		var back memcache.Request
+		n, err := p.Parse(enc, &back)
+		if err != nil || n != len(enc) {
+			t.Fatalf("%v: %q parses as %d of %d bytes, %v", op, enc, n, len(enc), err)
+		}
+		if back.Cmd != o.req.Cmd {
+			t.Fatalf("%q: command %v, built %v", enc, back.Cmd, o.req.Cmd)
+		}
+		if key == nil {
+			return
+		}
+		m, b := &o.req.Meta, &back.Meta
+		if m.Set != b.Set || string(m.Tokens) != string(b.Tokens) || m.TTL != b.TTL || m.Vivify != b.Vivify ||
+			m.Flags != b.Flags || m.Cas != b.Cas || m.Delta != b.Delta || m.Initial != b.Initial || m.Mode != b.Mode {
+			t.Fatalf("%q parses back as %+v, built %+v", enc, *b, *m)
+		}
+		if !bytes.Equal(back.Data, o.req.Data) {
+			t.Fatalf("%q: data %q, built %q", enc, back.Data, o.req.Data)
+		}
+		var kb [memcache.MaxMetaKey]byte
+		if k, _ := back.ItemKey(kb[:]); !bytes.Equal(k, key) {
+			t.Fatalf("%q: item key %q, want %q", enc, k, key)
 		}
 	})
 }
