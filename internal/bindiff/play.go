@@ -24,7 +24,7 @@ const markOpaque = 0xfae0fae0
 // CAS sources of a request (Req.Cas).
 const (
 	CasAsIs     = iota // Req.R.Cas
-	CasLast            // the CAS of the connection's last response that had one
+	CasLast            // the CAS of the connection's last response that had one, when the step is sent
 	CasLastLess        // that minus one: a stale CAS
 )
 

@@ -69,7 +69,7 @@ func Script() []Step {
 	key186 := strings.Repeat("k", 185) + " " // the longest that memcached takes in base64 (faed's pools)
 	big := strings.Repeat("b", 1<<20)
 	value100k := strings.Repeat("0123456789", 10<<10)
-	return []Step{
+	steps := []Step{
 		{Name: "noop", Reqs: []Req{Simple(mcbin.OpNoop)}},
 		{Name: "version", Reqs: []Req{Simple(mcbin.OpVersion)}},
 		{Name: "get miss, every get", Reqs: []Req{
@@ -223,6 +223,10 @@ func Script() []Step {
 			Store(mcbin.OpSetQ, "big2", 0, 0, big), Store(mcbin.OpAdd, "big3", 0, 0, big),
 			Concat(mcbin.OpAppend, "a1", big), Get(mcbin.OpGetK, "a1"),
 		}},
+	}
+	steps = append(steps, casMatchSteps("cm1")...)
+	steps = append(steps, casMatchSteps("cm 2")...) // in base64, on meta commands
+	return append(steps, []Step{
 		{Name: "stat reset and unknown", Reqs: []Req{Stat("reset"), Stat("nosuchstat")}},
 		{Name: "unknown commands", Reqs: []Req{
 			// Verbosity without its extras: memcached 1.6.18 serves no
@@ -254,5 +258,27 @@ func Script() []Step {
 		{Name: "flush with a delay", Reqs: []Req{
 			Store(mcbin.OpSet, "late", 0, 0, "v"), Flush(mcbin.OpFlush, true, 3600), Get(mcbin.OpGetK, "late"),
 		}},
+	}...)
+}
+
+// casMatchSteps covers the CAS conditions that hold: a request's CasLast is
+// read when its step is sent, so each conditional request follows, in a
+// later step, the response that carries the item's CAS.
+func casMatchSteps(key string) []Step {
+	cond := func(name string, q Req) Step {
+		return Step{Name: "matching cas, " + key + ": " + name, Reqs: []Req{WithCas(q, CasLast), Get(mcbin.OpGetK, key)}}
+	}
+	prime := func(value string) Step {
+		return Step{Name: "matching cas, " + key + ": set " + value, Reqs: []Req{
+			Store(mcbin.OpSet, key, 3, 0, value), Get(mcbin.OpGetK, key),
+		}}
+	}
+	return []Step{
+		prime("v"), cond("delete", Get(mcbin.OpDelete, key)),
+		prime("v"), cond("deleteq", Get(mcbin.OpDeleteQ, key)),
+		prime("10"), cond("increment", Arith(mcbin.OpIncrement, key, 2, 0, 0)),
+		cond("decrementq", Arith(mcbin.OpDecrementQ, key, 1, 0, mcbin.NoCreate)),
+		cond("set", Store(mcbin.OpSet, key, 4, 0, "w")), cond("add", Store(mcbin.OpAdd, key, 5, 0, "x")),
+		cond("replaceq", Store(mcbin.OpReplaceQ, key, 6, 0, "y")), cond("appendq", Concat(mcbin.OpAppendQ, key, "+")),
 	}
 }

@@ -139,16 +139,33 @@ func TestMetaBase64Placement(t *testing.T) {
 }
 
 // The pool counts meta commands as memcached counts them (but for an ma
-// that creates its item: the pool counts a hit).
+// without q that creates its item: the pool counts a hit).
 func TestMetaStats(t *testing.T) {
-	addr := startMemcached(t)
-	p := newPool(t, Config{Servers: []Server{{Addr: addr}}})
-	var parser memcache.Parser
-	for _, in := range []string{
+	testMetaStats(t, []string{
 		"ms a 1 T0\r\n1\r\n", "ms YiBi 1 b MA\r\nx\r\n", "mg a v", "mg nokey v", "mg a T60 v", "mg nokey T60",
 		"mg a q k", "mg nokey q", "ma a", "ma a MD D1", "ma nokey", "ma nokey MD", "ma a C1 v", "md a C1", "md a",
 		"md a q", "mg YQ== b v",
-	} {
+	})
+}
+
+// An ma with q and N (sent fenced by an mn) is answered only when it
+// creates its counter: memcached then counts neither a hit nor a miss, and
+// a hit when it finds the counter and sends nothing.
+func TestMetaStatsFenced(t *testing.T) {
+	testMetaStats(t, []string{
+		"ms a 1 T0\r\n1\r\n", "ma a q N0 J5", "ma a q N0 J5 MD v", "ma new1 q N0 J5", "ma new2 q N0 J5 MD v",
+		"ma a q N0 C1", "ma new3 q N0 J1 C1",
+	})
+}
+
+// testMetaStats sends each request through a pool and compares the pool's
+// counters with those of the memcached behind it.
+func testMetaStats(t *testing.T, reqs []string) {
+	t.Helper()
+	addr := startMemcached(t)
+	p := newPool(t, Config{Servers: []Server{{Addr: addr}}})
+	var parser memcache.Parser
+	for _, in := range reqs {
 		if !strings.HasSuffix(in, "\n") {
 			in += "\r\n"
 		}

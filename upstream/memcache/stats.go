@@ -91,7 +91,20 @@ func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f 
 	if len(reply) > 0 {
 		c = reply[0]
 	}
-	if f.kind != kindLine {
+	switch {
+	case f.kind == kindMetaFenced:
+		// An ma with q and N, the one fenced request (reply unfenced):
+		// memcached answers it only when it creates the counter, which it
+		// counts as neither a hit nor a miss, and says nothing when it
+		// finds the counter, a hit.
+		switch {
+		case len(reply) == 0:
+			s.countMeta(stat, 'H')
+		case c != 'H' && c != 'V':
+			s.countMeta(stat, c)
+		}
+		return
+	case f.kind != kindLine:
 		s.countMeta(stat, c)
 		return
 	}
@@ -111,7 +124,7 @@ func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f 
 // HD or VA is a hit; NF, EN (and EX: md, as memcached counts it) a miss.
 // An mg counts as a get, or with T as a touch when it hits (as in
 // memcached). An ma that created its item counts as a hit, as the reply
-// does not tell.
+// does not tell (but with q and N, see countReply).
 func (s *counters) countMeta(stat memcache.Command, c byte) {
 	hit, miss := c == 'H' || c == 'V', c == 'N' || c == 'E'
 	var h, m *atomic.Uint64
