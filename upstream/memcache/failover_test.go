@@ -1,8 +1,6 @@
 package memcache
 
 import (
-	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -23,34 +21,34 @@ type killableMemcached struct {
 
 func startKillable(t testing.TB) *killableMemcached {
 	t.Helper()
-	m := &killableMemcached{t: t, addr: freeAddr(t)}
-	m.start()
+	m := &killableMemcached{t: t}
+	for try := 0; ; try++ {
+		m.addr = freeAddr(t)
+		if m.launch() {
+			break
+		}
+		if try == 4 {
+			t.Fatalf("memcached exited before accepting connections, 5 times")
+		}
+	}
 	t.Cleanup(m.kill)
 	return m
 }
 
-// start runs memcached on m.addr and waits until it accepts connections.
+// start runs memcached again on m.addr and waits until it accepts
+// connections.
 func (m *killableMemcached) start() {
 	m.t.Helper()
-	_, port, _ := net.SplitHostPort(m.addr)
-	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
+	if !m.launch() {
+		m.t.Fatalf("memcached on %s exited before accepting connections", m.addr)
 	}
-	m.cmd = exec.Command(memcachedBin, args...)
-	m.cmd.Stderr = os.Stderr
-	if err := m.cmd.Start(); err != nil {
-		m.t.Fatalf("start memcached: %v", err)
-	}
-	m.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(m.cmd, m.exited)
-	waitFor(m.t, 5*time.Second, "memcached on "+m.addr, func() bool {
-		nc, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
-		if err == nil {
-			nc.Close()
-		}
-		return err == nil
-	})
+}
+
+func (m *killableMemcached) launch() bool {
+	m.t.Helper()
+	cmd, exited, ok := launchMemcached(m.t, m.addr)
+	m.cmd, m.exited = cmd, exited
+	return ok
 }
 
 // kill ends memcached with SIGKILL and reaps it; killing twice is a no-op.

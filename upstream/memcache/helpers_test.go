@@ -23,10 +23,31 @@ const memcachedBin = "/usr/bin/memcached"
 // accepts connections and stops it when the test ends.
 func startMemcached(t testing.TB) string {
 	t.Helper()
+	for try := 0; ; try++ {
+		addr := freeAddr(t)
+		cmd, exited, ok := launchMemcached(t, addr)
+		if ok {
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				<-exited
+			})
+			return addr
+		}
+		if try == 4 {
+			t.Fatalf("memcached exited before accepting connections, 5 times")
+		}
+	}
+}
+
+// launchMemcached runs memcached on addr and waits until it accepts
+// connections. It reports false, the process reaped, when memcached exited
+// first: another process may take the port between freeAddr releasing it
+// and memcached binding it, so callers try another address.
+func launchMemcached(t testing.TB, addr string) (*exec.Cmd, chan struct{}, bool) {
+	t.Helper()
 	if _, err := os.Stat(memcachedBin); err != nil {
 		t.Fatalf("%s is needed by these tests: apt-get install memcached (%v)", memcachedBin, err)
 	}
-	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
 	if os.Geteuid() == 0 {
@@ -39,18 +60,24 @@ func startMemcached(t testing.TB) string {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	up := false
 	waitFor(t, 5*time.Second, "memcached on "+addr, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
 		nc, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			nc.Close()
+			up = true
 		}
-		return err == nil
+		return up
 	})
-	return addr
+	if !up {
+		return nil, nil, false
+	}
+	return cmd, exited, true
 }
 
 // freeAddr returns a loopback address nobody listens on (for now).
