@@ -155,7 +155,7 @@ func TestFailover(t *testing.T) {
 // and never move.
 func TestFailoverOff(t *testing.T) {
 	a, b := startMemcached(t), startKillable(t)
-	p := newPool(t, Config{Servers: []Server{{Addr: a}, {Addr: b.addr}}, Distribution: DistKetama, Timeout: time.Second})
+	p := newPool(t, Config{Servers: []Server{{Addr: a}, {Addr: b.addr}}, Distribution: DistKetama, Timeout: 10 * time.Second})
 	aKey, bKeys := keysOn(p, 0, 1, "off:")[0], keysOn(p, 1, 4, "off:")
 	if got := do(t, p, set(aKey, "v")); string(got) != memcache.ReplyStored {
 		t.Fatalf("set: %q", got)
@@ -167,8 +167,8 @@ func TestFailoverOff(t *testing.T) {
 		if !isServerError(got) || !strings.Contains(string(got), b.addr) {
 			t.Fatalf("set %s with its server down: %q, want SERVER_ERROR naming %s", k, got, b.addr)
 		}
-		if took > 500*time.Millisecond {
-			t.Errorf("took %v; a down server must fail fast", took)
+		if took > 5*time.Second {
+			t.Errorf("took %v; a down server must fail at once, not by its 10s timeout", took)
 		}
 	}
 	if got := do(t, p, get(aKey)); string(got) != hit(aKey, "v") {

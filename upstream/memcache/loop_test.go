@@ -301,7 +301,9 @@ func TestLoopOrderManyClients(t *testing.T) {
 // goroutine transport; then they fail at once; the other server's keys are
 // served meanwhile; the connection comes back when the server does.
 func TestLoopHungServer(t *testing.T) {
-	const timeout = 300 * time.Millisecond
+	// Long enough that no scheduling stall on a busy machine passes for
+	// it: the checks below tell "at once" from "after the timeout".
+	const timeout = 2 * time.Second
 	live, backend := startMemcached(t), startMemcached(t)
 	var healthy atomic.Bool
 	fake := startFake(t, func(nc net.Conn) {
@@ -321,12 +323,12 @@ func TestLoopHungServer(t *testing.T) {
 	if got := quick.do(get(liveKey)); string(got) != memcache.ReplyEnd {
 		t.Fatalf("live server: %q", got)
 	}
-	if took := time.Since(start); took > timeout/2 {
+	if took := time.Since(start); took >= timeout {
 		t.Errorf("the live server answered after %v: held up by the hung one", took)
 	}
 	slow.expect("SERVER_ERROR upstream " + fake.addr() + " timeout\r\n")
-	if took := time.Since(start); took < timeout || took > 5*timeout {
-		t.Errorf("hung server failed after %v, want about %v", took, timeout)
+	if took := time.Since(start); took < timeout {
+		t.Errorf("hung server failed after %v, before its timeout of %v", took, timeout)
 	}
 	// Known bad now: its keys fail at once.
 	for _, k := range badKeys[1:] {
@@ -334,8 +336,8 @@ func TestLoopHungServer(t *testing.T) {
 		if got := quick.do(get(k)); !isServerError(got) {
 			t.Fatalf("get %s: %q, want SERVER_ERROR", k, got)
 		}
-		if took := time.Since(start); took > timeout/2 {
-			t.Errorf("get %s took %v; a server known bad must fail fast", k, took)
+		if took := time.Since(start); took >= timeout {
+			t.Errorf("get %s took %v, its timeout; a server known bad must fail at once", k, took)
 		}
 	}
 	if stat(p, "timeouts") == 0 {
@@ -359,7 +361,8 @@ func TestLoopHungServer(t *testing.T) {
 // loop's connection redials and serves again.
 func TestLoopReconnect(t *testing.T) {
 	m := startKillable(t)
-	p := newPool(t, Config{Servers: []Server{{Addr: m.addr}}, Timeout: time.Second})
+	// A long Timeout, so that "fast" below is no matter of machine load.
+	p := newPool(t, Config{Servers: []Server{{Addr: m.addr}}, Timeout: 10 * time.Second})
 	faed := loopFront(t, p, 2)
 	c := dialFront(t, faed)
 	if got := c.do(set("k", "v")); string(got) != memcache.ReplyStored {
@@ -373,8 +376,8 @@ func TestLoopReconnect(t *testing.T) {
 		if !strings.HasPrefix(got, "SERVER_ERROR upstream "+m.addr+" ") {
 			t.Fatalf("get with the server down: %q", got)
 		}
-		if took := time.Since(start); took > 500*time.Millisecond {
-			t.Errorf("get took %v with the server down; want fast", took)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("get took %v with the server down; want it at once, not by the 10s timeout", took)
 		}
 	}
 	m.start()
