@@ -1,8 +1,10 @@
 package conf
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +161,32 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestReadmeConfig: the configuration file shown in the README parses and
+// validates as it stands.
+func TestReadmeConfig(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(readme, []byte("A configuration file"))
+	if ok {
+		_, rest, ok = bytes.Cut(rest, []byte("```yaml\n"))
+	}
+	var block []byte
+	if ok {
+		block, _, ok = bytes.Cut(rest, []byte("```"))
+	}
+	if !ok {
+		t.Fatal("README.md has no yaml block after \"A configuration file\"")
+	}
+	cfg, err := Parse(block)
+	if err != nil {
+		t.Fatalf("the README's configuration: %v", err)
+	}
+	if len(cfg.Pools) < 2 || len(cfg.Routes) == 0 {
+		t.Errorf("the README's configuration parsed to %d pools and %d routes, want its 2 pools and a route", len(cfg.Pools), len(cfg.Routes))
 	}
 }
