@@ -38,7 +38,10 @@ import (
 // cannot reach it and is refused ("Invalid arguments") whatever the pool.
 // The gets of text-safe keys stay gets and gats, which memcached counts in
 // its statistics as it counts the binary commands (an mg with T that
-// misses counts as a get, not a touch).
+// misses counts as a get, not a touch). Translations carry
+// memcache.OriginBinary, so that a delete refused for its CAS counts as
+// neither a hit nor a miss, as memcached counts the binary delete (it
+// counts an md's EX a miss).
 
 // binOp carries one keyed binary request (or flush) through the handler:
 // its translation into a text-protocol request, and the translation of
@@ -90,6 +93,7 @@ func (op *binOp) start(r *mcbin.Request) {
 	op.opcode, op.opaque = r.Opcode, r.Opaque
 	safe := op.setKey(r.Key)
 	q, m := &op.req, &op.req.Meta
+	q.Origin = memcache.OriginBinary
 	base := r.Opcode.Base()
 	switch base {
 	case mcbin.OpGet, mcbin.OpGetK, mcbin.OpGAT, mcbin.OpGATK, mcbin.OpTouch:
@@ -195,7 +199,7 @@ func (op *binOp) unlink(key []byte) {
 	if safe {
 		op.req.Cmd = memcache.CmdDelete
 	}
-	op.req.NoReply = true
+	op.req.NoReply, op.req.Origin = true, memcache.OriginUnlink
 }
 
 // answer appends to dst the binary response to the text reply to op.req:

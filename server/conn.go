@@ -282,7 +282,7 @@ func (cn *conn) protocolError(out []byte, pe *memcache.Error) []byte {
 			cn.req.Cmd, cn.req.Meta = memcache.CmdMetaDelete, memcache.MetaFlags{}
 			cn.req.Meta.AddFlag('b')
 		}
-		cn.req.NoReply = true
+		cn.req.NoReply, cn.req.Origin = true, memcache.OriginUnlink
 		out = cn.handle(out, &cn.req)
 	}
 	// A gat or gats cut short by a too-long key has touched the keys

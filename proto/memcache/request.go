@@ -91,6 +91,24 @@ func (c Command) HasKey() bool {
 // IsMeta reports whether c is a meta command (mg, ms, md, ma, mn, me).
 func (c Command) IsMeta() bool { return c >= CmdMetaGet && c <= CmdMetaDebug }
 
+// Origin is what a Request stands for when a server made it rather than
+// parsed it from a text-protocol client. memcached counts a few outcomes
+// of those differently from the command that carries them, and pools
+// count a request as memcached counts what the client sent.
+type Origin uint8
+
+const (
+	// OriginText is a request parsed from a text-protocol client.
+	OriginText Origin = iota
+	// OriginBinary is the translation of a binary-protocol request:
+	// memcached counts a binary delete refused for its CAS (the md's EX)
+	// as neither a hit nor a miss, where it counts an md's EX a miss.
+	OriginBinary
+	// OriginUnlink is a server's unlink of the item of a set it refused as
+	// too large: memcached counts nothing for that set and its unlink.
+	OriginUnlink
+)
+
 // Request is one parsed text-protocol request.
 //
 // Every byte slice in a Request is a view into the buffer it was parsed from
@@ -125,6 +143,11 @@ type Request struct {
 	// only; a server sets it on a request of its own, meta or not, whose
 	// reply nobody reads (the unlink that follows a refused set).
 	NoReply bool
+	// Origin is what the request stands for when a server made it (the
+	// translation of a binary request, or its own unlink), so that pools
+	// count it as memcached counts what the client sent. Parse leaves it
+	// OriginText.
+	Origin Origin
 	// Args holds the arguments of stats (e.g. "items", "slabs").
 	Args [][]byte
 	// Meta holds the flags of a meta command; its data block (ms) is in

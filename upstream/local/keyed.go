@@ -3,17 +3,21 @@ package local
 import "github.com/fae-sidecar/fae/proto/memcache"
 
 // delete serves delete: DELETED or NOT_FOUND (also for an expired or
-// flushed item, which the lookup unlinks).
+// flushed item, which the lookup unlinks). A server's unlink after a
+// refused set (memcache.OriginUnlink) counts nothing, as in memcached.
 func (s *Store) delete(req *memcache.Request, out []byte, now int64) []byte {
 	key := keyView(req.Key())
 	sh := s.shardOf(req.Key())
+	counted := req.Origin != memcache.OriginUnlink
 	sh.mu.Lock()
 	line := memcache.ReplyNotFound
 	if it := sh.find(key, now, s.flush.Load()); it != nil {
 		sh.unlink(key, it)
-		sh.st.deleteHits++
+		if counted {
+			sh.st.deleteHits++
+		}
 		line = memcache.ReplyDeleted
-	} else {
+	} else if counted {
 		sh.st.deleteMisses++
 	}
 	sh.mu.Unlock()

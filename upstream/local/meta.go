@@ -293,22 +293,29 @@ func (s *Store) metaSet(req *memcache.Request, out []byte, now int64) []byte {
 
 // metaDelete serves md: HD, NF, or EX when C does not match. With I the
 // item is kept, marked stale, with a new CAS (and T's TTL), and its win
-// token is handed out again.
+// token is handed out again. Counting follows memcached, which counts an
+// EX as a miss, but a binary delete's as neither, and nothing for a
+// server's unlink after a refused set (see memcache.Origin).
 func (s *Store) metaDelete(req *memcache.Request, out []byte, now int64) []byte {
 	m := &req.Meta
 	var kb [memcache.MaxMetaKey]byte
 	key, bin := metaKey(req, &kb)
 	sh := s.shardOf(key)
+	counted := req.Origin != memcache.OriginUnlink
 
 	sh.mu.Lock()
 	it := sh.find(keyView(key), now, s.flush.Load())
 	code := "HD"
 	switch {
 	case it == nil:
-		sh.st.deleteMisses++
+		if counted {
+			sh.st.deleteMisses++
+		}
 		code = "NF"
 	case m.Has('C') && it.cas != m.Cas:
-		sh.st.deleteMisses++
+		if req.Origin == memcache.OriginText {
+			sh.st.deleteMisses++
+		}
 		code = "EX"
 	case m.Has('I'):
 		if m.Has('T') {
@@ -318,7 +325,9 @@ func (s *Store) metaDelete(req *memcache.Request, out []byte, now int64) []byte 
 		it.cas = s.nextCas()
 	default:
 		sh.unlink(keyView(key), it)
-		sh.st.deleteHits++
+		if counted {
+			sh.st.deleteHits++
+		}
 	}
 	sh.mu.Unlock()
 	if code == "HD" && m.Quiet() {

@@ -44,6 +44,9 @@ func TestServeZeroAllocs(t *testing.T) {
 		{"set", setReq},
 		{"multi-get", get("za", "zb", "zc", "za")},
 		{"ms base64 key", metaReq(t, "ms eiBh 100 b\r\n"+string(value)+"\r\n")},
+		{"gat", &memcache.Request{Cmd: memcache.CmdGat, Keys: [][]byte{[]byte("za")}}},
+		{"unlink", &memcache.Request{Cmd: memcache.CmdDelete, Keys: [][]byte{[]byte("zu")}, NoReply: true,
+			Origin: memcache.OriginUnlink}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package memcache
 import (
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
@@ -141,7 +140,7 @@ func TestMetaBase64Placement(t *testing.T) {
 // The pool counts meta commands as memcached counts them (but for an ma
 // without q that creates its item: the pool counts a hit).
 func TestMetaStats(t *testing.T) {
-	testMetaStats(t, []string{
+	testStats(t, []string{
 		"ms a 1 T0\r\n1\r\n", "ms YiBi 1 b MA\r\nx\r\n", "mg a v", "mg nokey v", "mg a T60 v", "mg nokey T60",
 		"mg a q k", "mg nokey q", "ma a", "ma a MD D1", "ma nokey", "ma nokey MD", "ma a C1 v", "md a C1", "md a",
 		"md a q", "mg YQ== b v",
@@ -152,41 +151,8 @@ func TestMetaStats(t *testing.T) {
 // creates its counter: memcached then counts neither a hit nor a miss, and
 // a hit when it finds the counter and sends nothing.
 func TestMetaStatsFenced(t *testing.T) {
-	testMetaStats(t, []string{
+	testStats(t, []string{
 		"ms a 1 T0\r\n1\r\n", "ma a q N0 J5", "ma a q N0 J5 MD v", "ma new1 q N0 J5", "ma new2 q N0 J5 MD v",
 		"ma a q N0 C1", "ma new3 q N0 J1 C1",
 	})
-}
-
-// testMetaStats sends each request through a pool and compares the pool's
-// counters with those of the memcached behind it.
-func testMetaStats(t *testing.T, reqs []string) {
-	t.Helper()
-	addr := startMemcached(t)
-	p := newPool(t, Config{Servers: []Server{{Addr: addr}}})
-	var parser memcache.Parser
-	for _, in := range reqs {
-		if !strings.HasSuffix(in, "\n") {
-			in += "\r\n"
-		}
-		var req memcache.Request
-		if _, err := parser.Parse([]byte(in), &req); err != nil {
-			t.Fatalf("%q: %v", in, err)
-		}
-		do(t, p, &req)
-	}
-	want := map[string]uint64{}
-	for _, line := range strings.Split(string(dialDirect(t, addr).raw([]byte("stats\r\n"))), "\r\n") {
-		var name string
-		var v uint64
-		if _, err := fmt.Sscanf(line, "STAT %s %d", &name, &v); err == nil {
-			want[name] = v
-		}
-	}
-	for _, name := range []string{"cmd_get", "cmd_set", "cmd_touch", "get_hits", "get_misses", "delete_hits",
-		"delete_misses", "incr_hits", "incr_misses", "decr_hits", "decr_misses", "touch_hits", "touch_misses"} {
-		if got := stat(p, name); got != want[name] {
-			t.Errorf("%s = %d, memcached counts %d", name, got, want[name])
-		}
-	}
 }

@@ -181,7 +181,7 @@ func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
 // partOf), as one request.
 func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind replyKind, cn int) ([]byte, bool) {
 	o := p.getOp(pt)
-	o.w, o.cmd, o.stat, o.kind, o.nkeys = w, req.Cmd, statOf(req), kind, len(req.Keys)
+	o.w, o.cmd, o.stat, o.origin, o.kind, o.nkeys = w, req.Cmd, statOf(req), req.Origin, kind, len(req.Keys)
 	o.noReply = req.NoReply
 	o.deadline = p.clock() + p.timeout
 	// Always ask for a reply, so that every request sent has one to match;
@@ -356,6 +356,7 @@ type op struct {
 	sub      int                 // the part's index in g
 	cmd      memcache.Command
 	stat     memcache.Command // the counters it bumps (statOf)
+	origin   memcache.Origin  // what the request stands for (see countMeta)
 	kind     replyKind
 	noReply  bool
 	quiet    bool // a meta command with q, sent without it

@@ -123,7 +123,7 @@ func (p *Pool) answer(o *op, reply []byte, f *frame) {
 	if f.kind == kindMetaFenced {
 		reply, o.quiet = unfence(reply), false
 	}
-	p.st.countReply(o.stat, o.nkeys, reply, f)
+	p.st.countReply(o, reply, f)
 	switch {
 	case o.g != nil:
 		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)

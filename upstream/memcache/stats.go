@@ -16,9 +16,9 @@ type counters struct {
 	reconnects atomic.Uint64 // connections opened after the first
 	rejected   atomic.Uint64 // requests refused because a queue was full
 
-	cmdGet       atomic.Uint64 // keys asked by get, gets, gat, gats
+	cmdGet       atomic.Uint64 // keys asked by get, gets
 	cmdSet       atomic.Uint64 // set, add, replace, append, prepend, cas
-	cmdTouch     atomic.Uint64 // touch, gat, gats (keys)
+	cmdTouch     atomic.Uint64 // touch, and keys asked by gat, gats
 	cmdFlush     atomic.Uint64
 	getHits      atomic.Uint64
 	getMisses    atomic.Uint64
@@ -34,7 +34,12 @@ type counters struct {
 
 // statOf is the classic command whose counters req bumps: its own, or
 // for a meta command the one that does what it does (mg with T touches).
+// A server's unlink after a refused set bumps none (CmdUnknown), as
+// memcached counts nothing for it.
 func statOf(req *memcache.Request) memcache.Command {
+	if req.Origin == memcache.OriginUnlink {
+		return memcache.CmdUnknown
+	}
 	switch req.Cmd {
 	case memcache.CmdMetaGet:
 		if req.Meta.Has('T') {
@@ -62,11 +67,10 @@ func (s *counters) countServe(req *memcache.Request) {
 		return
 	}
 	switch cmd := statOf(req); {
+	case cmd == memcache.CmdGat, cmd == memcache.CmdGats:
+		s.cmdTouch.Add(uint64(len(req.Keys))) // and not cmd_get, as in memcached
 	case cmd.IsRetrieval():
 		s.cmdGet.Add(uint64(len(req.Keys)))
-		if cmd == memcache.CmdGat || cmd == memcache.CmdGats {
-			s.cmdTouch.Add(uint64(len(req.Keys)))
-		}
 	case cmd.IsStorage():
 		s.cmdSet.Add(1)
 	case cmd == memcache.CmdTouch:
@@ -76,14 +80,19 @@ func (s *counters) countServe(req *memcache.Request) {
 	}
 }
 
-// countReply counts hits and misses from a server's reply to a request for
-// nkeys keys, whose counters are stat's (statOf). Only the first byte of a
-// line reply is looked at.
-func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f *frame) {
+// countReply counts hits and misses from a server's reply to o, a request
+// for o.nkeys keys whose counters are o.stat's (statOf). Only the first
+// byte of a line reply is looked at.
+func (s *counters) countReply(o *op, reply []byte, f *frame) {
+	stat := o.stat
 	if f.kind == kindValues {
 		if f.end {
-			s.getHits.Add(uint64(f.hits))
-			s.getMisses.Add(uint64(nkeys - f.hits))
+			h, m := &s.getHits, &s.getMisses
+			if stat == memcache.CmdGat || stat == memcache.CmdGats {
+				h, m = &s.touchHits, &s.touchMisses
+			}
+			h.Add(uint64(f.hits))
+			m.Add(uint64(o.nkeys - f.hits))
 		}
 		return
 	}
@@ -99,13 +108,13 @@ func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f 
 		// finds the counter, a hit.
 		switch {
 		case len(reply) == 0:
-			s.countMeta(stat, 'H')
+			s.countMeta(stat, o.origin, 'H')
 		case c != 'H' && c != 'V':
-			s.countMeta(stat, c)
+			s.countMeta(stat, o.origin, c)
 		}
 		return
 	case f.kind != kindLine:
-		s.countMeta(stat, c)
+		s.countMeta(stat, o.origin, c)
 		return
 	}
 	switch stat {
@@ -121,11 +130,13 @@ func (s *counters) countReply(stat memcache.Command, nkeys int, reply []byte, f 
 }
 
 // countMeta counts hits and misses from the first byte of a meta reply:
-// HD or VA is a hit; NF, EN (and EX: md, as memcached counts it) a miss.
-// An mg counts as a get, or with T as a touch when it hits (as in
-// memcached). An ma that created its item counts as a hit, as the reply
-// does not tell (but with q and N, see countReply).
-func (s *counters) countMeta(stat memcache.Command, c byte) {
+// HD or VA is a hit; NF, EN (and EX: md, as memcached counts it, but for
+// a binary delete's, which memcached counts as neither) a miss. An ma's
+// EX counts as neither, as in memcached. An mg counts as a get, or with T
+// as a touch when it hits (as in memcached). An ma that created its item
+// counts as a hit, as the reply does not tell (but with q and N, see
+// countReply).
+func (s *counters) countMeta(stat memcache.Command, origin memcache.Origin, c byte) {
 	hit, miss := c == 'H' || c == 'V', c == 'N' || c == 'E'
 	var h, m *atomic.Uint64
 	switch stat {
@@ -140,6 +151,9 @@ func (s *counters) countMeta(stat memcache.Command, c byte) {
 		}
 	case memcache.CmdDelete:
 		h, m = &s.deleteHits, &s.deleteMisses
+		if origin == memcache.OriginBinary {
+			miss = c == 'N'
+		}
 	case memcache.CmdIncr:
 		h, m = &s.incrHits, &s.incrMisses
 		miss = c == 'N' && !hit
