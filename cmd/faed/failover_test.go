@@ -34,8 +34,8 @@ func startKillableMemcached(t *testing.T) *killableMemcached {
 	}
 	for try := 0; ; try++ {
 		m := &killableMemcached{addr: testproc.FreePort(t), exited: make(chan struct{})}
-		_, port, _ := net.SplitHostPort(m.addr)
-		args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
+		host, port, _ := net.SplitHostPort(m.addr)
+		args := []string{"-U", "0", "-l", host, "-p", port}
 		if os.Geteuid() == 0 {
 			args = append(args, "-u", "root") // memcached refuses root without -u
 		}

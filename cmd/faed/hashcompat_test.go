@@ -203,7 +203,7 @@ func startNutcracker(t *testing.T, servers []weightedServer) string {
 	dir := t.TempDir()
 	for try := 0; ; try++ {
 		addr := testproc.FreePort(t)
-		_, statsPort, _ := net.SplitHostPort(testproc.FreePort(t))
+		statsHost, statsPort, _ := net.SplitHostPort(testproc.FreePort(t))
 		var b strings.Builder
 		fmt.Fprintf(&b, "fae:\n  listen: %s\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 5000\n  servers:\n", addr)
 		for _, s := range servers {
@@ -213,7 +213,7 @@ func startNutcracker(t *testing.T, servers []weightedServer) string {
 		if err := os.WriteFile(confPath, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(bin, "-c", confPath, "-o", logPath, "-a", "127.0.0.1", "-s", statsPort)
+		cmd := exec.Command(bin, "-c", confPath, "-o", logPath, "-a", statsHost, "-s", statsPort)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", bin, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -24,13 +25,17 @@ const (
 	bindRetries  = 5                // new ports to try when one was taken
 )
 
-// FreePort returns "127.0.0.1:PORT" for a TCP port that was free a moment
-// ago: the kernel picks it, and the listener is closed again. Another
-// process may take it before the caller binds it; StartMemcached and
-// StartFaed retry with a new port when that happens.
+// FreePort returns "127.0.0.X:PORT" for a TCP port that was free a moment
+// ago on a loopback address X picked at random (2-254): the kernel picks
+// the port, and the listener is closed again. Another process may take it
+// before the caller binds it; StartMemcached and StartFaed retry with a new
+// port when that happens. The random address keeps test processes running
+// side by side (go test runs packages in parallel) from being handed the
+// same port, and keeps it clear of the local ports of outgoing loopback
+// connections, which come from 127.0.0.1.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", 2+rand.IntN(253)))
 	if err != nil {
 		t.Fatalf("testproc: find a free port: %v", err)
 	}
@@ -91,8 +96,8 @@ func StartMemcached(t testing.TB, args ...string) (addr string) {
 	bin := lookTool(t, "memcached", "memcached")
 	for try := 0; ; try++ {
 		addr = FreePort(t)
-		_, port, _ := net.SplitHostPort(addr)
-		argv := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
+		host, port, _ := net.SplitHostPort(addr)
+		argv := []string{"-U", "0", "-l", host, "-p", port}
 		if os.Geteuid() == 0 && !hasArg(args, "-u") {
 			argv = append(argv, "-u", "root") // memcached refuses root without -u
 		}
