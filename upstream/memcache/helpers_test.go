@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
@@ -48,8 +49,8 @@ func launchMemcached(t testing.TB, addr string) (*exec.Cmd, chan struct{}, bool)
 	if _, err := os.Stat(memcachedBin); err != nil {
 		t.Fatalf("%s is needed by these tests: apt-get install memcached (%v)", memcachedBin, err)
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	args := []string{"-U", "0", "-l", "127.0.0.1", "-p", port}
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{"-U", "0", "-l", host, "-p", port}
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody") // memcached refuses to run as root
 	}
@@ -83,13 +84,7 @@ func launchMemcached(t testing.TB, addr string) (*exec.Cmd, chan struct{}, bool)
 // freeAddr returns a loopback address nobody listens on (for now).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testproc.FreePort(t)
 }
 
 // waitFor polls cond until it holds or the deadline passes.
