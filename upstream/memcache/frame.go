@@ -57,28 +57,15 @@ func (f *frame) scan(b []byte) error {
 	}
 	for !f.done {
 		if f.data > 0 {
-			end := f.n + f.data
-			if len(b) < end {
-				return nil
+			if more, err := f.block(b); more || err != nil {
+				return err
 			}
-			if b[end-2] != '\r' || b[end-1] != '\n' {
-				return errBadReply
-			}
-			f.n, f.data = end, 0
 			continue
 		}
-		i := bytes.IndexByte(b[f.n:], '\n')
-		if i < 0 {
-			if len(b)-f.n > maxLine {
-				return errBadReply
-			}
-			return nil
+		line, err := f.line(b, len("0\r\n")) // the shortest: incr answering 0
+		if line == nil {
+			return err
 		}
-		line := b[f.n : f.n+i+1]
-		if len(line) > maxLine || len(line) < 3 || line[len(line)-2] != '\r' {
-			return errBadReply
-		}
-		f.n += len(line)
 		if f.kind == kindLine {
 			f.done = true
 			return nil
@@ -100,6 +87,39 @@ func (f *frame) scan(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// block steps over the pending data block (f.data bytes, "\r\n" included)
+// at f.n; more is true while b does not hold all of it.
+func (f *frame) block(b []byte) (more bool, err error) {
+	end := f.n + f.data
+	if len(b) < end {
+		return true, nil
+	}
+	if b[end-2] != '\r' || b[end-1] != '\n' {
+		return false, errBadReply
+	}
+	f.n, f.data = end, 0
+	return false, nil
+}
+
+// line returns the line at f.n, "\r\n" included and at least minLen
+// bytes long, and steps over it; nil (and no error) while b does not hold
+// all of it.
+func (f *frame) line(b []byte, minLen int) ([]byte, error) {
+	i := bytes.IndexByte(b[f.n:], '\n')
+	if i < 0 {
+		if len(b)-f.n > maxLine {
+			return nil, errBadReply
+		}
+		return nil, nil
+	}
+	line := b[f.n : f.n+i+1]
+	if len(line) > maxLine || len(line) < minLen || line[len(line)-2] != '\r' {
+		return nil, errBadReply
+	}
+	f.n += len(line)
+	return line, nil
 }
 
 // isErrorLine reports whether line is ERROR, CLIENT_ERROR … or

@@ -43,29 +43,16 @@ func unfence(reply []byte) []byte {
 func (f *frame) scanMeta(b []byte) error {
 	for !f.done {
 		if f.data > 0 {
-			end := f.n + f.data
-			if len(b) < end {
-				return nil
+			if more, err := f.block(b); more || err != nil {
+				return err
 			}
-			if b[end-2] != '\r' || b[end-1] != '\n' {
-				return errBadReply
-			}
-			f.n, f.data = end, 0
 			f.done = f.kind == kindMeta
 			continue
 		}
-		i := bytes.IndexByte(b[f.n:], '\n')
-		if i < 0 {
-			if len(b)-f.n > maxLine {
-				return errBadReply
-			}
-			return nil
+		line, err := f.line(b, len("HD\r\n"))
+		if line == nil {
+			return err
 		}
-		line := b[f.n : f.n+i+1]
-		if len(line) > maxLine || len(line) < 4 || line[len(line)-2] != '\r' {
-			return errBadReply
-		}
-		f.n += len(line)
 		if bytes.HasPrefix(line, []byte("VA ")) {
 			n, ok := vaLen(line)
 			if !ok {
