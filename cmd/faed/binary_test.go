@@ -14,16 +14,7 @@ import (
 
 func TestBinaryProtocol(t *testing.T) {
 	script := bindiff.Script()
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"memcached-vs-memcached", func(t *testing.T) string { return testproc.StartMemcached(t) }},
-		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
-		{"faed-servers", func(t *testing.T) string {
-			return testproc.StartFaed(t, "-servers", testproc.StartMemcached(t))
-		}},
-	} {
+	for _, tc := range serverTargets("memcached-vs-memcached") {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ref := bindiff.Play(t, testproc.StartMemcached(t), script)

@@ -72,19 +72,9 @@ func TestDiff(t *testing.T) {
 		t.FailNow()
 	}
 
-	targets := []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		// Two fresh memcached processes must agree: this proves the script
-		// and the runner deterministic, so a mismatch below is the target's.
-		{"memcached-vs-memcached", func(t *testing.T) string { return testproc.StartMemcached(t) }},
-		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
-		{"faed-servers", func(t *testing.T) string {
-			return testproc.StartFaed(t, "-servers", testproc.StartMemcached(t))
-		}},
-	}
-	for _, tg := range targets {
+	// Two fresh memcached processes must agree: this proves the script and
+	// the runner deterministic, so a mismatch below is the target's.
+	for _, tg := range serverTargets("memcached-vs-memcached") {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
 			got := playScript(t, sc, tg.start(t))

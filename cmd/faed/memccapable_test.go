@@ -15,8 +15,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/fae-sidecar/fae/internal/testproc"
 )
 
 func TestMemccapable(t *testing.T) {
@@ -24,16 +22,7 @@ func TestMemccapable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("memccapable not found (%v): install it with `apt-get install libmemcached-tools` (or `make deps`)", err)
 	}
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"memcached", func(t *testing.T) string { return testproc.StartMemcached(t) }},
-		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
-		{"faed-servers", func(t *testing.T) string {
-			return testproc.StartFaed(t, "-servers", testproc.StartMemcached(t))
-		}},
-	} {
+	for _, tc := range serverTargets("memcached") {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			host, port, err := net.SplitHostPort(tc.start(t))

@@ -5,32 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/metascript"
 	"github.com/fae-sidecar/fae/internal/testproc"
 )
-
-// metaScript reads the meta-command script shared with upstream/local (TestMetaDifferential):
-// one request per line, "|" standing for "\r\n", "#" lines being comments.
-func metaScript(t testing.TB) []string {
-	t.Helper()
-	b, err := os.ReadFile("../../proto/memcache/testdata/meta_script.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var steps []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			steps = append(steps, l)
-		}
-	}
-	return steps
-}
 
 // metaProxyCases are requests whose refusal happens in faed's parser rather
 // than a store: bad data chunks and a too-large ms, whose data is swallowed
@@ -43,14 +26,8 @@ var metaProxyCases = []string{
 
 // metaTargets are faed's ways to serve meta commands: its embedded store,
 // and a memcached behind each transport of a memcache pool.
-func metaTargets(t *testing.T) []struct {
-	name  string
-	start func(t *testing.T) string
-} {
-	return []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
+func metaTargets() []target {
+	return []target{
 		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
 		{"faed-loop", func(t *testing.T) string {
 			return startFaedPool(t, []string{startMetaMemcached(t)}, "transport: loop")
@@ -69,18 +46,11 @@ func startMetaMemcached(t *testing.T) string {
 	return testproc.StartMemcached(t, "-o", "no_lru_maintainer")
 }
 
-// TestMetaDiff plays metaScript, one request and its reply at a time, to
+// TestMetaDiff plays metascript.Script and metaProxyCases, one request and its reply at a time, to
 // memcached and through faed.
 func TestMetaDiff(t *testing.T) {
-	script := append(metaScript(t), metaProxyCases...)
-	want := playMeta(t, startMetaMemcached(t), script)
-	for _, tg := range metaTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
-			t.Parallel()
-			got := playMeta(t, tg.start(t), script)
-			compareMeta(t, script, want, got)
-		})
-	}
+	script := append(metascript.Script(), metaProxyCases...)
+	diffMeta(t, script)
 }
 
 // TestMetaQuietPipeline sends quiet requests back to back and one mn: the
@@ -93,8 +63,14 @@ func TestMetaQuietPipeline(t *testing.T) {
 		fmt.Fprintf(&b, "ma c%d q N0 J%d|ma c%d q v|ms k%d 1 ME q|x|", i%3, i, i%3, i%7)
 	}
 	script := []string{strings.TrimSuffix(b.String(), "|")} // playMeta adds the mn
+	diffMeta(t, script)
+}
+
+// diffMeta plays script, one step at a time, to memcached and to each of
+// metaTargets, and compares each target's replies with memcached's.
+func diffMeta(t *testing.T, script []string) {
 	want := playMeta(t, startMetaMemcached(t), script)
-	for _, tg := range metaTargets(t) {
+	for _, tg := range metaTargets() {
 		t.Run(tg.name, func(t *testing.T) {
 			t.Parallel()
 			got := playMeta(t, tg.start(t), script)
@@ -134,10 +110,7 @@ func playMeta(t *testing.T, addr string, script []string) [][]byte {
 	return replies
 }
 
-var (
-	casField  = regexp.MustCompile(`( c|cas=)([0-9]+)`)
-	timeField = regexp.MustCompile(`( t| l|la=)([0-9]+)`)
-)
+var casField = regexp.MustCompile(`( c|cas=)([0-9]+)`)
 
 // metaNormalizer numbers CAS values by first appearance.
 type metaNormalizer map[string]int
@@ -160,7 +133,7 @@ func compareMeta(t *testing.T, script []string, want, got [][]byte) {
 	bad := 0
 	for i := range script {
 		w, g := nw.normalize(want[i]), ng.normalize(got[i])
-		if w != g && !closeTimes(w, g) {
+		if !metascript.SameReply(w, g) {
 			t.Errorf("step %d %.80q:\nfaed      %q\nmemcached %q", i, script[i], g, w)
 			if bad++; bad == 10 {
 				t.FailNow()
@@ -169,71 +142,13 @@ func compareMeta(t *testing.T, script []string, want, got [][]byte) {
 	}
 }
 
-// closeTimes reports whether a and b differ only in seconds fields, by at
-// most one.
-func closeTimes(a, b string) bool {
-	as, bs := timeField.FindAllStringSubmatch(a, -1), timeField.FindAllStringSubmatch(b, -1)
-	if len(as) != len(bs) || timeField.ReplaceAllString(a, "$1") != timeField.ReplaceAllString(b, "$1") {
-		return false
-	}
-	for i := range as {
-		x, _ := strconv.ParseInt(as[i][2], 10, 64)
-		y, _ := strconv.ParseInt(bs[i][2], 10, 64)
-		if x-y > 1 || y-x > 1 {
-			return false
-		}
-	}
-	return true
-}
-
 // TestMetaRandom plays random meta sequences (random flags in random order,
 // q included, CAS values near the live ones) to memcached and through faed.
 func TestMetaRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(42, 7))
 	var script []string
 	for i := range 800 {
-		script = append(script, strings.TrimSuffix(randomMeta(r, i), "\r\n"))
+		script = append(script, strings.TrimSuffix(metascript.Random(r, i), "\r\n"))
 	}
-	want := playMeta(t, startMetaMemcached(t), script)
-	for _, tg := range metaTargets(t) {
-		t.Run(tg.name, func(t *testing.T) {
-			t.Parallel()
-			got := playMeta(t, tg.start(t), script)
-			compareMeta(t, script, want, got)
-		})
-	}
-}
-
-// randomMeta is one random meta request (as in upstream/local's
-// TestMetaDifferentialRandom).
-func randomMeta(r *rand.Rand, i int) string {
-	key := []string{"a", "b", "c", "YQ== b", "Yg== b"}[r.IntN(5)]
-	pick := func(flags ...string) string {
-		var out []string
-		for _, j := range r.Perm(len(flags)) {
-			if r.IntN(3) == 0 {
-				out = append(out, flags[j])
-			}
-		}
-		return strings.Join(out, " ")
-	}
-	cas := fmt.Sprint("C", max(0, i-r.IntN(8)))
-	if r.IntN(4) == 0 {
-		cas = "C0"
-	}
-	ttl := fmt.Sprint("T", []int{0, 100, 1000}[r.IntN(3)])
-	var line string
-	switch r.IntN(4) {
-	case 0:
-		line = "mg " + key + " " + pick("v", "f", "t", "c", "k", "s", "O9", "q", "N100", ttl, "h", "u", "I")
-	case 1:
-		data := []string{"1", "22", "abc", "18446744073709551615", ""}[r.IntN(5)]
-		fl := pick("c", "k", "q", "O1", "F5", ttl, "I", cas, "M"+string("SEAPR"[r.IntN(5)]))
-		line = fmt.Sprintf("ms %s %d %s\r\n%s", key, len(data), fl, data)
-	case 2:
-		line = "md " + key + " " + pick("q", "k", "O2", "I", ttl, cas)
-	default:
-		line = "ma " + key + " " + pick("v", "c", "t", "k", "q", "O3", "N0", "J7", "D3", ttl, cas, "M"+string("I+D-"[r.IntN(4)]))
-	}
-	return strings.TrimRight(line, " ") + "\r\n"
+	diffMeta(t, script)
 }

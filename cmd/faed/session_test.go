@@ -21,8 +21,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/fae-sidecar/fae/internal/testproc"
 )
 
 // phpSessionArgs returns the php flags that keep sessions at addr.
@@ -54,16 +52,7 @@ func phpSessionArgs(addr string, binary bool) []string {
 
 func TestPHPSessions(t *testing.T) {
 	requirePHP(t, "memcached", "php-memcached")
-	for _, tg := range []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"memcached", func(t *testing.T) string { return testproc.StartMemcached(t) }},
-		{"faed-embedded", func(t *testing.T) string { return testproc.StartFaed(t) }},
-		{"faed-servers", func(t *testing.T) string {
-			return testproc.StartFaed(t, "-servers", testproc.StartMemcached(t))
-		}},
-	} {
+	for _, tg := range serverTargets("memcached") {
 		for _, binary := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/binary=%v", tg.name, binary), func(t *testing.T) {
 				t.Parallel()

@@ -4,38 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/fae-sidecar/fae/internal/metascript"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
-// metaScript reads the meta-command script shared with cmd/faed (TestMetaDiff):
-// one request per line, "|" standing for "\r\n", "#" lines being comments.
-func metaScript(t testing.TB) []string {
-	t.Helper()
-	b, err := os.ReadFile("../../proto/memcache/testdata/meta_script.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var steps []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			steps = append(steps, l)
-		}
-	}
-	return steps
-}
-
-// TestMetaDifferential plays metaScript against memcached and the store.
+// TestMetaDifferential plays metascript.Script against memcached and the store.
 func TestMetaDifferential(t *testing.T) {
 	mc := startMemcached(t)
 	s := New(Config{})
 	var p memcache.Parser
-	for i, line := range metaScript(t) {
+	for i, line := range metascript.Script() {
 		wire := strings.ReplaceAll(line, "|", "\r\n") + "\r\n"
 		want := mc.roundTrip(t, wire)
 		got := serveWire(t, &p, s, []byte(wire))
@@ -83,28 +64,9 @@ func serveWire(t *testing.T, p *memcache.Parser, s *Store, wire []byte) []byte {
 	return out
 }
 
-// timeField matches the flags whose value is a number of seconds.
-var timeField = regexp.MustCompile(`( t| l|la=)(\d+)`)
-
-// sameMetaReply compares replies, allowing second fields to differ by one
+// sameMetaReply compares replies, allowing seconds fields to differ by one
 // (a second boundary between the two servers).
-func sameMetaReply(a, b []byte) bool {
-	if string(a) == string(b) {
-		return true
-	}
-	as, bs := timeField.FindAllSubmatch(a, -1), timeField.FindAllSubmatch(b, -1)
-	if len(as) != len(bs) || timeField.ReplaceAllString(string(a), "$1") != timeField.ReplaceAllString(string(b), "$1") {
-		return false
-	}
-	for i := range as {
-		x, _ := strconv.ParseInt(string(as[i][2]), 10, 64)
-		y, _ := strconv.ParseInt(string(bs[i][2]), 10, 64)
-		if x-y > 1 || y-x > 1 {
-			return false
-		}
-	}
-	return true
-}
+func sameMetaReply(a, b []byte) bool { return metascript.SameReply(string(a), string(b)) }
 
 // TestMetaGetAllocs: an mg hit, an mg miss and an md miss allocate nothing.
 func TestMetaGetAllocs(t *testing.T) {
@@ -136,7 +98,7 @@ func TestMetaDifferentialRandom(t *testing.T) {
 			var p memcache.Parser
 			r := rand.New(rand.NewPCG(seed, 7))
 			for i := range 1500 {
-				wire := randomMeta(r, i)
+				wire := metascript.Random(r, i)
 				want := mc.roundTrip(t, wire)
 				got := serveWire(t, &p, s, []byte(wire))
 				if !sameMetaReply(got, want) {
@@ -146,38 +108,6 @@ func TestMetaDifferentialRandom(t *testing.T) {
 			compareStats(t, mc, s, true)
 		})
 	}
-}
-
-func randomMeta(r *rand.Rand, i int) string {
-	key := []string{"a", "b", "c", "YQ== b", "Yg== b"}[r.IntN(5)]
-	pick := func(flags ...string) string {
-		var out []string
-		for _, j := range r.Perm(len(flags)) {
-			if r.IntN(3) == 0 {
-				out = append(out, flags[j])
-			}
-		}
-		return strings.Join(out, " ")
-	}
-	cas := fmt.Sprint("C", max(0, i-r.IntN(8)))
-	if r.IntN(4) == 0 {
-		cas = "C0"
-	}
-	ttl := fmt.Sprint("T", []int{0, 100, 1000}[r.IntN(3)])
-	var line string
-	switch r.IntN(4) {
-	case 0:
-		line = "mg " + key + " " + pick("v", "f", "t", "c", "k", "s", "O9", "q", "N100", ttl, "h", "u", "I")
-	case 1:
-		data := []string{"1", "22", "abc", "18446744073709551615", ""}[r.IntN(5)]
-		fl := pick("c", "k", "q", "O1", "F5", ttl, "I", cas, "M"+string("SEAPR"[r.IntN(5)]))
-		line = fmt.Sprintf("ms %s %d %s\r\n%s", key, len(data), fl, data)
-	case 2:
-		line = "md " + key + " " + pick("q", "k", "O2", "I", ttl, cas)
-	default:
-		line = "ma " + key + " " + pick("v", "c", "t", "k", "q", "O3", "N0", "J7", "D3", ttl, cas, "M"+string("I+D-"[r.IntN(4)]))
-	}
-	return strings.TrimRight(line, " ") + "\r\n"
 }
 
 // A meta request the server sends for itself (NoReply) acts and answers

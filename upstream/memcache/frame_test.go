@@ -39,21 +39,49 @@ var frameCases = []struct {
 	{name: "no newline for too long", kind: kindValues, in: string(bytes.Repeat([]byte("x"), maxLine+1)), wantErr: true},
 }
 
+// scanWhole scans in, all at once, as a reply of the given kind, and
+// checks that it fails if wantErr, else that it is incomplete if wantLen is
+// negative. It returns the frame, and whether the reply is complete and
+// left for the caller to check.
+func scanWhole(t *testing.T, kind replyKind, in string, wantLen int, wantErr bool) (frame, bool) {
+	t.Helper()
+	f := frame{kind: kind}
+	err := f.scan([]byte(in))
+	if gotErr := err != nil; gotErr != wantErr {
+		t.Fatalf("err %v, want error %v", err, wantErr)
+	}
+	if wantErr {
+		return f, false
+	}
+	if wantLen < 0 {
+		if f.done {
+			t.Fatalf("done at %d, want incomplete", f.n)
+		}
+		return f, false
+	}
+	return f, true
+}
+
+// scanByteByByte scans in, a complete reply of the given kind, one byte
+// more at a time: resuming must end it where scanning it whole does.
+func scanByteByByte(t *testing.T, kind replyKind, in string, wantLen int) {
+	t.Helper()
+	f := frame{kind: kind}
+	for i := 1; i <= len(in) && !f.done; i++ {
+		if err := f.scan([]byte(in[:i])); err != nil {
+			t.Fatalf("at %d: %v", i, err)
+		}
+	}
+	if !f.done || f.n != wantLen {
+		t.Fatalf("byte by byte: done %v n %d, want %d", f.done, f.n, wantLen)
+	}
+}
+
 func TestFrameScan(t *testing.T) {
 	for _, tc := range frameCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := frame{kind: tc.kind}
-			err := f.scan([]byte(tc.in))
-			if gotErr := err != nil; gotErr != tc.wantErr {
-				t.Fatalf("err %v, want error %v", err, tc.wantErr)
-			}
-			if tc.wantErr {
-				return
-			}
-			if tc.wantLen < 0 {
-				if f.done {
-					t.Fatalf("done at %d, want incomplete", f.n)
-				}
+			f, complete := scanWhole(t, tc.kind, tc.in, tc.wantLen, tc.wantErr)
+			if !complete {
 				return
 			}
 			if !f.done || f.n != tc.wantLen || f.hits != tc.wantHits || f.end != tc.wantEnd {
@@ -70,17 +98,7 @@ func TestFrameScanByteByByte(t *testing.T) {
 		if tc.wantErr || tc.wantLen < 0 {
 			continue
 		}
-		t.Run(tc.name, func(t *testing.T) {
-			f := frame{kind: tc.kind}
-			for i := 1; i <= len(tc.in) && !f.done; i++ {
-				if err := f.scan([]byte(tc.in[:i])); err != nil {
-					t.Fatalf("at %d: %v", i, err)
-				}
-			}
-			if !f.done || f.n != tc.wantLen {
-				t.Fatalf("done %v n %d, want %d", f.done, f.n, tc.wantLen)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { scanByteByByte(t, tc.kind, tc.in, tc.wantLen) })
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,20 +184,31 @@ func do(t testing.TB, p *Pool, req *memcache.Request) []byte {
 // followed by "mn" (meta no-op), whose "MN\r\n" marks where the reply ends
 // without parsing it: the replies it reads are memcached's, framed
 // independently of the code under test.
-type direct struct {
+type direct struct{ testConn }
+
+func dialDirect(t testing.TB, addr string) *direct {
+	t.Helper()
+	return &direct{dialTest(t, addr, 4096)}
+}
+
+// testConn is a test's connection to a server, read through br (of the
+// size dialTest was given).
+type testConn struct {
 	t  testing.TB
 	nc net.Conn
 	br *bufio.Reader
 }
 
-func dialDirect(t testing.TB, addr string) *direct {
+// dialTest connects to addr, failing t if it cannot; the connection is
+// closed when the test ends.
+func dialTest(t testing.TB, addr string, bufSize int) testConn {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &direct{t: t, nc: nc, br: bufio.NewReader(nc)}
+	return testConn{t: t, nc: nc, br: bufio.NewReaderSize(nc, bufSize)}
 }
 
 func (d *direct) do(req *memcache.Request) []byte {
@@ -218,6 +230,19 @@ func (d *direct) raw(wire []byte) []byte {
 		got = append(got, line...)
 	}
 	return got[:len(got)-4]
+}
+
+// checkValidate checks that cfg.Validate accepts cfg if wantErr is empty,
+// else refuses it with an error that contains wantErr (the field's path).
+func checkValidate(t *testing.T, cfg Config, wantErr string) {
+	t.Helper()
+	err := cfg.Validate()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Fatalf("error %v, want one naming %q", err, wantErr)
+	}
 }
 
 // Request builders.

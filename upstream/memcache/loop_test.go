@@ -55,21 +55,13 @@ func loopFront(t testing.TB, p *Pool, loops int) string {
 }
 
 // frontClient is one client connection to a front end.
-type frontClient struct {
-	t  testing.TB
-	nc net.Conn
-	br *bufio.Reader
-}
+type frontClient struct{ testConn }
 
 func dialFront(t testing.TB, addr string) *frontClient {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	return &frontClient{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	c := dialTest(t, addr, 64<<10)
+	c.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	return &frontClient{c}
 }
 
 func (c *frontClient) send(wire []byte) {

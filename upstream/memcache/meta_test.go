@@ -37,33 +37,14 @@ var metaFrameCases = []struct {
 func TestFrameScanMeta(t *testing.T) {
 	for _, tc := range metaFrameCases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := frame{kind: tc.kind}
-			err := f.scan([]byte(tc.in))
-			if gotErr := err != nil; gotErr != tc.wantErr {
-				t.Fatalf("err %v, want error %v", err, tc.wantErr)
-			}
-			if tc.wantErr {
-				return
-			}
-			if tc.wantLen < 0 {
-				if f.done {
-					t.Fatalf("done at %d, want incomplete", f.n)
-				}
+			f, complete := scanWhole(t, tc.kind, tc.in, tc.wantLen, tc.wantErr)
+			if !complete {
 				return
 			}
 			if !f.done || f.n != tc.wantLen {
 				t.Fatalf("done %v n %d, want %d", f.done, f.n, tc.wantLen)
 			}
-			// Resuming byte by byte gives the same answer.
-			g := frame{kind: tc.kind}
-			for i := 1; i <= len(tc.in) && !g.done; i++ {
-				if err := g.scan([]byte(tc.in[:i])); err != nil {
-					t.Fatalf("at %d: %v", i, err)
-				}
-			}
-			if !g.done || g.n != tc.wantLen {
-				t.Fatalf("byte by byte: done %v n %d, want %d", g.done, g.n, tc.wantLen)
-			}
+			scanByteByByte(t, tc.kind, tc.in, tc.wantLen)
 		})
 	}
 }

@@ -257,13 +257,7 @@ func TestHashSkipPrefixValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Config{Servers: []Server{{Addr: "a:1"}}, HashSkipPrefix: tc.prefix}.Validate()
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
-			}
+			checkValidate(t, Config{Servers: []Server{{Addr: "a:1"}}, HashSkipPrefix: tc.prefix}, tc.wantErr)
 		})
 	}
 }
