@@ -22,7 +22,6 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 	sh := s.shardOf(key)
 	m := s.flush.Load()
 	var digits [20]byte
-	var d []byte
 
 	sh.mu.Lock()
 	it := sh.find(keyView(key), now, m)
@@ -42,32 +41,41 @@ func (s *Store) arith(req *memcache.Request, out []byte, now int64) []byte {
 		sh.mu.Unlock()
 		return reply(out, req, memcache.ReplyNonNumeric)
 	}
-	v = sh.bump(v, req.Delta, incr)
-	d = strconv.AppendUint(digits[:0], v, 10)
-	if len(d) <= len(it.value) {
-		it.value = padTo(d, len(it.value))
-		it.cas = s.nextCas()
-	} else {
-		size := itemSize(len(key), len(d), it.flags)
-		if s.fits(sh, size) != "" {
-			// Only with a budget of a few hundred bytes. Memcached keeps the
-			// item and answers so when it cannot allocate the longer one.
-			sh.mu.Unlock()
-			return reply(out, req, "SERVER_ERROR out of memory\r\n")
-		}
-		nw := *it
-		nw.value = append([]byte(nil), d...)
-		nw.size = size
-		nw.time = now
-		nw.cas = s.nextCas()
-		sh.relink(it, nw, now, m)
-	}
+	d, _, fits := s.addDelta(sh, key, it, v, req.Delta, incr, &digits, now, m)
 	sh.mu.Unlock()
+	if !fits {
+		return reply(out, req, "SERVER_ERROR out of memory\r\n")
+	}
 	if req.NoReply {
 		return out
 	}
 	out = append(out, d...)
 	return append(out, '\r', '\n')
+}
+
+// addDelta stores counter v of it plus (incr) or minus delta as memcached's
+// do_add_delta does, for incr, decr and ma: over the value in place, padded
+// with spaces, when the new number is no longer, else in a new item that
+// memcached allocates afresh with only the key, client flags and exptime
+// (no meta flags: not fetched, not stale, and a base64 key no longer marked
+// so). Either way the item takes a new CAS. It returns the new number's
+// digits (in digits), whether a new item replaced it, and false when that
+// item does not fit (only with a budget of a few hundred bytes: memcached
+// then keeps the old item and answers out of memory). sh.mu is held.
+func (s *Store) addDelta(sh *shard, key []byte, it *item, v, delta uint64, incr bool, digits *[20]byte, now int64, m *flushMark) (d []byte, replaced, fits bool) {
+	d = strconv.AppendUint(digits[:0], sh.bump(v, delta, incr), 10)
+	if len(d) <= len(it.value) {
+		it.value = padTo(d, len(it.value))
+		it.cas = s.nextCas()
+		return d, false, true
+	}
+	size := itemSize(len(key), len(d), it.flags)
+	if s.fits(sh, size) != "" {
+		return d, false, false
+	}
+	nw := item{value: append([]byte(nil), d...), flags: it.flags, exp: it.exp, time: now, cas: s.nextCas(), size: size}
+	sh.relink(it, nw, now, m)
+	return d, true, true
 }
 
 // parseCounter reads a stored value as memcached's safe_strtoull reads the

@@ -387,22 +387,11 @@ func (s *Store) metaArith(req *memcache.Request, out []byte, now int64) []byte {
 			sh.mu.Unlock()
 			return append(out, memcache.ReplyNonNumeric...)
 		}
-		v = sh.bump(v, m.Delta, incr)
-		d = strconv.AppendUint(digits[:0], v, 10)
-		if len(d) <= len(it.value) {
-			it.value = padTo(d, len(it.value))
-			it.cas = s.nextCas()
-		} else {
-			size := itemSize(len(key), len(d), it.flags)
-			if s.fits(sh, size) != "" {
-				sh.mu.Unlock()
-				return append(out, "SERVER_ERROR out of memory\r\n"...)
-			}
-			// A new item: memcached does not carry the meta flags over.
-			nw := item{value: append([]byte(nil), d...), flags: it.flags, exp: it.exp, time: now,
-				cas: s.nextCas(), size: size, binKey: it.binKey}
-			sh.relink(it, nw, now, fm)
-			replaced = true
+		var fits bool
+		d, replaced, fits = s.addDelta(sh, key, it, v, m.Delta, incr, &digits, now, fm)
+		if !fits {
+			sh.mu.Unlock()
+			return append(out, "SERVER_ERROR out of memory\r\n"...)
 		}
 	}
 	if it == nil {
