@@ -83,9 +83,11 @@ func textSafe(key []byte) bool {
 }
 
 // sendable reports whether a binary request's key can reach every pool:
-// as it is, or in base64 within memcached's key limit.
+// as it is, or in base64 within memcached's key limit. The length comes
+// first: it settles nearly every key without the byte scan, which setKey
+// does anyway.
 func sendable(key []byte) bool {
-	return textSafe(key) || len(key) <= memcache.MaxMetaKeyBytes
+	return len(key) <= memcache.MaxMetaKeyBytes || textSafe(key)
 }
 
 // start makes op the translation of r, whose key is sendable.
@@ -180,6 +182,7 @@ func (op *binOp) setKey(key []byte) (safe bool) {
 	base64.StdEncoding.Encode(op.b64[:n], key)
 	q.Keys = append(q.Keys, op.b64[:n])
 	q.Meta.AddFlag('b')
+	q.SetItemKey(op.key) // the pools need not decode what we just encoded
 	return false
 }
 

@@ -188,7 +188,7 @@ func (p *Parser) meta(buf []byte, n int, t *tokens, req *Request) (int, error) {
 		m.Delta = 1
 	}
 	if cmd != CmdMetaSet {
-		errstr := m.preparse(t, first, key)
+		errstr := m.preparse(t, first, req)
 		switch {
 		case errstr != "" && cmd == CmdMetaGet:
 			return n, &Error{Reply: errstr}
@@ -207,7 +207,7 @@ func (p *Parser) meta(buf []byte, n int, t *tokens, req *Request) (int, error) {
 		return n, &Error{Reply: errBadFormat}
 	}
 	size := int(vlen) + 2
-	if errstr := m.preparse(t, first, key); errstr != "" {
+	if errstr := m.preparse(t, first, req); errstr != "" {
 		return n, &Error{Reply: errstr, Swallow: size}
 	}
 	if !validMode(m.Mode, "EAPRS") {
@@ -244,7 +244,7 @@ func (p *Parser) metaDebug(n int, t *tokens, req *Request) (int, error) {
 	if t.n >= 3 && string(t.tok[2]) == "b" {
 		req.Meta.set('b')
 		req.Meta.Tokens = t.tok[2]
-		if !validKey(t.tok[1]) {
+		if !req.decodeItem() {
 			return n, &Error{Reply: errBadFormat}
 		}
 	}
@@ -298,7 +298,7 @@ func flagRegion(line []byte, skip int) []byte {
 // returns the error line, or "". A duplicate or unknown flag stops it at
 // once; a bad value is remembered and parsing goes on, so a later error
 // line replaces it.
-func (m *MetaFlags) preparse(t *tokens, first int, key []byte) string {
+func (m *MetaFlags) preparse(t *tokens, first int, r *Request) string {
 	errstr := ""
 	hasErr := false
 	bad := func(s string) {
@@ -316,7 +316,7 @@ func (m *MetaFlags) preparse(t *tokens, first int, key []byte) string {
 		arg := tok[1:]
 		switch o {
 		case 'b':
-			if !validKey(key) {
+			if !r.decodeItem() {
 				bad(errMetaDecode)
 			}
 		case 'l', 'O', 'P', 'L', 'k', 's', 't', 'c', 'f', 'v', 'h', 'u', 'q', 'I':
@@ -401,13 +401,16 @@ func (m *MetaFlags) checkOpaque(t *tokens, first int) *Error {
 	return nil
 }
 
-// validKey reports whether a base64 key (flag b) decodes, as memcached
-// requires. The key stays encoded in Request.Keys (Parse never writes to
-// its buffer) and a proxy forwards it as it came; what names the item is
-// the decoded key ([Request.ItemKey]).
-func validKey(key []byte) bool {
-	var dst [MaxMetaKey]byte
-	_, ok := DecodeMetaKey(dst[:], key)
+// decodeItem decodes r's base64 key (flag b) into r's own buffer, where
+// ItemKey finds it, and reports whether it decodes, as memcached requires.
+// The key stays encoded in r.Keys (Parse never writes to its buffer) and a
+// proxy forwards it as it came; what names the item is the decoded key.
+func (r *Request) decodeItem() bool {
+	if r.itemBuf == nil {
+		r.itemBuf = make([]byte, MaxMetaKey)
+	}
+	d, ok := DecodeMetaKey(r.itemBuf[:MaxMetaKey], r.Key())
+	r.item = d
 	return ok
 }
 
@@ -423,21 +426,35 @@ const MaxMetaKeyBytes = DefaultMaxKeyLen / 4 * 3
 
 // ItemKey returns the key of the item r addresses, as a store names it:
 // r's first key, or, when a meta command sent it in base64 (flag b), that
-// key decoded into buf, which must hold MaxMetaKey bytes; decoded reports
-// the latter. A key that does not decode (Parse refuses it) is returned as
-// it is. Whatever places or caches items by key (router, pools, stores)
-// uses it, so that a key sent in base64 is the same item as its bytes sent
-// as they are, by any protocol.
+// key decoded; decoded reports the latter. A key that does not decode
+// (Parse refuses it) is returned as it is. Whatever places or caches items
+// by key (router, pools, stores) uses it, so that a key sent in base64 is
+// the same item as its bytes sent as they are, by any protocol.
+//
+// Parse decodes such a key once, into r, and a request built by hand gets
+// it from [Request.SetItemKey]: ItemKey returns that, valid until r is
+// reset. buf, which must hold MaxMetaKey bytes, is written only for a
+// request built with flag b but without SetItemKey; with a nil buf, that
+// request's key is returned as it is (decoded false).
 func (r *Request) ItemKey(buf []byte) (key []byte, decoded bool) {
 	k := r.Key()
 	if !r.Cmd.IsMeta() || !r.Meta.Has('b') {
 		return k, false
+	}
+	if r.item != nil {
+		return r.item, true
 	}
 	if d, ok := DecodeMetaKey(buf, k); ok {
 		return d, true
 	}
 	return k, false
 }
+
+// SetItemKey records key as the decoded form of r's base64 key (flag b),
+// for ItemKey: whoever builds a request with flag b from a key it holds
+// calls it, so that nobody decodes that key again. r keeps key itself, not
+// a copy, until Reset.
+func (r *Request) SetItemKey(key []byte) { r.item = key }
 
 // DecodeMetaKey decodes a base64 key (flag b) into dst, which must hold
 // MaxMetaKey bytes for a key of up to 256 bytes. It fails as memcached's

@@ -153,12 +153,24 @@ type Request struct {
 	// Meta holds the flags of a meta command; its data block (ms) is in
 	// Data.
 	Meta MetaFlags
+
+	// item is the decoded key of a meta command whose key came in base64
+	// (flag b): Parse decodes it into itemBuf once, as it must to check it,
+	// and [Request.SetItemKey] sets it on a request built by hand. nil
+	// otherwise; Reset clears it.
+	item []byte
+	// itemBuf holds a parsed request's item; its capacity (MaxMetaKey) is
+	// kept across Reset, so decoding allocates once per Request.
+	itemBuf []byte
 }
 
 // Reset clears r for reuse, keeping the capacity of its slices.
 func (r *Request) Reset() {
-	keys, args := r.Keys[:0], r.Args[:0]
-	*r = Request{Keys: keys, Args: args}
+	keys, args, ib := r.Keys[:0], r.Args[:0], r.itemBuf
+	// Zeroing in place, then setting the kept fields, spares the copy of
+	// a whole Request that a composite literal with them costs.
+	*r = Request{}
+	r.Keys, r.Args, r.itemBuf = keys, args, ib
 }
 
 // Key returns the first key, or nil.
@@ -174,7 +186,7 @@ func (r *Request) Key() []byte {
 // Reusing dst and arena makes the copy allocation-free in steady state.
 func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
 	arena = arena[:0]
-	n := len(r.Data) + len(r.Meta.Tokens)
+	n := len(r.Data) + len(r.Meta.Tokens) + len(r.item)
 	for _, k := range r.Keys {
 		n += len(k)
 	}
@@ -184,8 +196,9 @@ func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
 	if cap(arena) < n {
 		arena = make([]byte, 0, n)
 	}
-	keys, args := dst.Keys[:0], dst.Args[:0]
+	keys, args, ib := dst.Keys[:0], dst.Args[:0], dst.itemBuf
 	*dst = *r
+	dst.itemBuf = ib
 	for _, k := range r.Keys {
 		s := len(arena)
 		arena = append(arena, k...)
@@ -206,6 +219,11 @@ func (r *Request) CopyTo(dst *Request, arena []byte) []byte {
 		s := len(arena)
 		arena = append(arena, r.Meta.Tokens...)
 		dst.Meta.Tokens = arena[s:len(arena):len(arena)]
+	}
+	if r.item != nil {
+		s := len(arena)
+		arena = append(arena, r.item...)
+		dst.item = arena[s:len(arena):len(arena)]
 	}
 	return arena
 }

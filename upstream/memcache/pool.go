@@ -30,7 +30,7 @@ type Pool struct {
 	st      counters
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
 	gathers sync.Pool // *gather: same lifetime, for fanned-out requests
-	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart
+	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart, for a key ItemKey must decode
 
 	// loops holds the loop transport's state of each event loop that sent
 	// a request (see loop.go); nil with TransportGoroutine.
@@ -280,6 +280,11 @@ func (p *Pool) partOf(key []byte, pt path) int {
 func (p *Pool) metaPart(req *memcache.Request, pt path) int {
 	if !req.Meta.Has('b') {
 		return p.partOf(req.Keys[0], pt)
+	}
+	// A parsed request holds its decoded key, and so does one built with
+	// SetItemKey: no buffer is needed then.
+	if key, ok := req.ItemKey(nil); ok {
+		return p.partOf(key, pt)
 	}
 	// The picker is a func value, so a key buffer on the stack would
 	// escape: keyBufs lends one for the call.
