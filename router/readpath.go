@@ -63,10 +63,18 @@ func (p *readPath) Serve(req *memcache.Request, out []byte, w upstream.Waiter) (
 		if p.l1 != nil {
 			p.l1.Purge()
 		}
+	case req.Cmd == memcache.CmdMetaGet && !metaGetWrites(&req.Meta):
+		// A read: it neither changes the item nor fills L1.
 	case req.Cmd.HasKey() && !req.Cmd.IsRetrieval(), req.Cmd == memcache.CmdGat, req.Cmd == memcache.CmdGats:
 		return p.write(req, out, w)
 	}
 	return p.next.Serve(req, out, w)
+}
+
+// metaGetWrites reports whether an mg may change its item: create it (N),
+// touch it (T) or hand out a recache win (R).
+func metaGetWrites(m *memcache.MetaFlags) bool {
+	return m.Has('N') || m.Has('T') || m.Has('R')
 }
 
 // get answers from L1, joins a read of the same key in flight, or leads one.

@@ -100,3 +100,49 @@ func TestReadPathBase64Write(t *testing.T) {
 		t.Errorf("get foo after an ms of its base64 key: %q, want the new value", got)
 	}
 }
+
+// TestReadPathMetaGet: an mg that only reads leaves L1 alone; one that may
+// change the item (here: touch it) drops the key as a write does.
+func TestReadPathMetaGet(t *testing.T) {
+	pool := &lastPool{}
+	rp := WithReadPath(pool, ReadPath{L1: l1.New(l1.Config{MaxBytes: 1 << 20, TTL: time.Hour})})
+	loop := &fakeLoop{}
+	w := &countWaiter{loop: loop}
+	parse := func(line string) *memcache.Request {
+		var p memcache.Parser
+		req := &memcache.Request{}
+		if _, err := p.Parse([]byte(line), req); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		return req
+	}
+	cached := func() bool {
+		_, async := rp.Serve(get("k"), nil, w)
+		if async {
+			upstream.Complete(pool.w, loop, []byte("VALUE k 0 1\r\nv\r\nEND\r\n"))
+		}
+		return !async
+	}
+	if cached() {
+		t.Fatal("a cold key came from L1")
+	}
+	if !cached() {
+		t.Fatal("the get's reply did not fill L1")
+	}
+	for _, tc := range []struct {
+		line  string
+		drops bool
+	}{
+		{"mg k v f c\r\n", false},
+		{"mg k v T30\r\n", true},
+	} {
+		if _, async := rp.Serve(parse(tc.line), nil, w); !async {
+			t.Fatalf("%q answered without the pool", tc.line)
+		}
+		upstream.Complete(pool.w, loop, []byte("VA 1\r\nv\r\n"))
+		if got := !cached(); got != tc.drops {
+			t.Errorf("after %q: key dropped from L1 = %v, want %v", tc.line, got, tc.drops)
+		}
+		cached() // fill L1 again for the next case
+	}
+}
