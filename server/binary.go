@@ -48,9 +48,10 @@ func (cn *conn) sniff(buf []byte) bool {
 // serveBinary is conn.serve's parse loop for a binary connection: it
 // parses and serves what arrived. It returns out with the replies to
 // write, the bytes of buf used, and whether the connection is held back.
-func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
+// Only requests that begin before end are parsed (see conn.readEnd).
+func (cn *conn) serveBinary(out, buf []byte, end int) (_ []byte, off int, held bool) {
 	bc := cn.bin
-	for !cn.closing && off < len(buf) {
+	for !cn.closing && off < end {
 		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
 		off += swallowed
 		if swallowed > 0 {

@@ -27,6 +27,14 @@ type conn struct {
 	seen    int     // inbound bytes already counted in bytes_read
 	dirty   bool    // queued on loop.dirty
 	closed  bool    // OnClose ran
+	// finished: the server drains and every request read was answered and
+	// written; the write side is shut (the client reads EOF after its last
+	// reply) and what the client still sends is discarded unparsed.
+	finished bool
+	// cutting: the server drains; only the first cut bytes buffered (those
+	// read before the drain reached this connection) may begin a request.
+	cutting bool
+	cut     int
 
 	// The binary protocol (binary.go).
 	sniffed bool     // the first byte chose the protocol
@@ -41,18 +49,22 @@ type conn struct {
 func (cn *conn) serve() gnet.Action {
 	s, c := cn.s, cn.c
 	cn.lastActive.Store(time.Now().UnixNano())
+	if cn.finished {
+		return cn.linger()
+	}
 	out := cn.drain(cn.out[:0])
 
 	buf, _ := c.Peek(-1)
 	if n := len(buf) - cn.seen; n > 0 {
 		s.stats.bytesRead.Add(uint64(n))
 	}
+	end := cn.readEnd(len(buf))
 	off := 0
 	held := false
 	if cn.sniff(buf) {
-		out, off, held = cn.serveBinary(out, buf)
+		out, off, held = cn.serveBinary(out, buf, end)
 	}
-	for cn.bin == nil && !cn.closing && off < len(buf) {
+	for cn.bin == nil && !cn.closing && off < end {
 		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
 		off += swallowed
 		if swallowed > 0 {
@@ -91,6 +103,9 @@ func (cn *conn) serve() gnet.Action {
 	}
 	if off > 0 {
 		_, _ = c.Discard(off)
+		if cn.cutting {
+			cn.cut = max(0, cn.cut-off)
+		}
 	}
 	cn.seen = len(buf) - off
 	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
@@ -111,6 +126,9 @@ func (cn *conn) serve() gnet.Action {
 		// than buffer without bound.
 		_, _ = c.Write([]byte("SERVER_ERROR out of memory reading request\r\n"))
 		return gnet.Close
+	}
+	if s.draining.Load() {
+		return cn.finish()
 	}
 	return gnet.None
 }

@@ -118,8 +118,8 @@ func New(cfg Config, h Handler) *Server {
 }
 
 // Run serves until ctx is done, then shuts down gracefully: it refuses new
-// connections, waits up to ShutdownTimeout for requests in flight to be
-// answered, and closes every connection.
+// connections, lets every connection answer what it has read and close
+// (drain.go), for up to ShutdownTimeout, then stops the event loops.
 func (s *Server) Run(ctx context.Context) error {
 	s.started = time.Now()
 	opts := []gnet.Option{
@@ -146,18 +146,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.draining.Store(true)
-	deadline := time.NewTimer(s.cfg.ShutdownTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-wait:
-	for s.inflight.Load() > 0 {
-		select {
-		case <-deadline.C:
-			s.cfg.Logger.Warn("shutdown timeout: closing with requests in flight", "inflight", s.inflight.Load())
-			break wait
-		case <-tick.C:
-		}
+	if !s.drain() {
+		s.cfg.Logger.Warn("shutdown timeout: closing connections with requests unanswered",
+			"conns", s.stats.currConns.Load(), "inflight", s.inflight.Load())
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -169,6 +160,36 @@ wait:
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// drain waits, up to ShutdownTimeout, until every client connection has
+// answered what it read and closed (see drain.go), waking each one on a
+// timer so that idle ones finish too. It reports whether all did.
+func (s *Server) drain() bool {
+	deadline := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var conns []*conn
+	for {
+		s.mu.Lock()
+		conns = conns[:0]
+		for cn := range s.conns {
+			conns = append(conns, cn)
+		}
+		s.mu.Unlock()
+		if len(conns) == 0 {
+			return true
+		}
+		for _, cn := range conns {
+			_ = cn.c.Wake(nil)
+		}
+		select {
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // OnBoot records the engine and logs where the server listens.

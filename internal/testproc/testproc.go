@@ -137,9 +137,66 @@ func StartFaed(t testing.TB, args ...string) (addr string) {
 // the test.
 func StartFaedErr(t testing.TB, args ...string) (addr string, err error) {
 	t.Helper()
+	p, addr, err := startFaed(t, args)
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return addr, nil
+}
+
+// Faed is a faed process started by StartFaedProc, for tests that signal
+// it themselves.
+type Faed struct {
+	Addr string
+	p    *proc
+}
+
+// StartFaedProc starts faed as StartFaed does, for a test that stops it
+// itself (Signal, Wait); t.Cleanup kills it if it still runs.
+func StartFaedProc(t testing.TB, args ...string) *Faed {
+	t.Helper()
+	p, addr, err := startFaed(t, args)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.kill(t)
+		}
+		if t.Failed() {
+			t.Logf("testproc: output of %s:\n%s", strings.Join(p.argv, " "), p.out.String())
+		}
+	})
+	return &Faed{Addr: addr, p: p}
+}
+
+// Signal sends sig to the process.
+func (f *Faed) Signal(sig os.Signal) error { return f.p.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the process to exit and returns how it
+// exited (nil: status 0).
+func (f *Faed) Wait(timeout time.Duration) error {
+	select {
+	case <-f.p.exited:
+		return f.p.waitErr
+	case <-time.After(timeout):
+		return fmt.Errorf("testproc: %s still running after %v", f.p.argv[0], timeout)
+	}
+}
+
+// Output is what the process printed so far.
+func (f *Faed) Output() string { return f.p.out.String() }
+
+// startFaed runs faed on a free port (see StartFaed) and waits until it
+// accepts connections; on failure the process is reaped.
+func startFaed(t testing.TB, args []string) (*proc, string, error) {
+	t.Helper()
 	bin := BuildFaed(t)
 	for try := 0; ; try++ {
-		addr = FreePort(t)
+		addr := FreePort(t)
 		argv := append([]string{"-listen", addr}, args...)
 		if !hasArg(args, "-loops") {
 			argv = append(argv, "-loops", "3")
@@ -147,14 +204,13 @@ func StartFaedErr(t testing.TB, args ...string) (addr string, err error) {
 		p := start(t, bin, argv)
 		err := p.waitReady(addr)
 		if err == nil {
-			t.Cleanup(func() { p.stop(t) })
-			return addr, nil
+			return p, addr, nil
 		}
 		p.kill(t)
 		if try < bindRetries && p.bindFailed() {
 			continue
 		}
-		return "", fmt.Errorf("faed %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
+		return nil, "", fmt.Errorf("faed %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
 	}
 }
 
