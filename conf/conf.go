@@ -44,8 +44,12 @@ const DefaultPool = "default"
 type Config struct {
 	// Listen is the client address (memcached text protocol). Default 127.0.0.1:11211.
 	Listen string `yaml:"listen"`
-	// Admin is the HTTP admin address; empty disables it.
+	// Admin is the HTTP admin address; empty disables it. It must be a
+	// loopback address unless AdminAllowRemote is set: it serves pprof,
+	// which exposes the process.
 	Admin string `yaml:"admin"`
+	// AdminAllowRemote lets Admin listen on an address other hosts reach.
+	AdminAllowRemote bool `yaml:"admin_allow_remote"`
 	// Loops is the number of event loops; 0 means one per two CPUs (at least one).
 	Loops int `yaml:"loops"`
 	// MaxConns caps client connections; more are refused with memcached's
@@ -218,6 +222,43 @@ func (c *Config) Defaults() {
 	}
 }
 
+// IsLoopback reports whether host:port names a loopback address
+// (127.0.0.0/8, ::1 or localhost). Other names are not resolved: they
+// count as reachable from other hosts, and so do an empty host and
+// unspecified addresses (0.0.0.0, ::), which listen on every interface.
+func IsLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Warnings lists what a valid configuration allows that an operator
+// should know of: flush_all open to other hosts.
+func (c *Config) Warnings() []string {
+	if IsLoopback(c.Listen) {
+		return nil
+	}
+	var flush []string
+	for name, p := range c.Pools {
+		if p != nil && (p.Kind == KindLocal || p.Kind == KindMemcache && p.AllowFlush != nil && *p.AllowFlush) {
+			flush = append(flush, name)
+		}
+	}
+	if len(flush) == 0 {
+		return nil
+	}
+	sort.Strings(flush)
+	return []string{fmt.Sprintf("listen %s is not a loopback address and flush_all empties pools %s for any "+
+		"host that reaches it: set allow_flush: false on memcache pools, or listen on 127.0.0.1",
+		c.Listen, strings.Join(flush, ", "))}
+}
+
 // Validate checks c after Defaults; its error names the field path.
 func (c *Config) Validate() error {
 	var errs []error
@@ -230,6 +271,9 @@ func (c *Config) Validate() error {
 	if c.Admin != "" {
 		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
 			bad("admin", "%q is not host:port (e.g. 127.0.0.1:11299)", c.Admin)
+		} else if !IsLoopback(c.Admin) && !c.AdminAllowRemote {
+			bad("admin", "%q is not a loopback address and the admin listener serves pprof, which exposes "+
+				"the process: use 127.0.0.1:PORT, or set admin_allow_remote: true", c.Admin)
 		}
 	}
 	if c.Loops < 0 {

@@ -61,6 +61,7 @@ func TestInvalid(t *testing.T) {
 		"bad_distribution.yaml":          "pools.default.distribution",
 		"bad_failover.yaml":              "pools.default.failover[1]",
 		"hash_skip_prefix_too_long.yaml": "pools.default.hash_skip_prefix",
+		"admin_not_loopback.yaml":        "admin_allow_remote",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {
@@ -75,6 +76,65 @@ func TestInvalid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), want[name]) {
 				t.Errorf("error %q does not name %q", err, want[name])
+			}
+		})
+	}
+}
+
+func TestAdminLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		name, admin string
+		allowRemote bool
+		ok          bool
+	}{
+		{name: "ipv4 loopback", admin: "127.0.0.1:11299", ok: true},
+		{name: "other 127/8", admin: "127.0.0.9:11299", ok: true},
+		{name: "ipv6 loopback", admin: "[::1]:11299", ok: true},
+		{name: "localhost", admin: "localhost:11299", ok: true},
+		{name: "every interface", admin: "0.0.0.0:11299"},
+		{name: "empty host", admin: ":11299"},
+		{name: "lan address", admin: "10.0.0.5:11299"},
+		{name: "host name", admin: "admin.example:11299"},
+		{name: "lan address allowed", admin: "10.0.0.5:11299", allowRemote: true, ok: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Config{Admin: tc.admin, AdminAllowRemote: tc.allowRemote}
+			c.Defaults()
+			err := c.Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	no := false
+	for _, tc := range []struct {
+		name   string
+		listen string
+		pools  map[string]*Pool
+		want   string // a substring of the one warning; "" for none
+	}{
+		{name: "loopback", listen: "127.0.0.1:11211"},
+		{name: "embedded store on all interfaces", listen: "0.0.0.0:11211", want: "pools default"},
+		{name: "memcache pool allowing flush", listen: "10.0.0.5:11211",
+			pools: map[string]*Pool{"default": {Kind: KindMemcache, Servers: []string{"10.0.0.6:11211"}}}, want: "allow_flush: false"},
+		{name: "memcache pool refusing flush", listen: "10.0.0.5:11211",
+			pools: map[string]*Pool{"default": {Kind: KindMemcache, Servers: []string{"10.0.0.6:11211"}, AllowFlush: &no}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Config{Listen: tc.listen, Pools: tc.pools}
+			c.Defaults()
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			w := c.Warnings()
+			switch {
+			case tc.want == "" && len(w) > 0:
+				t.Errorf("warnings %q, want none", w)
+			case tc.want != "" && (len(w) != 1 || !strings.Contains(w[0], tc.want)):
+				t.Errorf("warnings %q, want one with %q", w, tc.want)
 			}
 		})
 	}

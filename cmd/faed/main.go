@@ -110,6 +110,9 @@ Flags:
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 
 	rt, err := buildRouter(cfg)
 	if err != nil {
