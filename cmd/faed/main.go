@@ -14,10 +14,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/fae-sidecar/fae/conf"
-	"github.com/fae-sidecar/fae/server"
+	"github.com/fae-sidecar/fae/daemon"
 )
 
 // protocolVersion is what "version" answers: the memcached release whose
@@ -110,44 +109,7 @@ Flags:
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	for _, w := range cfg.Warnings() {
-		log.Warn(w)
-	}
-
-	rt, err := buildRouter(cfg)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-
-	srv := server.New(server.Config{
-		Addr:            cfg.Listen,
-		Loops:           cfg.Loops,
-		MaxConns:        cfg.MaxConns,
-		MaxKeyLen:       cfg.MaxKeyLen,
-		MaxItemSize:     int(cfg.MaxItemSize),
-		MaxInflight:     cfg.MaxInflight,
-		MaxInbound:      int(cfg.MaxInbound),
-		MaxOutbound:     int(cfg.MaxOutbound),
-		IdleTimeout:     cfg.IdleTimeout.D(),
-		ShutdownTimeout: cfg.ShutdownTimeout.D(),
-		Version:         protocolVersion,
-		Logger:          log,
-	}, rt)
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if cfg.Admin != "" {
-		stopped, err := serveAdmin(ctx, cfg.Admin, log)
-		if err != nil {
-			return fmt.Errorf("admin: %w", err)
-		}
-		defer func() { <-stopped }()
-	}
-	start := time.Now()
-	if err := srv.Run(ctx); err != nil {
-		return err
-	}
-	log.Info("faed stopped", "uptime", time.Since(start).Round(time.Millisecond))
-	return nil
+	return daemon.Run(ctx, cfg, protocolVersion, log)
 }

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// serveAdmin serves the admin HTTP API on addr until ctx is done: for now
+// Serve serves the admin HTTP API on addr until ctx is done: for now
 // pprof under /debug/pprof/. It returns once the listener is bound.
-func serveAdmin(ctx context.Context, addr string, log *slog.Logger) (stopped <-chan struct{}, err error) {
+func Serve(ctx context.Context, addr string, log *slog.Logger) (stopped <-chan struct{}, err error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

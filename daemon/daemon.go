@@ -1,0 +1,55 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fae-sidecar/fae/admin"
+	"github.com/fae-sidecar/fae/conf"
+	"github.com/fae-sidecar/fae/server"
+)
+
+// Run serves cfg (validated, with defaults) until ctx is done, then shuts
+// down: the server drains its connections, then the pools close. version
+// is what the memcached "version" command answers.
+func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger) error {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	rt, err := buildRouter(cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	srv := server.New(server.Config{
+		Addr:            cfg.Listen,
+		Loops:           cfg.Loops,
+		MaxConns:        cfg.MaxConns,
+		MaxKeyLen:       cfg.MaxKeyLen,
+		MaxItemSize:     int(cfg.MaxItemSize),
+		MaxInflight:     cfg.MaxInflight,
+		MaxInbound:      int(cfg.MaxInbound),
+		MaxOutbound:     int(cfg.MaxOutbound),
+		IdleTimeout:     cfg.IdleTimeout.D(),
+		ShutdownTimeout: cfg.ShutdownTimeout.D(),
+		Version:         version,
+		Logger:          log,
+	}, rt)
+
+	if cfg.Admin != "" {
+		stopped, err := admin.Serve(ctx, cfg.Admin, log)
+		if err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+		defer func() { <-stopped }()
+	}
+	start := time.Now()
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("faed stopped", "uptime", time.Since(start).Round(time.Millisecond))
+	return nil
+}
