@@ -8,15 +8,12 @@ import (
 	"github.com/fae-sidecar/fae/upstream"
 )
 
-// The binary protocol on the text port: as memcached does, a connection
-// whose first byte is the request magic (0x80) speaks binary for good;
-// any other first byte makes it a text connection for good. A binary
-// connection shares the text one's machinery (reply slots and their
-// order, limits, backpressure, the flush fence); only its parse loop and
-// its replies differ. The keyed requests reach the handler translated to
-// text (binary_text.go).
+// The binary protocol's front (see front.go): as memcached does, a
+// connection whose first byte is the request magic (0x80) speaks binary
+// for good. Its keyed requests reach the handler translated to text
+// (binary_text.go), and its responses are translated back.
 
-// binConn is the binary-protocol state of a connection. req, spare and
+// binConn is the binary-protocol front of a connection. req, spare and
 // args are owned by the event loop; free is shared with the pools'
 // goroutines, under mu.
 type binConn struct {
@@ -33,65 +30,36 @@ type binConn struct {
 // maxFreeOps bounds the ops a connection keeps for reuse.
 const maxFreeOps = 64
 
-// sniff decides, on the first bytes of the connection, which protocol it
-// speaks, and reports whether it is binary.
-func (cn *conn) sniff(buf []byte) bool {
-	if cn.bin == nil && !cn.sniffed && len(buf) > 0 {
-		cn.sniffed = true
-		if buf[0] == mcbin.MagicRequest {
-			cn.bin = &binConn{parser: mcbin.Parser{MaxKeyLen: cn.s.cfg.MaxKeyLen, MaxItemSize: cn.s.cfg.MaxItemSize}}
-		}
+// serveNext implements front for the binary protocol.
+func (bc *binConn) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) {
+	n, err := bc.parser.Parse(buf, &bc.req)
+	if errors.Is(err, mcbin.ErrIncomplete) {
+		return out, 0, stepIncomplete
 	}
-	return cn.bin != nil
-}
-
-// serveBinary is conn.serve's parse loop for a binary connection: it
-// parses and serves what arrived. It returns out with the replies to
-// write, the bytes of buf used, and whether the connection is held back.
-// Only requests that begin before end are parsed (see conn.readEnd).
-func (cn *conn) serveBinary(out, buf []byte, end int) (_ []byte, off int, held bool) {
-	bc := cn.bin
-	for !cn.closing && off < end {
-		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
-		off += swallowed
-		if swallowed > 0 {
-			continue
-		}
-		if !next {
-			return out, off, limit
-		}
-		n, err := bc.parser.Parse(buf[off:], &bc.req)
-		if errors.Is(err, mcbin.ErrIncomplete) {
-			break
-		}
-		flush := bc.req.Opcode.Base() == mcbin.OpFlush
-		if err == nil && flush && len(cn.pending) > 0 {
-			// The flush fence, as for flush_all: parse it again once every
-			// earlier request is answered.
-			cn.fence = true
-			break
-		}
-		off += n
-		if err != nil {
-			var pe *mcbin.Error
-			if !errors.As(err, &pe) {
-				cn.closing = true
-				break
-			}
-			out = cn.binaryError(out, pe)
-			continue
-		}
-		out = cn.dispatchBinary(out)
-		if flush && len(cn.pending) > 0 {
-			cn.fence = true
-		}
+	flush := bc.req.Opcode.Base() == mcbin.OpFlush
+	if err == nil && flush && len(cn.pending) > 0 {
+		// The flush fence, as for flush_all: parse it again once every
+		// earlier request is answered.
+		return out, 0, stepFence
 	}
-	return out, off, false
+	if err != nil {
+		var pe *mcbin.Error
+		if !errors.As(err, &pe) {
+			cn.closing = true
+			return out, n, stepNext
+		}
+		return cn.binaryError(bc, out, pe), n, stepNext
+	}
+	out = cn.dispatchBinary(bc, out)
+	if flush && len(cn.pending) > 0 {
+		cn.fence = true
+	}
+	return out, n, stepNext
 }
 
 // binaryError answers a request the parser refused, as memcached does.
-func (cn *conn) binaryError(out []byte, pe *mcbin.Error) []byte {
-	r := &cn.bin.req
+func (cn *conn) binaryError(bc *binConn, out []byte, pe *mcbin.Error) []byte {
+	r := &bc.req
 	if pe.Status != mcbin.StatusOK {
 		out = cn.reply(out, mcbin.AppendError(cn.scratch(), r.Opcode, r.Opaque, pe.Status))
 	}
@@ -102,17 +70,16 @@ func (cn *conn) binaryError(out []byte, pe *mcbin.Error) []byte {
 	}
 	// A set refused as too large unlinks the key's old item, as in text.
 	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && sendable(r.Key) {
-		op := cn.bin.takeOp()
+		op := bc.takeOp()
 		op.unlink(r.Key)
 		out = cn.handle(out, &op.req) // the pool is done with op.req once Serve returns
-		cn.bin.keep(op)
+		bc.keep(op)
 	}
 	return out
 }
 
-// dispatchBinary serves the request in cn.bin.req.
-func (cn *conn) dispatchBinary(out []byte) []byte {
-	bc := cn.bin
+// dispatchBinary serves the request in bc.req.
+func (cn *conn) dispatchBinary(bc *binConn, out []byte) []byte {
 	r := &bc.req
 	resp := mcbin.Response{Opcode: r.Opcode, Opaque: r.Opaque}
 	switch r.Opcode.Base() {
@@ -146,14 +113,14 @@ func (cn *conn) dispatchBinary(out []byte) []byte {
 	}
 	op := bc.takeOp()
 	op.start(r)
-	return cn.handleBinary(out, op)
+	return cn.handleBinary(bc, out, op)
 }
 
 // handleBinary passes op's request to the handler. A response given at
 // once goes straight to out while nothing is pending, as in handle;
 // otherwise, or when a pool answers later, it queues in a slot. A pool
 // that answers later owns op until it does.
-func (cn *conn) handleBinary(out []byte, op *binOp) []byte {
+func (cn *conn) handleBinary(bc *binConn, out []byte, op *binOp) []byte {
 	sl := cn.takeSlot()
 	sl.cn = cn
 	op.sl = sl
@@ -174,7 +141,7 @@ func (cn *conn) handleBinary(out []byte, op *binOp) []byte {
 		op.text = nil
 	}
 	op.sl = nil
-	cn.bin.keep(op)
+	bc.keep(op)
 	sl.cn = nil
 	if len(cn.pending) == 0 {
 		cn.spare = sl

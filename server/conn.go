@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +16,6 @@ type conn struct {
 	c    gnet.Conn
 	loop *loop
 
-	req     memcache.Request
 	out     []byte  // replies of this read, written once at its end
 	pending []*slot // FIFO of replies behind the oldest unfinished upstream request
 	spare   *slot   // a slot handed to the handler but not taken
@@ -36,9 +34,9 @@ type conn struct {
 	cutting bool
 	cut     int
 
-	// The binary protocol (binary.go).
-	sniffed bool     // the first byte chose the protocol
-	bin     *binConn // nil for a text connection
+	// front is the protocol the connection speaks, chosen by its first
+	// byte (front.go); nil until that byte arrives.
+	front front
 
 	lastActive atomic.Int64 // unix nanos of the last read
 	inflight   atomic.Int32 // slots waiting for an upstream
@@ -61,10 +59,10 @@ func (cn *conn) serve() gnet.Action {
 	end := cn.readEnd(len(buf))
 	off := 0
 	held := false
-	if cn.sniff(buf) {
-		out, off, held = cn.serveBinary(out, buf, end)
+	if cn.front == nil && len(buf) > 0 {
+		cn.front = cn.sniff(buf[0])
 	}
-	for cn.bin == nil && !cn.closing && off < end {
+	for !cn.closing && off < end {
 		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
 		off += swallowed
 		if swallowed > 0 {
@@ -74,31 +72,16 @@ func (cn *conn) serve() gnet.Action {
 			held = limit
 			break
 		}
-		n, err := s.parser.Parse(buf[off:], &cn.req)
-		if errors.Is(err, memcache.ErrIncomplete) {
-			break
-		}
-		if err == nil && cn.req.Cmd == memcache.CmdFlushAll && len(cn.pending) > 0 {
-			// flush_all is a fence: upstream, the requests before it may
-			// travel on other connections than the flush, so it leaves
-			// only once they are answered, and nothing after it leaves
-			// before it is. Parse it again then.
-			cn.fence = true
-			break
-		}
+		var n int
+		var st step
+		out, n, st = cn.front.serveNext(cn, out, buf[off:])
 		off += n
-		if err != nil {
-			var pe *memcache.Error
-			if !errors.As(err, &pe) {
-				cn.closing = true
-				break
-			}
-			out = cn.protocolError(out, pe)
-			continue
+		if st == stepIncomplete {
+			break
 		}
-		out = cn.dispatch(out)
-		if cn.req.Cmd == memcache.CmdFlushAll && len(cn.pending) > 0 {
+		if st == stepFence {
 			cn.fence = true
+			break
 		}
 	}
 	if off > 0 {
@@ -198,31 +181,6 @@ func (cn *conn) release(sl *slot) {
 // asyncPending counts the pending slots that wait for an upstream.
 func (cn *conn) asyncPending() int { return int(cn.inflight.Load()) }
 
-// dispatch serves the request in cn.req and returns out with its reply, or
-// queues a slot for it.
-func (cn *conn) dispatch(out []byte) []byte {
-	req := &cn.req
-	switch req.Cmd {
-	case memcache.CmdVersion:
-		return cn.reply(out, append(append(cn.scratch(), "VERSION "...), cn.s.cfg.Version+"\r\n"...))
-	case memcache.CmdVerbosity:
-		if req.NoReply {
-			return out
-		}
-		return cn.reply(out, append(cn.scratch(), memcache.ReplyOK...))
-	case memcache.CmdQuit:
-		cn.closing = true
-		return out
-	case memcache.CmdStats:
-		return cn.reply(out, cn.s.appendStats(cn.scratch(), req.Args))
-	case memcache.CmdMetaNoop:
-		// Queued behind the replies before it, like any reply: "MN" tells
-		// a client every earlier (quiet) request is answered.
-		return cn.reply(out, append(cn.scratch(), memcache.ReplyMetaNoop...))
-	}
-	return cn.handle(out, req)
-}
-
 // scratch returns an empty buffer for a reply built before it is queued.
 func (cn *conn) scratch() []byte {
 	if cn.spare != nil {
@@ -277,42 +235,5 @@ func (cn *conn) handle(out []byte, req *memcache.Request) []byte {
 	sl.buf = r
 	sl.done.Store(true)
 	cn.pending = append(cn.pending, sl)
-	return out
-}
-
-// protocolError answers a request the parser refused, as memcached does.
-func (cn *conn) protocolError(out []byte, pe *memcache.Error) []byte {
-	if pe.Reply != "" {
-		out = cn.reply(out, append(append(cn.scratch(), pe.Reply...), '\r', '\n'))
-	}
-	cn.swallow = pe.Swallow
-	if pe.Close {
-		cn.closing = true
-		return out
-	}
-	// memcached unlinks the old item when a set is refused as too large,
-	// so that a reader does not keep seeing a value the client replaced.
-	// An ms refused so comes as a set (see memcache.Error); its key, in
-	// base64 with flag b, is unlinked by an md that says so.
-	if pe.Swallow > 0 && cn.req.Cmd == memcache.CmdSet && len(cn.req.Keys) == 1 {
-		cn.req.Cmd = memcache.CmdDelete
-		if cn.req.Meta.Has('b') {
-			cn.req.Cmd, cn.req.Meta = memcache.CmdMetaDelete, memcache.MetaFlags{}
-			cn.req.Meta.AddFlag('b')
-		}
-		cn.req.NoReply, cn.req.Origin = true, memcache.OriginUnlink
-		out = cn.handle(out, &cn.req)
-	}
-	// A gat or gats cut short by a too-long key has touched the keys
-	// before it, as memcached does; their replies are dropped.
-	if (cn.req.Cmd == memcache.CmdGat || cn.req.Cmd == memcache.CmdGats) && len(cn.req.Keys) > 0 {
-		keys := cn.req.Keys
-		cn.req.Cmd, cn.req.NoReply = memcache.CmdTouch, true
-		for i := range keys {
-			cn.req.Keys = keys[i : i+1]
-			out = cn.handle(out, &cn.req)
-		}
-		cn.req.Keys = keys
-	}
 	return out
 }

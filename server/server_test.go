@@ -68,7 +68,7 @@ func (h *gateHandler) heldCount() int {
 	return len(h.held)
 }
 
-func start(t *testing.T, cfg Config, h Handler) (addr string, stop func() error) {
+func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
