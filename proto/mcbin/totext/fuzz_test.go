@@ -1,4 +1,4 @@
-package server
+package totext
 
 import (
 	"bytes"
@@ -62,7 +62,7 @@ func FuzzTranslateRequest(f *testing.F) {
 		op := mcbin.Opcode(opc)
 		if op != mcbin.OpFlush && op != mcbin.OpFlushQ {
 			op = keyed[int(opc)%len(keyed)]
-			if len(key) == 0 || len(key) > 250 || !sendable(key) {
+			if len(key) == 0 || len(key) > 250 || !Sendable(key) {
 				return // refused before translation (Invalid arguments)
 			}
 		} else {
@@ -70,28 +70,28 @@ func FuzzTranslateRequest(f *testing.F) {
 		}
 		r := mcbin.Request{Opcode: op, Key: key, Flags: flags, Exptime: exptime, Cas: cas,
 			Delta: delta, Initial: initial, Value: value}
-		var o binOp
-		o.start(&r)
-		enc := memcache.AppendRequest(nil, &o.req)
+		var tr Translation
+		tr.Translate(&r)
+		enc := memcache.AppendRequest(nil, &tr.Req)
 		var p memcache.Parser
 		var back memcache.Request
 		n, err := p.Parse(enc, &back)
 		if err != nil || n != len(enc) {
 			t.Fatalf("%v: %q parses as %d of %d bytes, %v", op, enc, n, len(enc), err)
 		}
-		if back.Cmd != o.req.Cmd {
-			t.Fatalf("%q: command %v, built %v", enc, back.Cmd, o.req.Cmd)
+		if back.Cmd != tr.Req.Cmd {
+			t.Fatalf("%q: command %v, built %v", enc, back.Cmd, tr.Req.Cmd)
 		}
 		if key == nil {
 			return
 		}
-		m, b := &o.req.Meta, &back.Meta
+		m, b := &tr.Req.Meta, &back.Meta
 		if m.Set != b.Set || string(m.Tokens) != string(b.Tokens) || m.TTL != b.TTL || m.Vivify != b.Vivify ||
 			m.Flags != b.Flags || m.Cas != b.Cas || m.Delta != b.Delta || m.Initial != b.Initial || m.Mode != b.Mode {
 			t.Fatalf("%q parses back as %+v, built %+v", enc, *b, *m)
 		}
-		if !bytes.Equal(back.Data, o.req.Data) {
-			t.Fatalf("%q: data %q, built %q", enc, back.Data, o.req.Data)
+		if !bytes.Equal(back.Data, tr.Req.Data) {
+			t.Fatalf("%q: data %q, built %q", enc, back.Data, tr.Req.Data)
 		}
 		var kb [memcache.MaxMetaKey]byte
 		if k, _ := back.ItemKey(kb[:]); !bytes.Equal(k, key) {
