@@ -2,6 +2,7 @@ package totext
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
@@ -96,6 +97,44 @@ func FuzzTranslateRequest(f *testing.F) {
 		var kb [memcache.MaxMetaKey]byte
 		if k, _ := back.ItemKey(kb[:]); !bytes.Equal(k, key) {
 			t.Fatalf("%q: item key %q, want %q", enc, k, key)
+		}
+	})
+}
+
+// FuzzAppendStats feeds any reply to the stats translation: it must answer
+// with well-formed responses to the stat request, either one "Not found"
+// or a packet per stat closed by an empty one, and never panic.
+func FuzzAppendStats(f *testing.F) {
+	for _, s := range []string{
+		"STAT pid 12\r\nSTAT version 1.6.18 x\r\nEND\r\n", "ERROR\r\n", "RESET\r\n", "END\r\n",
+		"STAT \r\n", "STAT a\nSTAT b c d", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		if len(text) > math.MaxUint16 {
+			return // a stat's name must fit a packet's key; faed's own are short
+		}
+		out := AppendStats(nil, mcbin.OpStat, 3, text)
+		if len(out) == 0 {
+			t.Fatalf("%q: no response", text)
+		}
+		var r mcbin.Response
+		for i := 0; len(out) > 0; i++ {
+			n, err := mcbin.ParseResponse(out, &r)
+			if err != nil {
+				t.Fatalf("%q → %q: packet %d: %v", text, out, i, err)
+			}
+			out = out[n:]
+			if r.Opcode != mcbin.OpStat || r.Opaque != 3 {
+				t.Fatalf("%q: packet %d answers %v opaque %d", text, i, r.Opcode, r.Opaque)
+			}
+			if r.Status != mcbin.StatusOK && (i > 0 || len(out) > 0 || r.Status != mcbin.StatusKeyNotFound) {
+				t.Fatalf("%q: packet %d has status %v", text, i, r.Status)
+			}
+		}
+		if r.Status == mcbin.StatusOK && len(r.Key)+len(r.Value) > 0 {
+			t.Fatalf("%q: the last packet is not empty: %q %q", text, r.Key, r.Value)
 		}
 	})
 }

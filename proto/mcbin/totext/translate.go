@@ -452,7 +452,8 @@ func parseDecimal(b []byte) (uint64, bool) {
 // AppendStats appends to dst the binary response to a stat request of
 // opcode op, translated from text, the text reply to stats: a packet per
 // "STAT name value" line, then an empty packet; "ERROR" (an unknown
-// sub-command) is "Not found", as memcached answers it.
+// sub-command) is "Not found", as memcached answers it. A stat's name
+// must be shorter than 64 KiB, the most a packet's key can hold.
 func AppendStats(dst []byte, op mcbin.Opcode, opaque uint32, text []byte) []byte {
 	if string(text) == memcache.ReplyError {
 		return mcbin.AppendError(dst, op, opaque, mcbin.StatusKeyNotFound)
