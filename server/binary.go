@@ -5,13 +5,14 @@ import (
 	"sync"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
+	"github.com/fae-sidecar/fae/proto/mcbin/totext"
 	"github.com/fae-sidecar/fae/upstream"
 )
 
 // The binary protocol's front (see front.go): as memcached does, a
 // connection whose first byte is the request magic (0x80) speaks binary
 // for good. Its keyed requests reach the handler translated to text
-// (binary_text.go), and its responses are translated back.
+// by proto/mcbin/totext, and its responses are translated back.
 
 // binConn is the binary-protocol front of a connection. req, spare and
 // args are owned by the event loop; free is shared with the pools'
@@ -69,10 +70,10 @@ func (cn *conn) binaryError(bc *binConn, out []byte, pe *mcbin.Error) []byte {
 		return out
 	}
 	// A set refused as too large unlinks the key's old item, as in text.
-	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && sendable(r.Key) {
+	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && totext.Sendable(r.Key) {
 		op := bc.takeOp()
-		op.unlink(r.Key)
-		out = cn.handle(out, &op.req) // the pool is done with op.req once Serve returns
+		op.tr.Unlink(r.Key)
+		out = cn.handle(out, &op.tr.Req) // the pool is done with the request once Serve returns
 		bc.keep(op)
 	}
 	return out
@@ -102,17 +103,17 @@ func (cn *conn) dispatchBinary(bc *binConn, out []byte) []byte {
 		}
 		bc.text = cn.s.appendStats(bc.text[:0], args)
 		bc.args[0] = nil
-		out = cn.reply(out, appendBinaryStats(cn.scratch(), r.Opcode, r.Opaque, bc.text))
+		out = cn.reply(out, totext.AppendStats(cn.scratch(), r.Opcode, r.Opaque, bc.text))
 		if cap(bc.text) > maxKeptSlotBuf {
 			bc.text = nil
 		}
 		return out
 	}
-	if !sendable(r.Key) {
+	if !totext.Sendable(r.Key) {
 		return cn.reply(out, mcbin.AppendError(cn.scratch(), r.Opcode, r.Opaque, mcbin.StatusInvalidArgs))
 	}
 	op := bc.takeOp()
-	op.start(r)
+	op.tr.Translate(r)
 	return cn.handleBinary(bc, out, op)
 }
 
@@ -124,7 +125,7 @@ func (cn *conn) handleBinary(bc *binConn, out []byte, op *binOp) []byte {
 	sl := cn.takeSlot()
 	sl.cn = cn
 	op.sl = sl
-	text, async := cn.s.h.Serve(&op.req, op.text[:0], op)
+	text, async := cn.s.h.Serve(&op.tr.Req, op.text[:0], op)
 	if async {
 		cn.inflight.Add(1)
 		cn.s.inflight.Add(1)
@@ -135,7 +136,7 @@ func (cn *conn) handleBinary(bc *binConn, out []byte, op *binOp) []byte {
 	if len(cn.pending) > 0 {
 		dst = sl.buf[:0]
 	}
-	r := op.answer(dst, text)
+	r := op.tr.AppendResponse(dst, text)
 	op.text = text
 	if cap(op.text) > maxKeptSlotBuf {
 		op.text = nil
@@ -173,12 +174,25 @@ func (bc *binConn) takeOp() *binOp {
 	return op
 }
 
+// binOp carries one keyed binary request (or flush) through the handler:
+// its translation, and the binary response to the reply. It is the
+// request's upstream.Waiter when a pool answers later. The loop owns it
+// until it is handed to a pool; the pool's answer hands it back (see
+// binConn).
+type binOp struct {
+	bc   *binConn
+	sl   *slot
+	tr   totext.Translation
+	text []byte // text replies given at once land here
+	buf  []byte // the binary response of an answer given later
+}
+
 var _ upstream.LoopWaiter = (*binOp)(nil)
 
 // Done implements upstream.Waiter: a pool answered op's request from its
 // own goroutine.
 func (op *binOp) Done(text []byte) {
-	op.buf = op.answer(op.buf[:0], text)
+	op.buf = op.tr.AppendResponse(op.buf[:0], text)
 	sl := op.sl
 	op.sl = nil
 	sl.Done(op.buf)
@@ -196,7 +210,7 @@ func (op *binOp) Loop() upstream.Loop {
 // DoneOnLoop implements upstream.LoopWaiter: a pool answered op's request
 // on the connection's loop.
 func (op *binOp) DoneOnLoop(text []byte) {
-	op.buf = op.answer(op.buf[:0], text)
+	op.buf = op.tr.AppendResponse(op.buf[:0], text)
 	sl := op.sl
 	op.sl = nil
 	sl.DoneOnLoop(op.buf)

@@ -4,7 +4,7 @@
 // order, also when some requests are answered later by an upstream. A
 // connection whose first byte is 0x80 speaks the binary protocol instead;
 // its requests reach the Handler translated to text-protocol requests, meta
-// commands for its mutations (binary_text.go).
+// commands for its mutations (proto/mcbin/totext).
 //
 // Ordering: each connection keeps a FIFO of reply slots. While no request of
 // the connection is waiting for an upstream, replies are appended to one

@@ -7,7 +7,7 @@ package main_test
 // test passed. Most binary tests check that a mutation's response carries
 // the item's new CAS (memcapable.cc: verify(rsp...response.cas)): in front
 // of memcached, faed learns it from the meta commands it sends (see
-// server/binary_text.go).
+// proto/mcbin/totext).
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package server
+package totext
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 
 // translate runs one binary request's translation against a text reply.
 func translate(r mcbin.Request, text string) []byte {
-	var op binOp
-	op.start(&r)
-	return op.answer(nil, []byte(text))
+	var tr Translation
+	tr.Translate(&r)
+	return tr.AppendResponse(nil, []byte(text))
 }
 
 func TestTranslateRequest(t *testing.T) {
@@ -58,12 +58,12 @@ func TestTranslateRequest(t *testing.T) {
 		{name: "flush delay", req: mcbin.Request{Opcode: mcbin.OpFlush, HasExptime: true, Exptime: 60}, want: "flush_all 60\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var op binOp
-			op.start(&tc.req)
-			if got := memcache.AppendRequest(nil, &op.req); string(got) != tc.want {
+			var tr Translation
+			tr.Translate(&tc.req)
+			if got := memcache.AppendRequest(nil, &tr.Req); string(got) != tc.want {
 				t.Errorf("text request %q, want %q", got, tc.want)
 			}
-			if m := &op.req.Meta; len(m.Tokens) > 0 && &m.Tokens[0] != &op.tokens[0] {
+			if m := &tr.Req.Meta; len(m.Tokens) > 0 && &m.Tokens[0] != &tr.tokens[0] {
 				t.Errorf("flag tokens outgrew their buffer")
 			}
 		})
@@ -73,10 +73,10 @@ func TestTranslateRequest(t *testing.T) {
 // The unlink that follows a set refused as too large answers nobody.
 func TestTranslateUnlink(t *testing.T) {
 	for key, want := range map[string]string{"k": "delete k noreply\r\n", "a b": "md YSBi b\r\n"} {
-		var op binOp
-		op.unlink([]byte(key))
-		if got := memcache.AppendRequest(nil, &op.req); string(got) != want || !op.req.NoReply {
-			t.Errorf("unlink %q: %q (NoReply %v), want %q", key, got, op.req.NoReply, want)
+		var tr Translation
+		tr.Unlink([]byte(key))
+		if got := memcache.AppendRequest(nil, &tr.Req); string(got) != want || !tr.Req.NoReply {
+			t.Errorf("unlink %q: %q (NoReply %v), want %q", key, got, tr.Req.NoReply, want)
 		}
 	}
 }
@@ -92,21 +92,21 @@ func TestTranslateParsesBack(t *testing.T) {
 		{Opcode: mcbin.OpDelete, Key: []byte("k"), Cas: 5},
 		{Opcode: mcbin.OpDecrement, Key: []byte("k k"), Delta: 2, Initial: 9, Exptime: 0, Cas: 4},
 	} {
-		var op binOp
-		op.start(&r)
-		enc := memcache.AppendRequest(nil, &op.req)
+		var tr Translation
+		tr.Translate(&r)
+		enc := memcache.AppendRequest(nil, &tr.Req)
 		var p memcache.Parser
 		var back memcache.Request
 		if _, err := p.Parse(enc, &back); err != nil {
 			t.Fatalf("%q: %v", enc, err)
 		}
-		m, b := &op.req.Meta, &back.Meta
+		m, b := &tr.Req.Meta, &back.Meta
 		if m.Set != b.Set || string(m.Tokens) != string(b.Tokens) || m.TTL != b.TTL || m.Vivify != b.Vivify ||
 			m.Flags != b.Flags || m.Cas != b.Cas || m.Delta != b.Delta || m.Initial != b.Initial || m.Mode != b.Mode {
 			t.Errorf("%q parses back as %+v, built %+v", enc, *b, *m)
 		}
 		var kb1, kb2 [memcache.MaxMetaKey]byte
-		k1, _ := op.req.ItemKey(kb1[:])
+		k1, _ := tr.Req.ItemKey(kb1[:])
 		k2, _ := back.ItemKey(kb2[:])
 		if !bytes.Equal(k1, r.Key) || !bytes.Equal(k2, r.Key) {
 			t.Errorf("%q: item keys %q and %q, want %q", enc, k1, k2, r.Key)
@@ -225,8 +225,8 @@ func TestTranslateReply(t *testing.T) {
 	}
 }
 
-func TestBinaryStats(t *testing.T) {
-	got := appendBinaryStats(nil, mcbin.OpStat, 3, []byte("STAT pid 12\r\nSTAT version 1.6.18 x\r\nEND\r\n"))
+func TestAppendStats(t *testing.T) {
+	got := AppendStats(nil, mcbin.OpStat, 3, []byte("STAT pid 12\r\nSTAT version 1.6.18 x\r\nEND\r\n"))
 	var want []byte
 	for _, kv := range [][2]string{{"pid", "12"}, {"version", "1.6.18 x"}, {"", ""}} {
 		want = mcbin.AppendResponse(want, &mcbin.Response{Opcode: mcbin.OpStat, Opaque: 3, Key: []byte(kv[0]), Value: []byte(kv[1])})
@@ -234,10 +234,10 @@ func TestBinaryStats(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("stats\n got %q\nwant %q", got, want)
 	}
-	if got := appendBinaryStats(nil, mcbin.OpStat, 3, []byte("ERROR\r\n")); !bytes.Equal(got, mcbin.AppendError(nil, mcbin.OpStat, 3, mcbin.StatusKeyNotFound)) {
+	if got := AppendStats(nil, mcbin.OpStat, 3, []byte("ERROR\r\n")); !bytes.Equal(got, mcbin.AppendError(nil, mcbin.OpStat, 3, mcbin.StatusKeyNotFound)) {
 		t.Errorf("unknown sub-command: %q", got)
 	}
-	if got := appendBinaryStats(nil, mcbin.OpStat, 3, []byte("RESET\r\n")); !bytes.Equal(got, mcbin.AppendResponse(nil, &mcbin.Response{Opcode: mcbin.OpStat, Opaque: 3})) {
+	if got := AppendStats(nil, mcbin.OpStat, 3, []byte("RESET\r\n")); !bytes.Equal(got, mcbin.AppendResponse(nil, &mcbin.Response{Opcode: mcbin.OpStat, Opaque: 3})) {
 		t.Errorf("reset: %q", got)
 	}
 }
@@ -264,14 +264,14 @@ var benchTranslations = []struct {
 // The translation, both ways, does not allocate once an op is warm.
 func TestTranslateAllocs(t *testing.T) {
 	for _, tc := range benchTranslations {
-		op := &binOp{}
+		tr := &Translation{}
 		out := make([]byte, 0, 512)
 		wire := make([]byte, 0, 512)
 		reply := []byte(tc.reply)
 		allocs := testing.AllocsPerRun(100, func() {
-			op.start(&tc.req)
-			wire = memcache.AppendRequest(wire[:0], &op.req)
-			out = op.answer(out[:0], reply)
+			tr.Translate(&tc.req)
+			wire = memcache.AppendRequest(wire[:0], &tr.Req)
+			out = tr.AppendResponse(out[:0], reply)
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocs per translation, want 0", tc.name, allocs)
@@ -279,20 +279,20 @@ func TestTranslateAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkBinaryTranslate measures a request's translation, its encoding
-// as a pool would send it, and the translation of the reply.
-func BenchmarkBinaryTranslate(b *testing.B) {
+// BenchmarkTranslate measures a request's translation, its encoding as a
+// pool would send it, and the translation of the reply.
+func BenchmarkTranslate(b *testing.B) {
 	for _, tc := range benchTranslations {
 		b.Run(tc.name, func(b *testing.B) {
-			op := &binOp{}
+			tr := &Translation{}
 			out := make([]byte, 0, 512)
 			wire := make([]byte, 0, 512)
 			reply := []byte(tc.reply)
 			b.ReportAllocs()
 			for b.Loop() {
-				op.start(&tc.req)
-				wire = memcache.AppendRequest(wire[:0], &op.req)
-				out = op.answer(out[:0], reply)
+				tr.Translate(&tc.req)
+				wire = memcache.AppendRequest(wire[:0], &tr.Req)
+				out = tr.AppendResponse(out[:0], reply)
 			}
 		})
 	}

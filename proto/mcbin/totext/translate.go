@@ -1,4 +1,4 @@
-package server
+package totext
 
 import (
 	"bytes"
@@ -10,15 +10,15 @@ import (
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
-// The binary protocol is served by translation: the pools speak in
-// memcache.Request and answer with text-protocol replies, so each binary
-// request becomes one text-protocol request, a meta command for every
-// mutation, and its reply becomes the binary response memcached 1.6.18
-// sends for that outcome. Meta commands, which the embedded store and a
-// memcached pool both serve, say what the classic commands cannot: the
-// new CAS of a mutation (return flag c), a CAS condition on any mutation
-// (C), an increment that creates its counter with an initial value and
-// an exptime in the same request (N, J), and any key (b: sent in base64).
+// The pools speak in memcache.Request and answer with text-protocol
+// replies, so each binary request becomes one text-protocol request, a
+// meta command for every mutation, and its reply becomes the binary
+// response memcached 1.6.18 sends for that outcome. Meta commands, which
+// the embedded store and a memcached pool both serve, say what the
+// classic commands cannot: the new CAS of a mutation (return flag c), a
+// CAS condition on any mutation (C), an increment that creates its
+// counter with an initial value and an exptime in the same request (N,
+// J), and any key (b: sent in base64).
 //
 //	get, getk (+q)          gets key                 VALUE → flags, cas, value
 //	gat, gatk (+q), touch   gats exptime key         (touch: flags and cas only)
@@ -43,28 +43,28 @@ import (
 // neither a hit nor a miss, as memcached counts the binary delete (it
 // counts an md's EX a miss).
 
-// binOp carries one keyed binary request (or flush) through the handler:
-// its translation into a text-protocol request, and the translation of
-// the reply into the binary response. It is the request's upstream.Waiter
-// when a pool answers later. The loop owns it until it is handed to a
-// pool; the pool's answer hands it back (see binConn).
-type binOp struct {
-	bc     *binConn
-	sl     *slot
+// Translation is one keyed binary request (or flush) translated into a
+// text-protocol request, Req, and what it takes to translate Req's reply
+// into the binary response. Its zero value is ready for Translate or
+// Unlink; reused, it allocates nothing. Req's key and flag tokens live in
+// the Translation and its Data is the binary request's Value: Req is
+// valid until the next Translate or Unlink and while that Value is. A
+// Translation is not safe for concurrent use.
+type Translation struct {
+	// Req is the text-protocol request to serve.
+	Req memcache.Request
+
 	opcode mcbin.Opcode
 	opaque uint32
 	key    []byte // the key as sent: a copy, since the response outlives the inbound buffer
 
-	req    memcache.Request
-	b64    [memcache.DefaultMaxKeyLen]byte // the key in base64 (flag b), req.Keys[0]
-	tokens [maxBinaryTokens]byte           // req.Meta.Tokens
-	text   []byte                          // text replies given at once land here
-	buf    []byte                          // the binary response of an answer given later
+	b64    [memcache.DefaultMaxKeyLen]byte // the key in base64 (flag b), Req.Keys[0]
+	tokens [maxTokens]byte                 // Req.Meta.Tokens
 }
 
-// maxBinaryTokens is room for the longest flag tokens a translation
-// writes, an ma's: "b c v MI D<20 digits> N<10> J<20> C<20>".
-const maxBinaryTokens = 112
+// maxTokens is room for the longest flag tokens a translation writes, an
+// ma's: "b c v MI D<20 digits> N<10> J<20> C<20>".
+const maxTokens = 112
 
 // textExptime maps a binary exptime, unsigned, to the text protocol's,
 // which memcached reads as a signed 32-bit number: the times past 2038 that
@@ -82,19 +82,21 @@ func textSafe(key []byte) bool {
 	return true
 }
 
-// sendable reports whether a binary request's key can reach every pool:
-// as it is, or in base64 within memcached's key limit. The length comes
-// first: it settles nearly every key without the byte scan, which setKey
-// does anyway.
-func sendable(key []byte) bool {
+// Sendable reports whether a binary request's key can reach every pool:
+// as it is, or in base64 within memcached's key limit. Translate takes
+// only such keys; memcached answers any other "Invalid arguments". The
+// length comes first: it settles nearly every key without the byte scan,
+// which Translate does anyway.
+func Sendable(key []byte) bool {
 	return len(key) <= memcache.MaxMetaKeyBytes || textSafe(key)
 }
 
-// start makes op the translation of r, whose key is sendable.
-func (op *binOp) start(r *mcbin.Request) {
-	op.opcode, op.opaque = r.Opcode, r.Opaque
-	safe := op.setKey(r.Key)
-	q, m := &op.req, &op.req.Meta
+// Translate makes t the translation of r, a keyed request (or flush)
+// whose key is Sendable. r's Value must stay put while t.Req is used.
+func (t *Translation) Translate(r *mcbin.Request) {
+	t.opcode, t.opaque = r.Opcode, r.Opaque
+	safe := t.setKey(r.Key)
+	q, m := &t.Req, &t.Req.Meta
 	q.Origin = memcache.OriginBinary
 	base := r.Opcode.Base()
 	switch base {
@@ -140,10 +142,10 @@ func (op *binOp) start(r *mcbin.Request) {
 		} else {
 			m.AddMode('P')
 		}
-		op.casCondition(r.Cas)
+		t.casCondition(r.Cas)
 	case mcbin.OpDelete:
 		q.Cmd = memcache.CmdMetaDelete
-		op.casCondition(r.Cas)
+		t.casCondition(r.Cas)
 	case mcbin.OpIncrement, mcbin.OpDecrement:
 		q.Cmd = memcache.CmdMetaArith
 		m.AddFlag('c')
@@ -158,7 +160,7 @@ func (op *binOp) start(r *mcbin.Request) {
 			m.AddValue('N', textExptime(r.Exptime))
 			m.AddValue('J', r.Initial)
 		}
-		op.casCondition(r.Cas)
+		t.casCondition(r.Cas)
 	case mcbin.OpFlush:
 		q.Keys = q.Keys[:0]
 		q.Cmd = memcache.CmdFlushAll
@@ -167,81 +169,84 @@ func (op *binOp) start(r *mcbin.Request) {
 	}
 }
 
-// setKey resets op.req to a request for key, in base64 with flag b when
+// setKey resets t.Req to a request for key, in base64 with flag b when
 // it is not text-safe, which it reports.
-func (op *binOp) setKey(key []byte) (safe bool) {
-	op.key = append(op.key[:0], key...)
-	q := &op.req
+func (t *Translation) setKey(key []byte) (safe bool) {
+	t.key = append(t.key[:0], key...)
+	q := &t.Req
 	q.Reset()
-	q.Meta.Tokens = op.tokens[:0]
+	q.Meta.Tokens = t.tokens[:0]
 	if textSafe(key) {
-		q.Keys = append(q.Keys, op.key)
+		q.Keys = append(q.Keys, t.key)
 		return true
 	}
 	n := base64.StdEncoding.EncodedLen(len(key))
-	base64.StdEncoding.Encode(op.b64[:n], key)
-	q.Keys = append(q.Keys, op.b64[:n])
+	base64.StdEncoding.Encode(t.b64[:n], key)
+	q.Keys = append(q.Keys, t.b64[:n])
 	q.Meta.AddFlag('b')
-	q.SetItemKey(op.key) // the pools need not decode what we just encoded
+	q.SetItemKey(t.key) // the pools need not decode what we just encoded
 	return false
 }
 
 // casCondition adds the C flag of a binary request with a CAS.
-func (op *binOp) casCondition(cas uint64) {
+func (t *Translation) casCondition(cas uint64) {
 	if cas != 0 {
-		op.req.Meta.AddValue('C', cas)
+		t.Req.Meta.AddValue('C', cas)
 	}
 }
 
-// unlink makes op a request, answered by nobody, that unlinks key: what
-// memcached does to the item of a set it refuses as too large.
-func (op *binOp) unlink(key []byte) {
-	op.opcode, op.opaque = mcbin.OpDeleteQ, 0
-	safe := op.setKey(key)
-	op.req.Cmd = memcache.CmdMetaDelete
+// Unlink makes t a request, answered by nobody (NoReply), that unlinks
+// key, a Sendable one: what memcached does to the item of a set it
+// refuses as too large.
+func (t *Translation) Unlink(key []byte) {
+	t.opcode, t.opaque = mcbin.OpDeleteQ, 0
+	safe := t.setKey(key)
+	t.Req.Cmd = memcache.CmdMetaDelete
 	if safe {
-		op.req.Cmd = memcache.CmdDelete
+		t.Req.Cmd = memcache.CmdDelete
 	}
-	op.req.NoReply, op.req.Origin = true, memcache.OriginUnlink
+	t.Req.NoReply, t.Req.Origin = true, memcache.OriginUnlink
 }
 
-// answer appends to dst the binary response to the text reply to op.req:
-// nothing for a quiet success or a quiet miss.
-func (op *binOp) answer(dst, text []byte) []byte {
-	switch op.req.Cmd {
+// AppendResponse appends to dst the binary response to text, the whole
+// text-protocol reply to t.Req: nothing for a quiet success or a quiet
+// miss, an error response for an error line or a reply the translation
+// does not expect. dst and text may not overlap.
+func (t *Translation) AppendResponse(dst, text []byte) []byte {
+	switch t.Req.Cmd {
 	case memcache.CmdGets, memcache.CmdGats:
 		if flags, cas, data, ok := parseValue(text); ok {
-			return op.hit(dst, flags, cas, data)
+			return t.hit(dst, flags, cas, data)
 		}
 		if string(text) == memcache.ReplyEnd {
-			return op.miss(dst)
+			return t.miss(dst)
 		}
 	case memcache.CmdMetaGet:
 		r, ok := parseMeta(text)
 		switch {
 		case ok && (string(r.code) == "VA" || string(r.code) == "HD"):
-			return op.hit(dst, r.flags, r.cas, r.value)
+			return t.hit(dst, r.flags, r.cas, r.value)
 		case ok && string(r.code) == "EN":
-			return op.miss(dst)
+			return t.miss(dst)
 		}
 	case memcache.CmdFlushAll:
 		if string(text) == memcache.ReplyOK {
-			return op.success(dst, 0, 0)
+			return t.success(dst, 0, 0)
 		}
 	default:
-		return op.mutated(dst, text)
+		return t.mutated(dst, text)
 	}
-	return op.failed(dst, text)
+	return t.failed(dst, text)
 }
 
 // hit appends the response to a get, gat or touch that found the item.
-func (op *binOp) hit(dst []byte, flags uint32, cas uint64, data []byte) []byte {
+func (t *Translation) hit(dst []byte, flags uint32, cas uint64, data []byte) []byte {
 	var ext [4]byte
 	binary.BigEndian.PutUint32(ext[:], flags)
-	r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: cas, Extras: ext[:]}
-	switch op.opcode.Base() {
+	r := mcbin.Response{Opcode: t.opcode, Opaque: t.opaque, Cas: cas, Extras: ext[:]}
+	switch t.opcode.Base() {
 	case mcbin.OpGetK, mcbin.OpGATK:
-		r.Key, r.Value = op.key, data
+		r.Key, r.Value = t.key, data
 	case mcbin.OpGet, mcbin.OpGAT:
 		r.Value = data
 	}
@@ -249,32 +254,32 @@ func (op *binOp) hit(dst []byte, flags uint32, cas uint64, data []byte) []byte {
 }
 
 // miss appends the response to a get, gat or touch that found nothing.
-func (op *binOp) miss(dst []byte) []byte {
-	switch b := op.opcode.Base(); {
-	case op.opcode.Quiet():
+func (t *Translation) miss(dst []byte) []byte {
+	switch b := t.opcode.Base(); {
+	case t.opcode.Quiet():
 		return dst
 	case b == mcbin.OpGetK || b == mcbin.OpGATK:
-		return mcbin.AppendKeyMiss(dst, op.opcode, op.opaque, op.key)
+		return mcbin.AppendKeyMiss(dst, t.opcode, t.opaque, t.key)
 	}
-	return mcbin.AppendError(dst, op.opcode, op.opaque, mcbin.StatusKeyNotFound)
+	return mcbin.AppendError(dst, t.opcode, t.opaque, mcbin.StatusKeyNotFound)
 }
 
 // mutated translates the reply to ms, md or ma.
-func (op *binOp) mutated(dst, text []byte) []byte {
+func (t *Translation) mutated(dst, text []byte) []byte {
 	r, ok := parseMeta(text)
 	if !ok {
-		return op.failed(dst, text)
+		return t.failed(dst, text)
 	}
-	arith := op.req.Cmd == memcache.CmdMetaArith
+	arith := t.Req.Cmd == memcache.CmdMetaArith
 	var st mcbin.Status
 	switch string(r.code) {
 	case "HD":
 		if !arith {
-			return op.success(dst, r.cas, 0)
+			return t.success(dst, r.cas, 0)
 		}
 	case "VA":
 		if n, ok := parseDecimal(r.value); ok && arith {
-			return op.success(dst, r.cas, n)
+			return t.success(dst, r.cas, n)
 		}
 	case "EX":
 		st = mcbin.StatusKeyExists
@@ -283,7 +288,7 @@ func (op *binOp) mutated(dst, text []byte) []byte {
 	case "NS":
 		// memcached's words for the same outcome differ per command: an
 		// add finds the key, a replace does not.
-		switch op.opcode.Base() {
+		switch t.opcode.Base() {
 		case mcbin.OpAdd:
 			st = mcbin.StatusKeyExists
 		case mcbin.OpReplace:
@@ -293,21 +298,21 @@ func (op *binOp) mutated(dst, text []byte) []byte {
 		}
 	}
 	if st == mcbin.StatusOK {
-		return op.failed(dst, text)
+		return t.failed(dst, text)
 	}
-	return mcbin.AppendError(dst, op.opcode, op.opaque, st)
+	return mcbin.AppendError(dst, t.opcode, t.opaque, st)
 }
 
 // success appends the response of a mutation (or flush) that worked:
 // nothing for a quiet one; the item's new CAS; the counter's value for
 // increment and decrement.
-func (op *binOp) success(dst []byte, cas, counter uint64) []byte {
-	if op.opcode.Quiet() {
+func (t *Translation) success(dst []byte, cas, counter uint64) []byte {
+	if t.opcode.Quiet() {
 		return dst
 	}
-	r := mcbin.Response{Opcode: op.opcode, Opaque: op.opaque, Cas: cas}
+	r := mcbin.Response{Opcode: t.opcode, Opaque: t.opaque, Cas: cas}
 	var v [8]byte
-	if b := op.opcode.Base(); b == mcbin.OpIncrement || b == mcbin.OpDecrement {
+	if b := t.opcode.Base(); b == mcbin.OpIncrement || b == mcbin.OpDecrement {
 		binary.BigEndian.PutUint64(v[:], counter)
 		r.Value = v[:]
 	}
@@ -317,12 +322,12 @@ func (op *binOp) success(dst []byte, cas, counter uint64) []byte {
 // failed appends the error response for an error reply line (ERROR,
 // CLIENT_ERROR, SERVER_ERROR) or one the translation does not expect,
 // quiet or not: errors are always sent.
-func (op *binOp) failed(dst, text []byte) []byte {
+func (t *Translation) failed(dst, text []byte) []byte {
 	st, msg := textError(text)
 	if msg == nil {
-		return mcbin.AppendError(dst, op.opcode, op.opaque, st)
+		return mcbin.AppendError(dst, t.opcode, t.opaque, st)
 	}
-	return mcbin.AppendErrorMessage(dst, op.opcode, op.opaque, st, msg)
+	return mcbin.AppendErrorMessage(dst, t.opcode, t.opaque, st, msg)
 }
 
 // textError maps an error reply line to a status, with the line's own
@@ -444,10 +449,12 @@ func parseDecimal(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// appendStats translates the text reply to stats into the binary one: a
-// packet per "STAT name value" line, then an empty packet; "ERROR" (an
-// unknown sub-command) is "Not found", as memcached answers it.
-func appendBinaryStats(dst []byte, op mcbin.Opcode, opaque uint32, text []byte) []byte {
+// AppendStats appends to dst the binary response to a stat request of
+// opcode op, translated from text, the text reply to stats: a packet per
+// "STAT name value" line, then an empty packet; "ERROR" (an unknown
+// sub-command) is "Not found", as memcached answers it. A stat's name
+// must be shorter than 64 KiB, the most a packet's key can hold.
+func AppendStats(dst []byte, op mcbin.Opcode, opaque uint32, text []byte) []byte {
 	if string(text) == memcache.ReplyError {
 		return mcbin.AppendError(dst, op, opaque, mcbin.StatusKeyNotFound)
 	}

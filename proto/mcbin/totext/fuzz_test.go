@@ -1,7 +1,8 @@
-package server
+package totext
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/mcbin"
@@ -62,7 +63,7 @@ func FuzzTranslateRequest(f *testing.F) {
 		op := mcbin.Opcode(opc)
 		if op != mcbin.OpFlush && op != mcbin.OpFlushQ {
 			op = keyed[int(opc)%len(keyed)]
-			if len(key) == 0 || len(key) > 250 || !sendable(key) {
+			if len(key) == 0 || len(key) > 250 || !Sendable(key) {
 				return // refused before translation (Invalid arguments)
 			}
 		} else {
@@ -70,32 +71,70 @@ func FuzzTranslateRequest(f *testing.F) {
 		}
 		r := mcbin.Request{Opcode: op, Key: key, Flags: flags, Exptime: exptime, Cas: cas,
 			Delta: delta, Initial: initial, Value: value}
-		var o binOp
-		o.start(&r)
-		enc := memcache.AppendRequest(nil, &o.req)
+		var tr Translation
+		tr.Translate(&r)
+		enc := memcache.AppendRequest(nil, &tr.Req)
 		var p memcache.Parser
 		var back memcache.Request
 		n, err := p.Parse(enc, &back)
 		if err != nil || n != len(enc) {
 			t.Fatalf("%v: %q parses as %d of %d bytes, %v", op, enc, n, len(enc), err)
 		}
-		if back.Cmd != o.req.Cmd {
-			t.Fatalf("%q: command %v, built %v", enc, back.Cmd, o.req.Cmd)
+		if back.Cmd != tr.Req.Cmd {
+			t.Fatalf("%q: command %v, built %v", enc, back.Cmd, tr.Req.Cmd)
 		}
 		if key == nil {
 			return
 		}
-		m, b := &o.req.Meta, &back.Meta
+		m, b := &tr.Req.Meta, &back.Meta
 		if m.Set != b.Set || string(m.Tokens) != string(b.Tokens) || m.TTL != b.TTL || m.Vivify != b.Vivify ||
 			m.Flags != b.Flags || m.Cas != b.Cas || m.Delta != b.Delta || m.Initial != b.Initial || m.Mode != b.Mode {
 			t.Fatalf("%q parses back as %+v, built %+v", enc, *b, *m)
 		}
-		if !bytes.Equal(back.Data, o.req.Data) {
-			t.Fatalf("%q: data %q, built %q", enc, back.Data, o.req.Data)
+		if !bytes.Equal(back.Data, tr.Req.Data) {
+			t.Fatalf("%q: data %q, built %q", enc, back.Data, tr.Req.Data)
 		}
 		var kb [memcache.MaxMetaKey]byte
 		if k, _ := back.ItemKey(kb[:]); !bytes.Equal(k, key) {
 			t.Fatalf("%q: item key %q, want %q", enc, k, key)
+		}
+	})
+}
+
+// FuzzAppendStats feeds any reply to the stats translation: it must answer
+// with well-formed responses to the stat request, either one "Not found"
+// or a packet per stat closed by an empty one, and never panic.
+func FuzzAppendStats(f *testing.F) {
+	for _, s := range []string{
+		"STAT pid 12\r\nSTAT version 1.6.18 x\r\nEND\r\n", "ERROR\r\n", "RESET\r\n", "END\r\n",
+		"STAT \r\n", "STAT a\nSTAT b c d", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		if len(text) > math.MaxUint16 {
+			return // a stat's name must fit a packet's key; faed's own are short
+		}
+		out := AppendStats(nil, mcbin.OpStat, 3, text)
+		if len(out) == 0 {
+			t.Fatalf("%q: no response", text)
+		}
+		var r mcbin.Response
+		for i := 0; len(out) > 0; i++ {
+			n, err := mcbin.ParseResponse(out, &r)
+			if err != nil {
+				t.Fatalf("%q → %q: packet %d: %v", text, out, i, err)
+			}
+			out = out[n:]
+			if r.Opcode != mcbin.OpStat || r.Opaque != 3 {
+				t.Fatalf("%q: packet %d answers %v opaque %d", text, i, r.Opcode, r.Opaque)
+			}
+			if r.Status != mcbin.StatusOK && (i > 0 || len(out) > 0 || r.Status != mcbin.StatusKeyNotFound) {
+				t.Fatalf("%q: packet %d has status %v", text, i, r.Status)
+			}
+		}
+		if r.Status == mcbin.StatusOK && len(r.Key)+len(r.Value) > 0 {
+			t.Fatalf("%q: the last packet is not empty: %q %q", text, r.Key, r.Value)
 		}
 	})
 }
