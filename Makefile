@@ -3,10 +3,11 @@
 GO       ?= go
 FUZZTIME ?= 10s
 # Debian packages the tests run for real (memcached, PHP and Python clients,
-# memccapable from libmemcached-tools, nutcracker).
-DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker
+# memccapable from libmemcached-tools, nutcracker, the Thrift Python library
+# under the generated client/python/fae).
+DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker python3-thrift
 
-.PHONY: all deps build test fuzz
+.PHONY: all deps build test fuzz thrift
 
 all: build
 
@@ -51,3 +52,18 @@ fuzz:
 # and writes a report to bench/results/.
 bench:
 	bash bench/compare.sh --duration $(or $(DURATION),5s) --rounds $(or $(ROUNDS),3)
+
+# thrift regenerates the code of proto/thrift/fae.thrift: Go in
+# proto/thrift/fae (package github.com/fae-sidecar/fae/proto/thrift/fae) and
+# Python in client/python/fae. The generated code is committed, so only this
+# target needs Debian's thrift-compiler, at the version that wrote it.
+THRIFT         ?= thrift
+THRIFT_VERSION := 0.17.0
+thrift:
+	@$(THRIFT) --version | grep -qx 'Thrift version $(THRIFT_VERSION)' || { \
+		echo "thrift: want Thrift version $(THRIFT_VERSION) (apt-get install thrift-compiler), have: $$($(THRIFT) --version)" >&2; exit 1; }
+	rm -rf proto/thrift/fae client/python/fae
+	$(THRIFT) --gen go:package_prefix=github.com/fae-sidecar/fae/proto/thrift/,skip_remote -out proto/thrift proto/thrift/fae.thrift
+	$(THRIFT) --gen py -out client/python proto/thrift/fae.thrift
+	rm -f client/python/__init__.py client/python/fae/FunServant-remote
+	gofmt -w proto/thrift/fae
