@@ -21,6 +21,7 @@ type Router struct {
 	routes []route // longest prefix first
 	def    upstream.Pool
 	pools  []upstream.Pool
+	byName map[string]upstream.Pool
 	split  splitPool
 }
 
@@ -31,7 +32,7 @@ type route struct {
 
 // New builds a router over pools; def names the pool for unmatched keys.
 func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, error) {
-	r := &Router{def: pools[def]}
+	r := &Router{def: pools[def], byName: make(map[string]upstream.Pool, len(pools))}
 	if r.def == nil {
 		return nil, fmt.Errorf("router: default pool %q is not configured", def)
 	}
@@ -42,6 +43,7 @@ func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, e
 	sort.Strings(names)
 	for _, n := range names {
 		r.pools = append(r.pools, pools[n])
+		r.byName[n] = pools[n]
 	}
 	for _, rt := range routes {
 		p := pools[rt.Pool]
@@ -57,6 +59,9 @@ func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, e
 	r.split.r = r
 	return r, nil
 }
+
+// Pool returns the pool named name, nil when there is none.
+func (r *Router) Pool(name string) upstream.Pool { return r.byName[name] }
 
 // Pick returns the pool that owns key.
 func (r *Router) Pick(key []byte) upstream.Pool {

@@ -36,10 +36,15 @@ const (
 )
 
 // sniff returns the front for a connection whose first byte is b: the
-// binary protocol for its request magic (0x80), else the text protocol.
+// binary protocol for its request magic (0x80), framed Thrift for 0x00
+// (the first byte of every frame length up to 16 MiB) when the server
+// serves Thrift, else the text protocol.
 func (cn *conn) sniff(b byte) front {
-	if b == mcbin.MagicRequest {
+	switch {
+	case b == mcbin.MagicRequest:
 		return &binConn{parser: mcbin.Parser{MaxKeyLen: cn.s.cfg.MaxKeyLen, MaxItemSize: cn.s.cfg.MaxItemSize}}
+	case b == 0x00 && cn.s.cfg.Thrift != nil:
+		return &thriftFront{}
 	}
 	return &textFront{}
 }

@@ -40,6 +40,18 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Logger          *slog.Logger
+	// Servants answer the text verbs lock, unlock and id; nil: they are
+	// unknown commands.
+	Servants TextServants
+	// Thrift serves connections that speak framed Thrift (first byte
+	// 0x00); nil: such a connection is taken for a text one.
+	Thrift ThriftHandler
+	// MaxThriftFrame is the largest Thrift frame accepted (default 16 MiB).
+	MaxThriftFrame int
+	// ThriftWorkers run the Thrift calls that may block (default 64);
+	// ThriftQueue bounds the calls waiting for one (default 4096).
+	ThriftWorkers int
+	ThriftQueue   int
 }
 
 func (c *Config) defaults() {
@@ -64,6 +76,15 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxThriftFrame == 0 {
+		c.MaxThriftFrame = 16 << 20
+	}
+	if c.ThriftWorkers == 0 {
+		c.ThriftWorkers = 64
+	}
+	if c.ThriftQueue == 0 {
+		c.ThriftQueue = 4096
+	}
 }
 
 // Server is one listening faed front end. Create it with New and start it
@@ -77,6 +98,9 @@ type Server struct {
 	started time.Time
 	eng     gnet.Engine
 	booted  chan struct{}
+	// ctx is given to Thrift calls; cancelled once the server stopped.
+	ctx     context.Context
+	workers workers
 
 	draining atomic.Bool
 	inflight atomic.Int64 // slots waiting for an upstream, all connections
@@ -114,6 +138,7 @@ func New(cfg Config, h Handler) *Server {
 		booted:  make(chan struct{}),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
+		ctx:     context.Background(),
 	}
 }
 
@@ -122,6 +147,17 @@ func New(cfg Config, h Handler) *Server {
 // (drain.go), for up to ShutdownTimeout, then stops the event loops.
 func (s *Server) Run(ctx context.Context) error {
 	s.started = time.Now()
+	if s.cfg.Thrift != nil {
+		callCtx, cancel := context.WithCancel(context.Background())
+		s.ctx = callCtx
+		s.workers.start(callCtx, s.cfg.Thrift, s.cfg.ThriftWorkers, s.cfg.ThriftQueue)
+		// After the engine stopped no loop submits a call: the workers
+		// finish the queued ones (their replies go nowhere) and exit.
+		defer func() {
+			cancel()
+			s.workers.stop()
+		}()
+	}
 	opts := []gnet.Option{
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),

@@ -59,6 +59,8 @@ func (tf *textFront) dispatch(cn *conn, out []byte) []byte {
 		return out
 	case memcache.CmdStats:
 		return cn.reply(out, cn.s.appendStats(cn.scratch(), req.Args))
+	case memcache.CmdLock, memcache.CmdUnlock, memcache.CmdID:
+		return cn.reply(out, cn.s.servantVerb(cn.scratch(), req))
 	case memcache.CmdMetaNoop:
 		// Queued behind the replies before it, like any reply: "MN" tells
 		// a client every earlier (quiet) request is answered.

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/proto/thrift"
 	"github.com/fae-sidecar/fae/upstream"
 )
 
@@ -24,7 +25,8 @@ type loop struct {
 	dirty    []*conn            // clients with replies finished on the loop
 	deferred []upstream.Flusher // the pools' work for the end of the event
 	flushing bool
-	slots    []*slot // written slots for reuse by the loop's connections
+	slots    []*slot           // written slots for reuse by the loop's connections
+	thrift   *thrift.Processor // runs the Thrift calls that do not block
 }
 
 // Bounds of loop.slots: a pipelining client needs a slot per request in

@@ -57,6 +57,8 @@ func (p *Parser) command(buf []byte, n int, t *tokens, req *Request) (int, error
 			req.Args = append(req.Args, a)
 		}
 		return n, nil
+	case "lock", "unlock", "id":
+		return p.servantVerb(n, t, req)
 	case "shutdown":
 		// memcached refuses it whatever follows unless started with -A.
 		return n, &Error{Reply: errShutdown}
@@ -236,5 +238,47 @@ func verbosity(n int, t *tokens, req *Request) (int, error) {
 		return n, replyErr(errBadFormat, req.NoReply)
 	}
 	req.Level = level
+	return n, nil
+}
+
+// servantVerb parses fae's own verbs: "lock <key> <ttl_ms>", "unlock <key>
+// <token>" and "id [<tag>]". A wrong number of tokens is "ERROR", as for
+// memcached's commands; a bad key or number is a bad command line.
+func (p *Parser) servantVerb(n int, t *tokens, req *Request) (int, error) {
+	switch string(t.tok[0]) {
+	case "lock", "unlock":
+		if t.n != 3 {
+			return n, &Error{Reply: errUnknown}
+		}
+		req.Cmd = CmdLock
+		if t.tok[0][0] == 'u' {
+			req.Cmd = CmdUnlock
+		}
+		req.Keys = append(req.Keys, t.tok[1])
+		if len(t.tok[1]) > p.maxKeyLen() {
+			return n, &Error{Reply: errBadFormat}
+		}
+		if req.Cmd == CmdUnlock {
+			req.Args = append(req.Args, t.tok[2])
+			return n, nil
+		}
+		ttl, ok := parseUint64(t.tok[2])
+		if !ok || ttl == 0 || ttl > 1<<31-1 {
+			return n, &Error{Reply: errBadFormat}
+		}
+		req.Delta = ttl
+		return n, nil
+	}
+	if t.n > 2 {
+		return n, &Error{Reply: errUnknown}
+	}
+	req.Cmd = CmdID
+	if t.n == 2 {
+		tag, ok := parseUint64(t.tok[1])
+		if !ok || tag > 31 {
+			return n, &Error{Reply: errBadFormat}
+		}
+		req.Delta, req.HasArg = tag, true
+	}
 	return n, nil
 }

@@ -25,6 +25,11 @@ const (
 	CmdVerbosity
 	CmdQuit
 	CmdStats
+	// fae's own verbs, served by the server's servants (docs/PROTOCOL.md):
+	// "lock <key> <ttl_ms>", "unlock <key> <token>", "id [<tag>]".
+	CmdLock
+	CmdUnlock
+	CmdID
 	// The meta commands mg, ms, md, ma, mn and me (see meta.go).
 	CmdMetaGet
 	CmdMetaSet
@@ -57,6 +62,9 @@ var commandNames = [numCommands]string{
 	CmdVerbosity: "verbosity",
 	CmdQuit:      "quit",
 	CmdStats:     "stats",
+	CmdLock:      "lock",
+	CmdUnlock:    "unlock",
+	CmdID:        "id",
 
 	CmdMetaGet:    "mg",
 	CmdMetaSet:    "ms",
@@ -132,11 +140,13 @@ type Request struct {
 	Data []byte
 	// Cas is the compare-and-swap unique of a cas command.
 	Cas uint64
-	// Delta is the amount of incr and decr.
+	// Delta is the amount of incr and decr, the ttl in milliseconds of
+	// lock, and the tag of id.
 	Delta uint64
 	// Level is the argument of verbosity.
 	Level uint32
-	// HasArg reports whether flush_all carried a delay argument.
+	// HasArg reports whether flush_all carried a delay argument, or id a
+	// tag.
 	HasArg bool
 	// NoReply is true when the client asked for no reply (a meta command
 	// asks with flag q instead). Parse sets it on the classic commands
@@ -148,7 +158,8 @@ type Request struct {
 	// count it as memcached counts what the client sent. Parse leaves it
 	// OriginText.
 	Origin Origin
-	// Args holds the arguments of stats (e.g. "items", "slabs").
+	// Args holds the arguments of stats (e.g. "items", "slabs"), and the
+	// token of unlock.
 	Args [][]byte
 	// Meta holds the flags of a meta command; its data block (ms) is in
 	// Data.
