@@ -57,6 +57,18 @@ func AppendRequest(out []byte, r *Request) []byte {
 		out = appendNoReply(out, r.NoReply)
 	case CmdStats:
 		out = appendKeys(out, r.Args)
+	case CmdLock:
+		out = appendKeys(out, r.Keys)
+		out = append(out, ' ')
+		out = strconv.AppendUint(out, r.Delta, 10)
+	case CmdUnlock:
+		out = appendKeys(out, r.Keys)
+		out = appendKeys(out, r.Args)
+	case CmdID:
+		if r.HasArg {
+			out = append(out, ' ')
+			out = strconv.AppendUint(out, r.Delta, 10)
+		}
 	case CmdMetaGet, CmdMetaSet, CmdMetaDelete, CmdMetaArith, CmdMetaDebug:
 		out = appendMeta(out, r)
 	}

@@ -337,7 +337,25 @@ var lineLengthCases = []parseCase{
 	{name: "get line over MaxGetLine", p: Parser{MaxGetLine: 20000}, in: "get " + manyKeys(10000, "k") + "\r\n", err: &Error{Reply: errGetTooLong, Close: true}},
 }
 
-var allParseCases = [][]parseCase{retrievalCases, storageCases, sizeCases, keyCommandCases, otherCases, lineLengthCases, metaCases}
+// servantCases are fae's own verbs (not memcached's: see docs/PROTOCOL.md).
+var servantCases = []parseCase{
+	{name: "lock", in: "lock k 1500\r\n", req: &Request{Cmd: CmdLock, Keys: keys("k"), Delta: 1500}},
+	{name: "lock max ttl", in: "lock k 2147483647\r\n", req: &Request{Cmd: CmdLock, Keys: keys("k"), Delta: 1<<31 - 1}},
+	{name: "lock zero ttl", in: "lock k 0\r\n", err: errFmt},
+	{name: "lock ttl too big", in: "lock k 2147483648\r\n", err: errFmt},
+	{name: "lock ttl not a number", in: "lock k soon\r\n", err: errFmt},
+	{name: "lock key too long", in: "lock " + long251 + " 10\r\n", err: errFmt},
+	{name: "lock no ttl", in: "lock k\r\n", err: errUnk},
+	{name: "lock extra", in: "lock k 10 x\r\n", err: errUnk},
+	{name: "unlock", in: "unlock k 0123abcd\r\n", req: &Request{Cmd: CmdUnlock, Keys: keys("k"), Args: keys("0123abcd")}},
+	{name: "unlock no token", in: "unlock k\r\n", err: errUnk},
+	{name: "id", in: "id\r\n", req: &Request{Cmd: CmdID}},
+	{name: "id tag", in: "id 31\r\n", req: &Request{Cmd: CmdID, Delta: 31, HasArg: true}},
+	{name: "id tag too big", in: "id 32\r\n", err: errFmt},
+	{name: "id two args", in: "id 1 2\r\n", err: errUnk},
+}
+
+var allParseCases = [][]parseCase{retrievalCases, storageCases, sizeCases, keyCommandCases, otherCases, lineLengthCases, metaCases, servantCases}
 
 func TestParse(t *testing.T) {
 	for _, group := range allParseCases {
