@@ -8,6 +8,7 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/serialx/hashring v0.0.0-20200727003509-22c0c7ab6b1b
+	go.etcd.io/bbolt v1.4.3
 	gonum.org/v1/plot v0.17.0
 	gopkg.in/yaml.v3 v3.0.1
 )

@@ -78,6 +78,17 @@ type Config struct {
 	Pools map[string]*Pool `yaml:"pools"`
 	// Routes send keys to pools by longest matching prefix.
 	Routes []Route `yaml:"routes"`
+	// DataDir is where faed keeps files: the dlog servant's logs
+	// (data_dir/dlog) and the kvdb servant's store (data_dir/kvdb.db). An
+	// absolute path; empty (the default): dlog and kvdb refuse every call,
+	// saying data_dir is not set.
+	DataDir string `yaml:"data_dir"`
+	// MaxThriftFrame is the largest Thrift frame faed reads. Default 16MiB.
+	MaxThriftFrame ByteSize `yaml:"max_thrift_frame"`
+	// IDGen, LCache and DLog configure those servants.
+	IDGen  IDGen  `yaml:"idgen"`
+	LCache LCache `yaml:"lcache"`
+	DLog   DLog   `yaml:"dlog"`
 }
 
 // Pool configures one pool.
@@ -178,6 +189,7 @@ func (c *Config) Defaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(10 * time.Second)
 	}
+	c.servantDefaults()
 	if c.Pools == nil {
 		c.Pools = map[string]*Pool{}
 	}
@@ -300,6 +312,7 @@ func (c *Config) Validate() error {
 	if c.IdleTimeout < 0 {
 		bad("idle_timeout", "must not be negative")
 	}
+	c.validateServants(bad)
 	names := make([]string, 0, len(c.Pools))
 	for name := range c.Pools {
 		names = append(names, name)

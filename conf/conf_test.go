@@ -62,6 +62,12 @@ func TestInvalid(t *testing.T) {
 		"bad_failover.yaml":              "pools.default.failover[1]",
 		"hash_skip_prefix_too_long.yaml": "pools.default.hash_skip_prefix",
 		"admin_not_loopback.yaml":        "admin_allow_remote",
+		"idgen_worker_out_of_range.yaml": "idgen.worker_id",
+		"data_dir_relative.yaml":         "data_dir",
+		"lcache_too_small.yaml":          "lcache.max_bytes",
+		"dlog_file_too_small.yaml":       "dlog.max_file_size",
+		"dlog_negative_sync.yaml":        "dlog.sync_interval",
+		"thrift_frame_too_small.yaml":    "max_thrift_frame",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {
@@ -175,21 +181,32 @@ func TestHashSkipPrefix(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(tc.yaml))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one naming %q", err, tc.wantErr)
-				}
+			c := parseCase(t, tc.yaml, tc.wantErr)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := c.Pools[DefaultPool].HashSkipPrefix; got != tc.want {
 				t.Errorf("hash_skip_prefix %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// parseCase parses yaml: with wantErr, it checks the error names it and
+// returns nil; without, it checks there is no error and returns the config.
+func parseCase(t *testing.T, yaml, wantErr string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(yaml))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one naming %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestParseByteSize(t *testing.T) {
