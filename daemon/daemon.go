@@ -23,6 +23,17 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		return err
 	}
 	defer rt.Close()
+	sv, err := buildServants(cfg, rt, version, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+		defer cancel()
+		if err := sv.close(ctx); err != nil {
+			log.Error("closing servants", "err", err)
+		}
+	}()
 
 	srv := server.New(server.Config{
 		Addr:            cfg.Listen,
@@ -37,6 +48,9 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		ShutdownTimeout: cfg.ShutdownTimeout.D(),
 		Version:         version,
 		Logger:          log,
+		Servants:        sv.fun,
+		Thrift:          sv.fun,
+		MaxThriftFrame:  int(cfg.MaxThriftFrame),
 	}, rt)
 
 	if cfg.Admin != "" {

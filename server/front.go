@@ -48,3 +48,11 @@ func (cn *conn) sniff(b byte) front {
 	}
 	return &textFront{}
 }
+
+// protocols names the protocols the server speaks, for its start-up log.
+func (s *Server) protocols() string {
+	if s.cfg.Thrift != nil {
+		return "memcached text, binary and meta; framed Thrift"
+	}
+	return "memcached text, binary and meta"
+}

@@ -231,7 +231,7 @@ func (s *Server) drain() bool {
 // OnBoot records the engine and logs where the server listens.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocols", "memcached text, binary and meta")
+	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocols", s.protocols())
 	close(s.booted)
 	return gnet.None
 }

@@ -14,6 +14,7 @@ import (
 
 	apache "github.com/apache/thrift/lib/go/thrift"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/thrift"
 	"github.com/fae-sidecar/fae/proto/thrift/fae"
 )
@@ -50,17 +51,6 @@ func startThrift(t *testing.T, cfg Config) (addr string, f *fakeServant) {
 	cfg.Thrift = f
 	addr, _ = start(t, cfg, &gateHandler{})
 	return addr, f
-}
-
-func thriftClient(t *testing.T, addr string) *fae.FunServantClient {
-	t.Helper()
-	sock := apache.NewTSocketConf(addr, &apache.TConfiguration{ConnectTimeout: 5 * time.Second, SocketTimeout: 20 * time.Second})
-	tr := apache.NewTFramedTransportConf(sock, nil)
-	if err := tr.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	return fae.NewFunServantClientFactory(tr, apache.NewTBinaryProtocolFactoryConf(nil))
 }
 
 func frameOf(t *testing.T, name string, seq int32, args apache.TStruct) []byte {
@@ -103,7 +93,7 @@ func readReply(t *testing.T, r io.Reader) (string, apache.TMessageType, int32, a
 
 func TestThriftCalls(t *testing.T) {
 	addr, f := startThrift(t, Config{})
-	c := thriftClient(t, addr)
+	c := testproc.ThriftClient(t, addr)
 	ctx := context.Background()
 	if v, err := c.Ping(ctx, &fae.Context{}); err != nil || v != "1.6.18" {
 		t.Errorf("ping = %q, %v", v, err)
@@ -225,7 +215,7 @@ func TestThriftBadFrames(t *testing.T) {
 		t.Errorf("after a bad message: read %d, %v; want EOF", n, err)
 	}
 	// The server serves others.
-	if v, err := thriftClient(t, addr).Noop(context.Background(), 9); err != nil || v != 9 {
+	if v, err := testproc.ThriftClient(t, addr).Noop(context.Background(), 9); err != nil || v != 9 {
 		t.Errorf("noop on a new connection = %d, %v", v, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,15 +66,36 @@ func roundTrip(addr, req string, n int) (string, error) {
 }
 
 // 200 connections reading one cold key at once reach memcached as a
-// handful of gets, not 200: faed merges reads of one key in flight.
+// handful of gets, not 200: faed merges reads of one key in flight. To make
+// "at once" certain on a loaded machine, memcached is stopped (SIGSTOP)
+// until faed has every get in hand, under a timeout long enough for that.
 func TestCoalescedHotKey(t *testing.T) {
-	mc := testproc.StartMemcached(t)
+	m := testproc.StartMemcachedProc(t)
+	mc := m.Addr
 	value := strings.Repeat("v", 100)
 	if got, err := roundTrip(mc, "set hot 0 0 100\r\n"+value+"\r\n", len("STORED\r\n")); err != nil || got != "STORED\r\n" {
 		t.Fatalf("seed: %q %v", got, err)
 	}
-	faed := testproc.StartFaed(t, "-servers", mc)
+	cfg := filepath.Join(t.TempDir(), "faed.yaml")
+	conf := fmt.Sprintf("pools:\n  default: {kind: memcache, servers: [%q], timeout: 30s}\n", mc)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	faed := testproc.StartFaed(t, "-config", cfg)
+	// Open faed's connections to memcached before it stops.
+	if got, err := roundTrip(faed, "get warm\r\n", len("END\r\n")); err != nil || got != "END\r\n" {
+		t.Fatalf("warm-up: %q %v", got, err)
+	}
 	before := mcStat(t, mc, "cmd_get")
+	if err := m.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = m.Signal(syscall.SIGCONT)
+		}
+	}()
 
 	const clients = 200
 	want := "VALUE hot 0 100\r\n" + value + "\r\nEND\r\n"
@@ -106,6 +128,18 @@ func TestCoalescedHotKey(t *testing.T) {
 		}(c)
 	}
 	close(start)
+	// Every get is in faed once all but the leaders joined a flight (one
+	// leader per event loop at most: -loops 3).
+	for deadline := time.Now().Add(30 * time.Second); mcStat(t, faed, "coalesced_gets") < clients-3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("coalesced_gets %d after 30s, want %d", mcStat(t, faed, "coalesced_gets"), clients-3)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := m.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
 	wg.Wait()
 	close(errs)
 	for err := range errs {

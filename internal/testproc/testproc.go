@@ -93,9 +93,26 @@ func lookTool(t testing.TB, name, pkg string) string {
 // returns its address. The server is killed in t.Cleanup.
 func StartMemcached(t testing.TB, args ...string) (addr string) {
 	t.Helper()
+	return StartMemcachedProc(t, args...).Addr
+}
+
+// Memcached is a memcached started by StartMemcachedProc, for tests that
+// signal it (SIGSTOP, SIGCONT).
+type Memcached struct {
+	Addr string
+	p    *proc
+}
+
+// Signal sends sig to the process.
+func (m *Memcached) Signal(sig os.Signal) error { return m.p.cmd.Process.Signal(sig) }
+
+// StartMemcachedProc is StartMemcached returning the process too. It is
+// killed (after a SIGCONT, in case the test stopped it) in t.Cleanup.
+func StartMemcachedProc(t testing.TB, args ...string) *Memcached {
+	t.Helper()
 	bin := lookTool(t, "memcached", "memcached")
 	for try := 0; ; try++ {
-		addr = FreePort(t)
+		addr := FreePort(t)
 		host, port, _ := net.SplitHostPort(addr)
 		argv := []string{"-U", "0", "-l", host, "-p", port}
 		if os.Geteuid() == 0 && !hasArg(args, "-u") {
@@ -105,8 +122,11 @@ func StartMemcached(t testing.TB, args ...string) (addr string) {
 		p := start(t, bin, argv)
 		err := p.waitReady(addr)
 		if err == nil {
-			t.Cleanup(func() { p.kill(t) })
-			return addr
+			t.Cleanup(func() {
+				_ = p.cmd.Process.Signal(syscall.SIGCONT)
+				p.kill(t)
+			})
+			return &Memcached{Addr: addr, p: p}
 		}
 		p.kill(t)
 		if try < bindRetries && p.bindFailed() {

@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fae-sidecar/fae/conf"
+	"github.com/fae-sidecar/fae/router"
+	"github.com/fae-sidecar/fae/servant"
+	"github.com/fae-sidecar/fae/servant/dlog"
+	"github.com/fae-sidecar/fae/servant/idgen"
+	"github.com/fae-sidecar/fae/servant/kvdb"
+	"github.com/fae-sidecar/fae/servant/lcache"
+	"github.com/fae-sidecar/fae/servant/lock"
+)
+
+// maxLeases bounds the lock servant's table.
+const maxLeases = 65536
+
+// servants are the running servants and what closes them.
+type servants struct {
+	fun  *servant.FunServant
+	logs *dlog.Log
+	kv   *kvdb.DB
+}
+
+// buildServants starts the servants of cfg; mc_* calls go through rt.
+func buildServants(cfg *conf.Config, rt *router.Router, version string, log *slog.Logger) (*servants, error) {
+	ids, err := idgen.New(cfg.IDGen.WorkerID, nil, idWait)
+	if err != nil {
+		return nil, fmt.Errorf("idgen: %w", err)
+	}
+	logs, err := dlog.Open(dlog.Config{
+		DataDir:      cfg.DataDir,
+		MaxFileSize:  int64(cfg.DLog.MaxFileSize),
+		MaxFiles:     cfg.DLog.MaxFiles,
+		MaxBuffered:  int64(cfg.DLog.MaxBuffered),
+		SyncInterval: cfg.DLog.SyncInterval.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dlog: %w", err)
+	}
+	kv, err := kvdb.Open(cfg.DataDir)
+	if err != nil {
+		_ = logs.Close(context.Background())
+		return nil, fmt.Errorf("kvdb: %w", err)
+	}
+	log.Info("servants ready", "idgen_worker_id", cfg.IDGen.WorkerID, "data_dir", cfg.DataDir)
+	return &servants{
+		fun: servant.New(servant.Parts{
+			Version: version, IDs: ids, LCache: lcache.New(int64(cfg.LCache.MaxBytes)),
+			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: rt,
+			MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: int(cfg.MaxItemSize),
+		}),
+		logs: logs, kv: kv,
+	}, nil
+}
+
+// close flushes and closes the servants that hold files.
+func (s *servants) close(ctx context.Context) error {
+	return errors.Join(s.logs.Close(ctx), s.kv.Close(ctx))
+}
+
+// idWait is how long id_next waits for a clock that stepped back past
+// what the generator may run ahead of it, before it fails.
+const idWait = time.Second

@@ -1,0 +1,188 @@
+package servant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/proto/thrift"
+	"github.com/fae-sidecar/fae/proto/thrift/fae"
+	"github.com/fae-sidecar/fae/servant/dlog"
+	"github.com/fae-sidecar/fae/servant/idgen"
+	"github.com/fae-sidecar/fae/servant/kvdb"
+	"github.com/fae-sidecar/fae/servant/lcache"
+	"github.com/fae-sidecar/fae/servant/lock"
+)
+
+// FunServant answers the Thrift front's calls (fae.FunServant) with the
+// servants and, for mc_*, the router. Safe for concurrent use.
+type FunServant struct {
+	version string
+	ids     *idgen.Generator
+	lc      *lcache.Cache
+	locks   *lock.Table
+	logs    *dlog.Log
+	kv      *kvdb.DB // nil without a data directory
+	cache   Cache
+	parser  memcache.Parser
+	// noWait is a context already done: a call given it does not wait.
+	noWait context.Context
+}
+
+// Parts are the servants a FunServant answers with; Version is what ping
+// answers. KV may be nil (no data directory): kvdb_* calls then fail.
+type Parts struct {
+	Version string
+	IDs     *idgen.Generator
+	LCache  *lcache.Cache
+	Locks   *lock.Table
+	Logs    *dlog.Log
+	KV      *kvdb.DB
+	Cache   Cache
+	// MaxKeyLen and MaxItemSize bound mc_* keys and values, as the text
+	// port's.
+	MaxKeyLen, MaxItemSize int
+}
+
+// New returns a FunServant over p.
+func New(p Parts) *FunServant {
+	noWait, cancel := context.WithCancel(context.Background())
+	cancel()
+	return &FunServant{noWait: noWait,
+		version: p.Version, ids: p.IDs, lc: p.LCache, locks: p.Locks, logs: p.Logs, kv: p.KV, cache: p.Cache,
+		parser: memcache.Parser{MaxKeyLen: p.MaxKeyLen, MaxItemSize: p.MaxItemSize},
+	}
+}
+
+var _ fae.FunServant = (*FunServant)(nil)
+
+// Blocks reports whether a call of m may wait on the network, the disk or
+// the clock: mc_* wait for a pool, kvdb_* for fsync, dlog for its buffer's
+// lock, id_* for a clock that stepped back. Those run on the server's
+// workers; the rest answer from memory on the event loop.
+func (f *FunServant) Blocks(m thrift.Method) bool {
+	switch m {
+	case thrift.MethodPing, thrift.MethodNoop, thrift.MethodIDDecode,
+		thrift.MethodLcSet, thrift.MethodLcGet, thrift.MethodLcDel,
+		thrift.MethodLock, thrift.MethodUnlock, thrift.MethodUnknown:
+		return false
+	}
+	return true
+}
+
+func (f *FunServant) Ping(context.Context, *fae.Context) (string, error) { return f.version, nil }
+
+func (f *FunServant) Noop(_ context.Context, x int32) (int32, error) { return x, nil }
+
+func (f *FunServant) IDNext(ctx context.Context, _ *fae.Context) (int64, error) {
+	id, err := f.ids.Next(ctx)
+	return id, asServantError(err)
+}
+
+func (f *FunServant) IDNextWithTag(ctx context.Context, _ *fae.Context, tag int16) (int64, error) {
+	id, err := f.ids.NextWithTag(ctx, tag)
+	return id, asServantError(err)
+}
+
+// IDDecode returns [unix ms, tag, worker, sequence].
+func (f *FunServant) IDDecode(_ context.Context, _ *fae.Context, id int64) ([]int64, error) {
+	ms, tag, worker, seq := idgen.Decode(id)
+	return []int64{ms, tag, worker, seq}, nil
+}
+
+// LcSet reports false when the entry is larger than the cache allows.
+func (f *FunServant) LcSet(_ context.Context, _ *fae.Context, key string, value []byte) (bool, error) {
+	return f.lc.Set(key, value) == nil, nil
+}
+
+func (f *FunServant) LcGet(_ context.Context, _ *fae.Context, key string) ([]byte, error) {
+	v, ok := f.lc.Get(key)
+	if !ok {
+		return nil, &fae.TCacheMissed{Message: &key}
+	}
+	return v, nil
+}
+
+func (f *FunServant) LcDel(_ context.Context, _ *fae.Context, key string) error {
+	f.lc.Del(key)
+	return nil
+}
+
+// Lock returns the lease's token, or "" while another holds key.
+func (f *FunServant) Lock(_ context.Context, _ *fae.Context, key string, ttlMs int32) (string, error) {
+	token, _, err := f.locks.Lock(key, time.Duration(ttlMs)*time.Millisecond)
+	return token, asServantError(err)
+}
+
+func (f *FunServant) Unlock(_ context.Context, _ *fae.Context, key, token string) (bool, error) {
+	return f.locks.Unlock(key, token), nil
+}
+
+func (f *FunServant) Dlog(ctx context.Context, _ *fae.Context, ident, tag, json string) error {
+	return asServantError(f.logs.Write(ctx, ident, tag, json))
+}
+
+func (f *FunServant) KvdbSet(ctx context.Context, _ *fae.Context, key, value []byte) (bool, error) {
+	if f.kv == nil {
+		return false, errNoKV
+	}
+	if err := f.kv.Set(ctx, string(key), value); err != nil {
+		return false, asServantError(err)
+	}
+	return true, nil
+}
+
+func (f *FunServant) KvdbGet(ctx context.Context, _ *fae.Context, key []byte) ([]byte, error) {
+	if f.kv == nil {
+		return nil, errNoKV
+	}
+	v, ok, err := f.kv.Get(ctx, string(key))
+	if err != nil {
+		return nil, asServantError(err)
+	}
+	if !ok {
+		return nil, &fae.TCacheMissed{}
+	}
+	return v, nil
+}
+
+func (f *FunServant) KvdbDel(ctx context.Context, _ *fae.Context, key []byte) (bool, error) {
+	if f.kv == nil {
+		return false, errNoKV
+	}
+	ok, err := f.kv.Del(ctx, string(key))
+	return ok, asServantError(err)
+}
+
+var errNoKV = &fae.TServantError{Message: "kvdb: data_dir is not set in faed's config"}
+
+// asServantError turns a servant's error into the IDL's exception.
+func asServantError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *fae.TServantError
+	if errors.As(err, &se) {
+		return se
+	}
+	return &fae.TServantError{Message: fmt.Sprint(err)}
+}
+
+// TextLock implements the text verb lock (server.TextServants).
+func (f *FunServant) TextLock(key []byte, ttl time.Duration) (string, bool, error) {
+	return f.locks.Lock(string(key), ttl)
+}
+
+// TextUnlock implements the text verb unlock.
+func (f *FunServant) TextUnlock(key, token []byte) bool {
+	return f.locks.Unlock(string(key), string(token))
+}
+
+// TextID implements the text verb id. It runs on an event loop, so it
+// never waits for a clock that stepped back past what the generator may
+// run ahead: it fails at once instead (SERVER_ERROR), where id_next waits.
+func (f *FunServant) TextID(tag int) (int64, error) {
+	return f.ids.NextWithTag(f.noWait, int16(tag))
+}
