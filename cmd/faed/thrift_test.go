@@ -333,3 +333,10 @@ func TestThriftKvdbSurvivesKill(t *testing.T) {
 		}
 	}
 }
+
+// client/php/demo.php: the Memcached extension and the text verbs.
+func TestPHPDemo(t *testing.T) {
+	requirePHP(t, "memcached", "php-memcached")
+	faed := testproc.StartFaed(t)
+	runClientScript(t, []string{"php", "../../client/php/demo.php"}, []string{faed})
+}
