@@ -149,13 +149,14 @@ type Membership struct {
 	// snapshot is the peer list for Peers, replaced by the watch goroutine.
 	snapshot atomic.Pointer[[]Peer]
 
+	wg      sync.WaitGroup // every goroutine Start started
+	beacons chan heard     // readers to the watch goroutine; set by Start
+
 	mu       sync.Mutex // guards the fields below
 	started  bool
 	closed   bool
 	cancel   context.CancelFunc
 	uni, mc  *net.UDPConn
-	wg       sync.WaitGroup
-	beacons  chan heard
 	sendBuf  []byte
 	payload  []byte
 	resolved map[string]*net.UDPAddr // destinations of beacons

@@ -119,6 +119,19 @@ func others(all []string, self string) []string {
 	return slices.DeleteFunc(slices.Clone(all), func(a string) bool { return a == self })
 }
 
+// allUp reports whether each of ms (listening on addrs) sees all the
+// others up.
+func allUp(ms []member, addrs []string) func() bool {
+	return func() bool {
+		for i, m := range ms {
+			if !seesUp(m.Membership, others(addrs, addrs[i])...) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func threeAddrs(t *testing.T) []string {
 	return []string{freeAddr(t, "127.0.0.2"), freeAddr(t, "127.0.0.3"), freeAddr(t, "127.0.0.4")}
 }
@@ -130,14 +143,7 @@ func TestStaticFindEachOther(t *testing.T) {
 		// One list for the whole cluster, this member's own address included.
 		ms = append(ms, start(t, Config{Listen: a, Static: addrs}))
 	}
-	took := eventually(t, "every member sees the other two up", func() bool {
-		for i, m := range ms {
-			if !seesUp(m.Membership, others(addrs, addrs[i])...) {
-				return false
-			}
-		}
-		return true
-	})
+	took := eventually(t, "every member sees the others up", allUp(ms, addrs))
 	t.Logf("3 members by static list: all up after %v", took)
 	for i, m := range ms {
 		if ps := m.Peers(); len(ps) != 2 || !ps[0].Static || ps[0].ID == "" {
@@ -164,14 +170,7 @@ func TestMulticastFindEachOther(t *testing.T) {
 	for _, a := range addrs {
 		ms = append(ms, start(t, Config{Listen: a, Multicast: &Multicast{Group: group, Interface: "lo"}}))
 	}
-	took := eventually(t, "every member sees the other two up by multicast", func() bool {
-		for i, m := range ms {
-			if !seesUp(m.Membership, others(addrs, addrs[i])...) {
-				return false
-			}
-		}
-		return true
-	})
+	took := eventually(t, "every member sees the others up by multicast", allUp(ms, addrs))
 	t.Logf("3 members by multicast only: all up after %v", took)
 	for _, m := range ms {
 		for _, d := range m.Drops() {

@@ -188,7 +188,7 @@ func TestWeightShare(t *testing.T) {
 	}
 }
 
-func TestOwnersAllocatesNothing(t *testing.T) {
+func TestOwnersAllocs(t *testing.T) {
 	r := mustNew(t, nodes(peerNames(5)...))
 	var tab Table
 	if _, err := tab.Set(nodes(peerNames(5)...)); err != nil {
