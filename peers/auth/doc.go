@@ -5,6 +5,7 @@
 // nonce already seen within it (a fixed-size set of recent nonces), and
 // counts every refusal by [Reason].
 //
-// Beacons and peer-link handshakes both travel sealed. It imports nothing of
-// fae's.
+// Beacons travel sealed; a peer link opens with [Auth.Client] and
+// [Auth.Server], a sealed hello and a welcome bound to it, within the
+// caller's deadline. It imports nothing of fae's.
 package auth
