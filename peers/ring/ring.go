@@ -208,7 +208,9 @@ func (t *Table) Load() *Ring {
 }
 
 // Set builds the ring of nodes and installs it; it returns the new ring.
-// On error the current ring stays.
+// On error the current ring stays. Concurrent Sets install in the order
+// they finish building, so membership changes should come from one
+// goroutine (peers' OnChange does).
 func (t *Table) Set(nodes []Node) (*Ring, error) {
 	r, err := New(nodes)
 	if err != nil {
