@@ -19,6 +19,7 @@ import (
 const (
 	KindLocal    = "local"    // the embedded store
 	KindMemcache = "memcache" // a pool of memcached servers
+	KindCluster  = "cluster"  // keys on the peer sidecars that own them (see Peers)
 )
 
 // Distributions of a memcache pool (Pool.Distribution).
@@ -89,13 +90,17 @@ type Config struct {
 	IDGen  IDGen  `yaml:"idgen"`
 	LCache LCache `yaml:"lcache"`
 	DLog   DLog   `yaml:"dlog"`
+	// Peers makes this sidecar a member of a cluster of sidecars (see
+	// Peers); nil (the default): it is alone.
+	Peers *Peers `yaml:"peers"`
 }
 
 // Pool configures one pool.
 type Pool struct {
-	// Kind is "local" or "memcache".
+	// Kind is "local", "memcache" or "cluster".
 	Kind string `yaml:"kind"`
-	// MaxBytes bounds a local pool's memory. Default 64MiB (memcached's -m).
+	// MaxBytes bounds the memory of a local pool, or of this sidecar's
+	// share of a cluster pool. Default 64MiB (memcached's -m).
 	MaxBytes ByteSize `yaml:"max_bytes"`
 	// Servers of a memcache pool: "host:port" or "host:port weight".
 	Servers []string `yaml:"servers"`
@@ -107,7 +112,8 @@ type Pool struct {
 	// connections, conns_per_server of them, each with a writer and a
 	// reader goroutine).
 	Transport string `yaml:"transport"`
-	// Timeout bounds each upstream request. Default 500ms.
+	// Timeout bounds each upstream request (of a cluster pool: each peer
+	// call). Default 500ms.
 	Timeout Duration `yaml:"timeout"`
 	// AllowFlush lets flush_all reach this pool's servers. Default true.
 	AllowFlush *bool `yaml:"allow_flush"`
@@ -138,6 +144,10 @@ type Pool struct {
 	// never move. Empty (the default): a down server's keys fail fast with
 	// SERVER_ERROR.
 	Failover []string `yaml:"failover"`
+	// Replicas is the number of peers a key of a cluster pool lives on
+	// (its owners on the ring). Default 2: one peer may die without a key
+	// being lost.
+	Replicas int `yaml:"replicas"`
 	// L1 caches single-key get replies of a memcache pool in faed's
 	// memory; off unless set. Entries live at most TTL, so a value written
 	// by another client may be seen up to TTL late; writes through this
@@ -190,6 +200,7 @@ func (c *Config) Defaults() {
 		c.ShutdownTimeout = Duration(10 * time.Second)
 	}
 	c.servantDefaults()
+	c.Peers.defaults()
 	if c.Pools == nil {
 		c.Pools = map[string]*Pool{}
 	}
@@ -204,6 +215,17 @@ func (c *Config) Defaults() {
 			p.Kind = KindLocal
 			if len(p.Servers) > 0 {
 				p.Kind = KindMemcache
+			}
+		}
+		if p.Kind == KindCluster {
+			if p.MaxBytes == 0 {
+				p.MaxBytes = 64 << 20
+			}
+			if p.Timeout == 0 {
+				p.Timeout = Duration(500 * time.Millisecond)
+			}
+			if p.Replicas == 0 {
+				p.Replicas = 2
 			}
 		}
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
@@ -325,6 +347,9 @@ func (c *Config) Validate() error {
 			bad(f, "is empty: give it a kind (local or memcache)")
 			continue
 		}
+		if p.Replicas != 0 && p.Kind != KindCluster {
+			bad(f+".replicas", "only a cluster pool has replicas")
+		}
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {
@@ -390,10 +415,28 @@ func (c *Config) Validate() error {
 					bad(f+".l1.ttl", "must be positive, e.g. 2s: it bounds how stale a read may be")
 				}
 			}
+		case KindCluster:
+			if c.Peers == nil {
+				bad(f+".kind", "a cluster pool lives on the peer sidecars: configure peers: (listen, secret)")
+			}
+			if len(p.Servers) > 0 || len(p.Failover) > 0 || p.Distribution != "" || p.HashSkipPrefix != "" || p.L1 != nil {
+				bad(f, "servers, failover, distribution, hash_skip_prefix and l1 belong to memcache pools: "+
+					"a cluster pool's keys go to the peers that own them on the ring")
+			}
+			if p.Replicas < 1 {
+				bad(f+".replicas", "must be at least 1 (the number of peers holding each key)")
+			}
+			if p.MaxBytes < 1<<20 {
+				bad(f+".max_bytes", "must be at least 1MiB")
+			}
+			if p.Timeout <= 0 {
+				bad(f+".timeout", "must be positive")
+			}
 		default:
-			bad(f+".kind", "%q is not a pool kind: use local or memcache", p.Kind)
+			bad(f+".kind", "%q is not a pool kind: use local, memcache or cluster", p.Kind)
 		}
 	}
+	c.Peers.validate(c.Listen, bad)
 	seen := map[string]bool{}
 	for i, r := range c.Routes {
 		f := fmt.Sprintf("routes[%d]", i)

@@ -68,6 +68,21 @@ func TestInvalid(t *testing.T) {
 		"dlog_file_too_small.yaml":       "dlog.max_file_size",
 		"dlog_negative_sync.yaml":        "dlog.sync_interval",
 		"thrift_frame_too_small.yaml":    "max_thrift_frame",
+		"peers_no_secret.yaml":           "peers.secret:",
+		"peers_both_secrets.yaml":        "peers.secret:",
+		"peers_short_secret.yaml":        "peers.secret:",
+		"peers_secret_file_missing.yaml": "peers.secret_file:",
+		"peers_bad_static.yaml":          "peers.static[1]",
+		"peers_bad_heartbeat.yaml":       "peers.heartbeat",
+		"peers_bad_down_after.yaml":      "peers.down_after",
+		"peers_group_not_multicast.yaml": "peers.multicast.group",
+		"peers_group_no_port.yaml":       "peers.multicast.group",
+		"peers_listen_client_port.yaml":  "peers.listen",
+		"peers_listen_unspecified.yaml":  "peers.listen",
+		"cluster_no_peers.yaml":          "pools.shared.kind",
+		"cluster_bad_replicas.yaml":      "pools.shared.replicas",
+		"cluster_with_servers.yaml":      "pools.shared:",
+		"replicas_not_cluster.yaml":      "pools.default.replicas",
 	}
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) != len(want) {

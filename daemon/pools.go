@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/fae-sidecar/fae/conf"
@@ -75,6 +76,11 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (upstream.Pool, error) {
 			rp.L1 = l1.New(l1.Config{MaxBytes: int64(pc.L1.MaxBytes), TTL: pc.L1.TTL.D()})
 		}
 		return router.WithReadPath(pool, rp), nil
+	case conf.KindCluster:
+		// conf validates cluster pools and peers/ has the ring, auth and
+		// membership, but no peer links serve the keys yet: refuse at start
+		// rather than run a pool that is not there.
+		return nil, errors.New("pool kind cluster: not served yet")
 	}
 	return nil, fmt.Errorf("unknown pool kind %q", pc.Kind)
 }

@@ -1,0 +1,142 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// pair returns the two ends of a loopback TCP connection.
+func pair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+func realAuth(t *testing.T, secret []byte) *Auth {
+	t.Helper()
+	a, err := New(Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestHandshake(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, s := pair(t)
+	dialer, listener := realAuth(t, secret), realAuth(t, secret)
+	got := make(chan []byte, 1)
+	go func() {
+		hello, err := listener.Server(ctx, s, []byte("listener-id"))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- hello
+	}()
+	welcome, err := dialer.Client(ctx, c, []byte("dialer-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(welcome) != "listener-id" || string(<-got) != "dialer-id" {
+		t.Errorf("welcome %q", welcome)
+	}
+}
+
+func TestHandshakeRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// run plays the dialer's side against a listener's Server on c.
+		run  func(t *testing.T, c net.Conn)
+		want func(error) bool
+	}{
+		{name: "wrong secret", run: func(t *testing.T, c net.Conn) {
+			_, _ = realAuth(t, []byte("the wrong secret, 32 bytes long!")).Client(t.Context(), c, nil)
+		}, want: func(err error) bool { return isReason(err, BadMAC) }},
+		{name: "unauthenticated bytes", run: func(t *testing.T, c net.Conn) {
+			_, _ = c.Write([]byte("get foo\r\n"))
+		}, want: func(err error) bool { return isReason(err, Garbage) }},
+		{name: "silent", run: func(*testing.T, net.Conn) {},
+			want: func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }},
+		{name: "replayed hello", run: func(t *testing.T, c net.Conn) {
+			// A hello recorded on another connection to this listener.
+			_, _ = c.Write(recordedHello)
+		}, want: func(err error) bool { return isReason(err, Replayed) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listener := realAuth(t, secret)
+			recordHello(t, listener)
+			c, s := pair(t)
+			go tc.run(t, c)
+			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+			defer cancel()
+			if _, err := listener.Server(ctx, s, nil); !tc.want(err) {
+				t.Errorf("Server: %v", err)
+			}
+		})
+	}
+}
+
+var recordedHello []byte
+
+// recordHello runs one genuine handshake with listener and keeps the
+// dialer's hello as a wire recorder would.
+func recordHello(t *testing.T, listener *Auth) {
+	c, s := pair(t)
+	go func() { _, _ = listener.Server(t.Context(), s, nil) }()
+	dialer := realAuth(t, secret)
+	rec := &recorder{Conn: c}
+	if _, err := dialer.Client(t.Context(), rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	recordedHello = rec.sent
+}
+
+type recorder struct {
+	net.Conn
+	sent []byte
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.sent = append(r.sent, b...)
+	return r.Conn.Write(b)
+}
+
+// A welcome that does not answer this hello (one recorded from another
+// handshake) is refused by the dialer.
+func TestHandshakeForeignWelcome(t *testing.T) {
+	c, s := pair(t)
+	dialer := realAuth(t, secret)
+	other := realAuth(t, secret)
+	go func() {
+		_, _ = other.readSealed(s) // swallow the hello
+		payload := append(make([]byte, nonceSize), "x"...)
+		msg := other.Seal(make([]byte, 2), KindWelcome, payload)
+		msg[0], msg[1] = byte((len(msg)-2)>>8), byte(len(msg)-2)
+		_, _ = s.Write(msg)
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := dialer.Client(ctx, c, nil); !errors.Is(err, ErrHandshake) {
+		t.Errorf("Client: %v", err)
+	}
+}
