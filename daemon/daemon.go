@@ -35,6 +35,14 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		}
 	}()
 
+	members, err := startPeers(ctx, cfg.Peers, log)
+	if err != nil {
+		return err
+	}
+	if members != nil {
+		defer members.Close()
+	}
+
 	srv := server.New(server.Config{
 		Addr:            cfg.Listen,
 		Loops:           cfg.Loops,
@@ -51,6 +59,7 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		Servants:        sv.fun,
 		Thrift:          sv.fun,
 		MaxThriftFrame:  int(cfg.MaxThriftFrame),
+		Peers:           peerStats(members),
 	}, rt)
 
 	if cfg.Admin != "" {

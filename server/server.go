@@ -40,6 +40,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Version         string
 	Logger          *slog.Logger
+	// Peers lists the cluster's peers for "stats peers" (nil: no cluster).
+	Peers func(add func(addr string, up bool))
 	// Servants answer the text verbs lock, unlock and id; nil: they are
 	// unknown commands.
 	Servants TextServants

@@ -25,6 +25,18 @@ func (s *Server) appendStats(out []byte, args [][]byte) []byte {
 			return append(out, memcache.ReplyEnd...)
 		case "items", "slabs", "sizes", "conns":
 			return append(out, memcache.ReplyEnd...)
+		case "peers":
+			// One line per known peer: "STAT peer:<host:port> up|down".
+			if s.cfg.Peers != nil {
+				s.cfg.Peers(func(addr string, up bool) {
+					state := "down"
+					if up {
+						state = "up"
+					}
+					out = memcache.AppendStat(out, "peer:"+addr, []byte(state))
+				})
+			}
+			return append(out, memcache.ReplyEnd...)
 		}
 		return append(out, memcache.ReplyError...)
 	}

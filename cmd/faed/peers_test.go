@@ -1,0 +1,114 @@
+package main_test
+
+// Three faed processes find each other as peers (by static list, and by
+// multicast on lo only), report them in "stats peers", and mark one down
+// after SIGKILL and up again after its restart.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fae-sidecar/fae/internal/testproc"
+)
+
+// statsPeers returns faed's "stats peers" as peer address -> up/down.
+func statsPeers(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("stats peers\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	got := map[string]string{}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "END\r\n" {
+			return got
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "STAT" || !strings.HasPrefix(f[1], "peer:") {
+			t.Fatalf("stats peers: %q", line)
+		}
+		got[strings.TrimPrefix(f[1], "peer:")] = f[2]
+	}
+}
+
+func TestPeersMembership(t *testing.T) {
+	for _, mode := range []string{"static", "multicast"} {
+		t.Run(mode, func(t *testing.T) { testPeersMembership(t, mode) })
+	}
+}
+
+func testPeersMembership(t *testing.T, mode string) {
+	var peerAddrs []string
+	for i := range 3 {
+		_, port, _ := net.SplitHostPort(testproc.FreePort(t))
+		peerAddrs = append(peerAddrs, fmt.Sprintf("127.0.0.%d:%s", 2+i, port))
+	}
+	group := fmt.Sprintf("239.255.77.77:%s", strings.Split(testproc.FreePort(t), ":")[1])
+	dir := t.TempDir()
+	start := func(i int) *testproc.Faed {
+		cfg := fmt.Sprintf("peers:\n  listen: %s\n  secret: \"sixteen-byte-secret-for-the-test\"\n  heartbeat: 100ms\n  down_after: 3\n", peerAddrs[i])
+		if mode == "static" {
+			cfg += fmt.Sprintf("  static: [%q, %q, %q]\n", peerAddrs[0], peerAddrs[1], peerAddrs[2])
+		} else {
+			cfg += fmt.Sprintf("  multicast: {group: %q, interface: lo}\n", group)
+		}
+		path := filepath.Join(dir, fmt.Sprintf("faed%d.yaml", i))
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return testproc.StartFaedProc(t, "-config", path)
+	}
+	faeds := []*testproc.Faed{start(0), start(1), start(2)}
+	for i, f := range faeds {
+		waitUntil(t, fmt.Sprintf("faed %d sees both others up", i), func() bool {
+			got := statsPeers(t, f.Addr)
+			n := 0
+			for j, a := range peerAddrs {
+				if j != i && got[a] == "up" {
+					n++
+				}
+			}
+			return n == 2
+		})
+	}
+	if err := faeds[2].Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	_ = faeds[2].Wait(10 * time.Second)
+	waitUntil(t, "the killed peer marked down by both others", func() bool {
+		return statsPeers(t, faeds[0].Addr)[peerAddrs[2]] == "down" && statsPeers(t, faeds[1].Addr)[peerAddrs[2]] == "down"
+	})
+	t.Logf("%s: SIGKILL to marked down by both: %v (heartbeat 100ms, down_after 3)", mode, time.Since(killed).Round(time.Millisecond))
+	restarted := time.Now()
+	faeds[2] = start(2)
+	waitUntil(t, "the restarted peer up again on both others", func() bool {
+		return statsPeers(t, faeds[0].Addr)[peerAddrs[2]] == "up" && statsPeers(t, faeds[1].Addr)[peerAddrs[2]] == "up"
+	})
+	t.Logf("%s: restart (process start included) to up on both: %v", mode, time.Since(restarted).Round(time.Millisecond))
+	for _, f := range faeds {
+		if err := f.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Wait(15 * time.Second); err != nil {
+			t.Errorf("faed after SIGTERM: %v", err)
+		}
+	}
+}
