@@ -209,7 +209,13 @@ func (b *Breaker) allowSlow(w uint64) Ticket {
 // Done reports the outcome of a request that Allow let through: success
 // means the server answered (any reply memcached can send), failure that it
 // did not (refused, reset, timed out). Reporting a refused ticket does
-// nothing.
+// nothing. Outcomes count when they are reported: a request let through
+// before the breaker opened and reported after a probe closed it counts in
+// the new window.
+//
+// Done reads the clock once: about 26 ns of its ~43 here with SystemClock;
+// a caller that already knows the time (an event loop's tick) can inject a
+// cheaper Clock.
 func (b *Breaker) Done(t Ticket, success bool) {
 	switch {
 	case !t.ok:
