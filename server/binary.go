@@ -45,9 +45,7 @@ func (cn *conn) sniff(buf []byte) bool {
 	return cn.bin != nil
 }
 
-// serveBinary is conn.serve's parse loop for a binary connection: it
-// parses and serves what arrived. It returns out with the replies to
-// write, the bytes of buf used, and whether the connection is held back.
+// serveBinary is conn.parse for a binary connection.
 func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
 	bc := cn.bin
 	for !cn.closing && off < len(buf) {
@@ -61,6 +59,12 @@ func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
 		}
 		n, err := bc.parser.Parse(buf[off:], &bc.req)
 		if errors.Is(err, mcbin.ErrIncomplete) {
+			taken, ok := cn.await(buf[off:], bc.req.Need)
+			if !ok {
+				out = cn.binaryError(out, mcbin.OutOfMemory(&bc.req))
+				continue
+			}
+			off += taken
 			break
 		}
 		flush := bc.req.Opcode.Base() == mcbin.OpFlush
@@ -91,7 +95,10 @@ func (cn *conn) serveBinary(out, buf []byte) (_ []byte, off int, held bool) {
 // binaryError answers a request the parser refused, as memcached does.
 func (cn *conn) binaryError(out []byte, pe *mcbin.Error) []byte {
 	r := &cn.bin.req
-	if pe.Status != mcbin.StatusOK {
+	switch {
+	case pe.Message != "":
+		out = cn.reply(out, mcbin.AppendErrorMessage(cn.scratch(), r.Opcode, r.Opaque, pe.Status, []byte(pe.Message)))
+	case pe.Status != mcbin.StatusOK:
 		out = cn.reply(out, mcbin.AppendError(cn.scratch(), r.Opcode, r.Opaque, pe.Status))
 	}
 	cn.swallow = pe.Swallow
@@ -99,8 +106,10 @@ func (cn *conn) binaryError(out []byte, pe *mcbin.Error) []byte {
 		cn.closing = true
 		return out
 	}
-	// A set refused as too large unlinks the key's old item, as in text.
-	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && sendable(r.Key) {
+	// A set refused as too large or for want of memory unlinks the key's
+	// old item, as in text.
+	refused := pe.Status == mcbin.StatusValueTooLarge || pe.Status == mcbin.StatusOutOfMemory
+	if refused && r.Opcode.Base() == mcbin.OpSet && sendable(r.Key) {
 		op := cn.bin.takeOp()
 		op.unlink(r.Key)
 		out = cn.handle(out, &op.req) // the pool is done with op.req once Serve returns

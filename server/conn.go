@@ -22,6 +22,8 @@ type conn struct {
 	pending []*slot // FIFO of replies behind the oldest unfinished upstream request
 	spare   *slot   // a slot handed to the handler but not taken
 	swallow int     // bytes of a refused data block still to discard
+	need    int     // length of the incomplete request at the front, when known
+	part    []byte  // a large request taken out of gnet, whole at cap (partial.go)
 	closing bool    // quit or a fatal error: close once pending replies are out
 	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
@@ -43,27 +45,78 @@ func (cn *conn) serve() gnet.Action {
 	cn.lastActive.Store(time.Now().UnixNano())
 	out := cn.drain(cn.out[:0])
 
-	buf, _ := c.Peek(-1)
-	if n := len(buf) - cn.seen; n > 0 {
+	if n := c.InboundBuffered() - cn.seen; n > 0 {
 		s.stats.bytesRead.Add(uint64(n))
 	}
-	off := 0
 	held := false
-	if cn.sniff(buf) {
-		out, off, held = cn.serveBinary(out, buf)
+	if cn.part != nil {
+		out, held = cn.fill(out)
 	}
-	for cn.bin == nil && !cn.closing && off < len(buf) {
+	// An incomplete request is parsed again only once the bytes it needs
+	// are in: Peek copies gnet's whole buffer when part of it is left
+	// from an earlier read, so peeking at every read of a request that
+	// comes in many would cost time quadratic in its size.
+	if cn.part == nil && c.InboundBuffered() >= max(cn.need, 1) {
+		buf, _ := c.Peek(-1)
+		cn.need = 0
+		var off int
+		out, off, held = cn.parse(out, buf)
+		if off > 0 {
+			_, _ = c.Discard(off)
+		}
+	}
+	cn.seen = c.InboundBuffered()
+	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
+
+	if len(out) > 0 {
+		_, _ = c.Write(out)
+		s.stats.bytesWritten.Add(uint64(len(out)))
+	}
+	if cap(out) > maxKeptSlotBuf {
+		out = nil
+	}
+	cn.out = out[:0]
+	if cn.closing && len(cn.pending) == 0 {
+		return gnet.Close
+	}
+	if held && cn.seen > s.cfg.MaxInbound {
+		// The client keeps sending while we hold it back: drop it rather
+		// than buffer without bound.
+		_, _ = c.Write([]byte("SERVER_ERROR out of memory reading request\r\n"))
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// parse parses and serves the requests at the front of buf in the
+// connection's protocol. It returns out with the replies to write, the
+// bytes of buf used, and whether a limit holds the connection back.
+func (cn *conn) parse(out, buf []byte) (_ []byte, off int, held bool) {
+	if cn.sniff(buf) {
+		return cn.serveBinary(out, buf)
+	}
+	return cn.serveText(out, buf)
+}
+
+// serveText is parse for a text connection.
+func (cn *conn) serveText(out, buf []byte) (_ []byte, off int, held bool) {
+	for !cn.closing && off < len(buf) {
 		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
 		off += swallowed
 		if swallowed > 0 {
 			continue
 		}
 		if !next {
-			held = limit
-			break
+			return out, off, limit
 		}
-		n, err := s.parser.Parse(buf[off:], &cn.req)
+		n, err := cn.s.parser.Parse(buf[off:], &cn.req)
 		if errors.Is(err, memcache.ErrIncomplete) {
+			taken, ok := cn.await(buf[off:], cn.req.Need)
+			if !ok {
+				out = cn.protocolError(out, memcache.OutOfMemory(&cn.req))
+				continue
+			}
+			off += taken
 			break
 		}
 		if err == nil && cn.req.Cmd == memcache.CmdFlushAll && len(cn.pending) > 0 {
@@ -89,30 +142,7 @@ func (cn *conn) serve() gnet.Action {
 			cn.fence = true
 		}
 	}
-	if off > 0 {
-		_, _ = c.Discard(off)
-	}
-	cn.seen = len(buf) - off
-	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
-
-	if len(out) > 0 {
-		_, _ = c.Write(out)
-		s.stats.bytesWritten.Add(uint64(len(out)))
-	}
-	if cap(out) > maxKeptSlotBuf {
-		out = nil
-	}
-	cn.out = out[:0]
-	if cn.closing && len(cn.pending) == 0 {
-		return gnet.Close
-	}
-	if held && cn.seen > s.cfg.MaxInbound {
-		// The client keeps sending while we hold it back: drop it rather
-		// than buffer without bound.
-		_, _ = c.Write([]byte("SERVER_ERROR out of memory reading request\r\n"))
-		return gnet.Close
-	}
-	return gnet.None
+	return out, off, false
 }
 
 // gate runs before each request of either protocol is parsed: it discards

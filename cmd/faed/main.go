@@ -126,6 +126,7 @@ Flags:
 		MaxInflight:     cfg.MaxInflight,
 		MaxInbound:      int(cfg.MaxInbound),
 		MaxOutbound:     int(cfg.MaxOutbound),
+		MaxPartial:      int(cfg.MaxPartial),
 		IdleTimeout:     cfg.IdleTimeout.D(),
 		ShutdownTimeout: cfg.ShutdownTimeout.D(),
 		Version:         protocolVersion,
