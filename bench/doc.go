@@ -17,7 +17,8 @@
 //     report each target's median of rounds and its ratio to the first.
 //   - [ReadStats] reads a memcached's counters, to count the gets a proxy
 //     sent upstream; [HoldIdle] measures the memory idle connections cost
-//     a server.
+//     a server; [SendChunked] and [HoldPartial] what values that arrive in
+//     pieces cost it, in CPU time ([ReadCPU]) and memory ([ReadRSS]).
 //
 // Scenarios (named workloads) load from a YAML file with [LoadScenarios].
 package bench

@@ -8,14 +8,15 @@ import (
 	"time"
 )
 
-// Stats are the memcached counters fae-bench reads from a backend.
+// Stats are the memcached counters fae-bench reads from a server.
 type Stats struct {
-	CmdGet  uint64 // keys looked up by get/gets
-	GetHits uint64 // of which found
+	CmdGet    uint64 // keys looked up by get/gets
+	GetHits   uint64 // of which found
+	BytesRead uint64 // bytes read from clients
 }
 
 // ReadStats sends "stats" to the memcached at addr over a new connection
-// and returns its get counters. timeout bounds the whole exchange.
+// and returns its counters. timeout bounds the whole exchange.
 func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -42,6 +43,8 @@ func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, 
 			p = &st.CmdGet
 		case "get_hits":
 			p = &st.GetHits
+		case "bytes_read":
+			p = &st.BytesRead
 		default:
 			return
 		}
@@ -55,8 +58,8 @@ func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, 
 	if err == nil {
 		err = perr
 	}
-	if err == nil && seen < 2 {
-		err = fmt.Errorf("stats of %s lack cmd_get or get_hits: is it a memcached?", addr)
+	if err == nil && seen < 3 {
+		err = fmt.Errorf("stats of %s lack cmd_get, get_hits or bytes_read: is it a memcached?", addr)
 	}
 	return st, err
 }

@@ -70,6 +70,12 @@ type Config struct {
 	// MaxOutbound is the amount of unsent replies to one connection past
 	// which faed stops reading its requests until it drains. Default 4MiB.
 	MaxOutbound ByteSize `yaml:"max_outbound"`
+	// MaxPartial bounds the memory of all requests of 16KiB or more still
+	// coming in, together: each is held in a buffer of its size until it
+	// is whole, and past this one is refused with memcached's "SERVER_ERROR
+	// out of memory storing object" (binary: "Out of memory"), its bytes
+	// discarded. Default 256MiB.
+	MaxPartial ByteSize `yaml:"max_partial"`
 	// IdleTimeout closes a connection that sent nothing for this long; 0
 	// (the default, as memcached) never does.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -195,6 +201,9 @@ func (c *Config) Defaults() {
 	}
 	if c.MaxOutbound == 0 {
 		c.MaxOutbound = 4 << 20
+	}
+	if c.MaxPartial == 0 {
+		c.MaxPartial = 256 << 20
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(10 * time.Second)
@@ -330,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxOutbound < 1024 {
 		bad("max_outbound", "must be at least 1KiB")
+	}
+	if c.MaxPartial < c.MaxItemSize+4096 {
+		bad("max_partial", "must exceed max_item_size by at least 4KiB so one whole request fits")
 	}
 	if c.IdleTimeout < 0 {
 		bad("idle_timeout", "must not be negative")

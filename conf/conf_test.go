@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:11211" || c.MaxKeyLen != 250 || c.MaxItemSize != 1<<20 {
+	if c.Listen != "127.0.0.1:11211" || c.MaxKeyLen != 250 || c.MaxItemSize != 1<<20 || c.MaxPartial != 256<<20 {
 		t.Errorf("defaults: %+v", c)
 	}
 	p := c.Pools[DefaultPool]
@@ -34,7 +34,7 @@ func TestFull(t *testing.T) {
 	if u.Kind != KindMemcache || u.Timeout.D() != 200*time.Millisecond || *u.AllowFlush || u.ConnsPerServer != 2 {
 		t.Errorf("users pool: %+v", u)
 	}
-	if c.MaxItemSize != 2<<20 || c.IdleTimeout.D() != 30*time.Second {
+	if c.MaxItemSize != 2<<20 || c.MaxPartial != 64<<20 || c.IdleTimeout.D() != 30*time.Second {
 		t.Errorf("sizes: %+v", c)
 	}
 	s, err := ParseServer(u.Servers[1])
@@ -57,6 +57,7 @@ func TestInvalid(t *testing.T) {
 		"unknown_field.yaml":             "listn",
 		"key_too_long.yaml":              "max_key_len",
 		"local_too_small.yaml":           "pools.default.max_bytes",
+		"partial_too_small.yaml":         "max_partial",
 		"l1_no_ttl.yaml":                 "pools.default.l1.ttl",
 		"bad_distribution.yaml":          "pools.default.distribution",
 		"bad_failover.yaml":              "pools.default.failover[1]",

@@ -52,6 +52,7 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		MaxInflight:     cfg.MaxInflight,
 		MaxInbound:      int(cfg.MaxInbound),
 		MaxOutbound:     int(cfg.MaxOutbound),
+		MaxPartial:      int(cfg.MaxPartial),
 		IdleTimeout:     cfg.IdleTimeout.D(),
 		ShutdownTimeout: cfg.ShutdownTimeout.D(),
 		Version:         version,

@@ -35,7 +35,11 @@ const maxFreeOps = 64
 func (bc *binConn) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) {
 	n, err := bc.parser.Parse(buf, &bc.req)
 	if errors.Is(err, mcbin.ErrIncomplete) {
-		return out, 0, stepIncomplete
+		taken, ok := cn.await(buf, bc.req.Need)
+		if !ok {
+			return cn.binaryError(bc, out, mcbin.OutOfMemory(&bc.req)), 0, stepNext
+		}
+		return out, taken, stepIncomplete
 	}
 	flush := bc.req.Opcode.Base() == mcbin.OpFlush
 	if err == nil && flush && len(cn.pending) > 0 {
@@ -61,7 +65,10 @@ func (bc *binConn) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) {
 // binaryError answers a request the parser refused, as memcached does.
 func (cn *conn) binaryError(bc *binConn, out []byte, pe *mcbin.Error) []byte {
 	r := &bc.req
-	if pe.Status != mcbin.StatusOK {
+	switch {
+	case pe.Message != "":
+		out = cn.reply(out, mcbin.AppendErrorMessage(cn.scratch(), r.Opcode, r.Opaque, pe.Status, []byte(pe.Message)))
+	case pe.Status != mcbin.StatusOK:
 		out = cn.reply(out, mcbin.AppendError(cn.scratch(), r.Opcode, r.Opaque, pe.Status))
 	}
 	cn.swallow = pe.Swallow
@@ -69,8 +76,10 @@ func (cn *conn) binaryError(bc *binConn, out []byte, pe *mcbin.Error) []byte {
 		cn.closing = true
 		return out
 	}
-	// A set refused as too large unlinks the key's old item, as in text.
-	if pe.Status == mcbin.StatusValueTooLarge && r.Opcode.Base() == mcbin.OpSet && totext.Sendable(r.Key) {
+	// A set refused as too large or for want of memory unlinks the key's
+	// old item, as in text.
+	refused := pe.Status == mcbin.StatusValueTooLarge || pe.Status == mcbin.StatusOutOfMemory
+	if refused && r.Opcode.Base() == mcbin.OpSet && totext.Sendable(r.Key) {
 		op := bc.takeOp()
 		op.tr.Unlink(r.Key)
 		out = cn.handle(out, &op.tr.Req) // the pool is done with the request once Serve returns

@@ -20,6 +20,8 @@ type conn struct {
 	pending []*slot // FIFO of replies behind the oldest unfinished upstream request
 	spare   *slot   // a slot handed to the handler but not taken
 	swallow int     // bytes of a refused data block still to discard
+	need    int     // length of the incomplete request at the front, when known
+	part    []byte  // a large request taken out of gnet, whole at cap (partial.go)
 	closing bool    // quit or a fatal error: close once pending replies are out
 	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
 	seen    int     // inbound bytes already counted in bytes_read
@@ -50,47 +52,31 @@ func (cn *conn) serve() gnet.Action {
 	if cn.finished {
 		return cn.linger()
 	}
+	cn.startCut()
 	out := cn.drain(cn.out[:0])
 
-	buf, _ := c.Peek(-1)
-	if n := len(buf) - cn.seen; n > 0 {
+	if n := c.InboundBuffered() - cn.seen; n > 0 {
 		s.stats.bytesRead.Add(uint64(n))
 	}
-	end := cn.readEnd(len(buf))
-	off := 0
 	held := false
-	if cn.front == nil && len(buf) > 0 {
-		cn.front = cn.sniff(buf[0])
+	if cn.part != nil {
+		out, held = cn.fill(out)
 	}
-	for !cn.closing && off < end {
-		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
-		off += swallowed
-		if swallowed > 0 {
-			continue
-		}
-		if !next {
-			held = limit
-			break
-		}
-		var n int
-		var st step
-		out, n, st = cn.front.serveNext(cn, out, buf[off:])
-		off += n
-		if st == stepIncomplete {
-			break
-		}
-		if st == stepFence {
-			cn.fence = true
-			break
+	// An incomplete request is parsed again only once the bytes it needs
+	// are in: Peek copies gnet's whole buffer when part of it is left
+	// from an earlier read, so peeking at every read of a request that
+	// comes in many would cost time quadratic in its size.
+	if cn.part == nil && c.InboundBuffered() >= max(cn.need, 1) {
+		buf, _ := c.Peek(-1)
+		cn.need = 0
+		var off int
+		out, off, held = cn.parse(out, buf, cn.readEnd(len(buf)))
+		if off > 0 {
+			_, _ = c.Discard(off)
+			cn.consumed(off)
 		}
 	}
-	if off > 0 {
-		_, _ = c.Discard(off)
-		if cn.cutting {
-			cn.cut = max(0, cn.cut-off)
-		}
-	}
-	cn.seen = len(buf) - off
+	cn.seen = c.InboundBuffered()
 	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
 
 	if len(out) > 0 {
@@ -114,6 +100,37 @@ func (cn *conn) serve() gnet.Action {
 		return cn.finish()
 	}
 	return gnet.None
+}
+
+// parse runs the connection's front over buf, beginning requests only
+// before end (see readEnd). It returns out with the replies to write, the
+// bytes of buf used, and whether a limit holds the connection back.
+func (cn *conn) parse(out, buf []byte, end int) (_ []byte, off int, held bool) {
+	if cn.front == nil && len(buf) > 0 {
+		cn.front = cn.sniff(buf[0])
+	}
+	for !cn.closing && off < end {
+		swallowed, next, limit := cn.gate(len(out), len(buf)-off)
+		off += swallowed
+		if swallowed > 0 {
+			continue
+		}
+		if !next {
+			return out, off, limit
+		}
+		var n int
+		var st step
+		out, n, st = cn.front.serveNext(cn, out, buf[off:])
+		off += n
+		if st == stepIncomplete {
+			break
+		}
+		if st == stepFence {
+			cn.fence = true
+			break
+		}
+	}
+	return out, off, false
 }
 
 // gate runs before each request of either protocol is parsed: it discards

@@ -23,5 +23,8 @@
 // Backpressure: a connection with MaxInflight slots waiting, or with more
 // than MaxOutbound bytes of unsent replies, is not parsed further until
 // replies leave; its unparsed bytes wait in gnet's inbound buffer, which is
-// bounded by MaxInbound (a client that sends more is closed).
+// bounded by MaxInbound (a client that sends more is closed). A large
+// request that arrives in pieces is moved out of gnet's buffer into one of
+// its own size until it is whole; those buffers together are bounded by
+// MaxPartial (partial.go).
 package server

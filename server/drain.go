@@ -19,21 +19,35 @@ import (
 // earlier with unread input would send a reset, which drops replies still
 // in flight.
 
+// startCut is serve's first step: when the connection first sees the
+// drain, the bytes gnet holds for it are the last it may begin requests
+// in (a request already taken out of gnet, cn.part, began before them).
+func (cn *conn) startCut() {
+	if !cn.cutting && cn.s.draining.Load() {
+		cn.cutting, cn.cut = true, cn.c.InboundBuffered()
+	}
+}
+
 // readEnd is how much of the n bytes buffered serve may begin requests in:
-// all of them, or once the server drains only those read before.
+// all of them, or once the server drains only those before the cut.
 func (cn *conn) readEnd(n int) int {
 	if !cn.cutting {
-		if !cn.s.draining.Load() {
-			return n
-		}
-		cn.cutting, cn.cut = true, n
+		return n
 	}
 	return min(n, cn.cut)
 }
 
+// consumed notes n bytes taken out of gnet's buffer: parsed, discarded or
+// moved into cn.part.
+func (cn *conn) consumed(n int) {
+	if cn.cutting {
+		cn.cut = max(0, cn.cut-n)
+	}
+}
+
 // finish is serve's last step while the server drains.
 func (cn *conn) finish() gnet.Action {
-	if cn.closing || len(cn.pending) > 0 || cn.cut > 0 || cn.c.OutboundBuffered() > 0 {
+	if cn.closing || len(cn.pending) > 0 || cn.cut > 0 || cn.part != nil || cn.c.OutboundBuffered() > 0 {
 		return gnet.None // more to answer or write; Run wakes it again
 	}
 	cn.finished = true

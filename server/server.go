@@ -36,6 +36,7 @@ type Config struct {
 	MaxInflight     int
 	MaxInbound      int
 	MaxOutbound     int
+	MaxPartial      int
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	Version         string
@@ -68,6 +69,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxOutbound == 0 {
 		c.MaxOutbound = 4 << 20
+	}
+	if c.MaxPartial == 0 {
+		c.MaxPartial = 256 << 20
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -106,6 +110,7 @@ type Server struct {
 
 	draining atomic.Bool
 	inflight atomic.Int64 // slots waiting for an upstream, all connections
+	partial  atomic.Int64 // bytes of conn.part buffers, all connections
 
 	// The event loops (upstream.Loop), replaced (never changed) when one
 	// is added; closing and stopped are their Closing and Stopped.
@@ -275,6 +280,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	s.stats.currConns.Add(-1)
 	s.inflight.Add(-int64(cn.asyncPending()))
 	cn.pending = nil
+	cn.dropPartial()
 	s.mu.Lock()
 	delete(s.conns, cn)
 	s.mu.Unlock()

@@ -70,6 +70,13 @@ func (h *gateHandler) heldCount() int {
 
 func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error) {
 	t.Helper()
+	s, stop := startServer(t, cfg, h)
+	return s.cfg.Addr, stop
+}
+
+// startServer is start for a test that looks at the server's state.
+func startServer(t testing.TB, cfg Config, h Handler) (_ *Server, stop func() error) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,10 +103,10 @@ func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error)
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return cfg.Addr, stop
+	return s, stop
 }
 
-func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+func dial(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -17,7 +17,11 @@ type textFront struct {
 func (tf *textFront) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) {
 	n, err := cn.s.parser.Parse(buf, &tf.req)
 	if errors.Is(err, memcache.ErrIncomplete) {
-		return out, 0, stepIncomplete
+		taken, ok := cn.await(buf, tf.req.Need)
+		if !ok {
+			return tf.protocolError(cn, out, memcache.OutOfMemory(&tf.req)), 0, stepNext
+		}
+		return out, taken, stepIncomplete
 	}
 	flush := err == nil && tf.req.Cmd == memcache.CmdFlushAll
 	if flush && len(cn.pending) > 0 {

@@ -42,10 +42,23 @@ func (tf *thriftFront) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) 
 	s := cn.s
 	msg, n, err := thrift.ParseFrame(buf, s.cfg.MaxThriftFrame)
 	if errors.Is(err, thrift.ErrIncomplete) {
-		return out, 0, stepIncomplete
+		need := 0
+		if len(buf) >= 4 {
+			need = 4 + int(binary.BigEndian.Uint32(buf))
+		}
+		taken, ok := cn.await(buf, need)
+		if !ok {
+			return tf.refuseFrame(cn, out, buf, "faed: no room for more partial requests (max_partial)")
+		}
+		return out, taken, stepIncomplete
 	}
 	if err != nil {
-		return tf.refuseFrame(cn, out, buf)
+		if int64(binary.BigEndian.Uint32(buf)) <= int64(s.cfg.MaxThriftFrame) {
+			cn.closing = true // too short for a message
+			return out, 0, stepNext
+		}
+		return tf.refuseFrame(cn, out, buf, fmt.Sprintf("frame of %d bytes is over the limit of %d (max_thrift_frame)",
+			binary.BigEndian.Uint32(buf), s.cfg.MaxThriftFrame))
 	}
 	if err := thrift.ParseHeader(msg, &tf.h); err != nil {
 		// No sequence id to answer with: the stream cannot be trusted.
@@ -62,16 +75,13 @@ func (tf *thriftFront) serveNext(cn *conn, out, buf []byte) ([]byte, int, step) 
 	return cn.reply(out, p.Call(s.ctx, &tf.h, cn.scratch())), n, stepNext
 }
 
-// refuseFrame answers a frame whose length is over max_thrift_frame with a
-// TApplicationException, once its header has arrived, and swallows the
-// frame; a length that no message can have closes the connection.
-func (tf *thriftFront) refuseFrame(cn *conn, out, buf []byte) ([]byte, int, step) {
+// refuseFrame answers the frame at the start of buf, which faed will not
+// read (over max_thrift_frame, or no room under max_partial), with a
+// TApplicationException saying why, once its header has arrived, and
+// swallows the frame.
+func (tf *thriftFront) refuseFrame(cn *conn, out, buf []byte, why string) ([]byte, int, step) {
 	const maxName = 1024
 	size := int64(binary.BigEndian.Uint32(buf))
-	if size <= int64(cn.s.cfg.MaxThriftFrame) { // too short for a message
-		cn.closing = true
-		return out, 0, stepNext
-	}
 	if len(buf) < 16 {
 		return out, 0, stepIncomplete
 	}
@@ -87,8 +97,7 @@ func (tf *thriftFront) refuseFrame(cn *conn, out, buf []byte) ([]byte, int, step
 		cn.closing = true
 		return out, 0, stepNext
 	}
-	e := thrift.AppendException(cn.scratch(), tf.h.Name, tf.h.SeqID, thrift.ExceptionProtocolError,
-		fmt.Sprintf("frame of %d bytes is over the limit of %d (max_thrift_frame)", size, cn.s.cfg.MaxThriftFrame))
+	e := thrift.AppendException(cn.scratch(), tf.h.Name, tf.h.SeqID, thrift.ExceptionProtocolError, why)
 	cn.swallow = int(4 + size)
 	return cn.reply(out, e), 0, stepNext
 }

@@ -8,6 +8,8 @@
 //	fae-bench [run] --target name=host:port ... [workload flags]
 //	fae-bench run --scenarios bench/scenarios.yaml --scenario S1 --target ...
 //	fae-bench idle --target host:port --pid PID --conns 10000
+//	fae-bench chunked --target host:port --pid PID --size 1048576 --chunk 128
+//	fae-bench partial --target host:port --pid PID --conns 300 --size 1048576
 //	fae-bench plot --json run.json --out latency.png
 //	fae-bench overview S1.json S2.json ...
 //	fae-bench scenarios --scenarios bench/scenarios.yaml
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args, stdout, stderr)
 	case "idle":
 		return runIdle(ctx, args, stdout, stderr)
+	case "chunked":
+		return runChunked(ctx, args, stdout, stderr)
+	case "partial":
+		return runPartial(ctx, args, stdout, stderr)
 	case "plot":
 		return runPlot(args, stderr)
 	case "scenarios":
@@ -68,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "waitport":
 		return runWaitPort(ctx, args, stderr)
 	}
-	return fmt.Errorf("unknown command %q: want run, idle, plot, overview, scenarios, freeport or waitport", cmd)
+	return fmt.Errorf("unknown command %q: want run, idle, chunked, partial, plot, overview, scenarios, freeport or waitport", cmd)
 }
 
 // targetList is a repeatable --target flag.
@@ -243,22 +249,17 @@ func writeJSON(path string, v any) error {
 func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fae-bench idle", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var targets targetList
-	fs.Var(&targets, "target", "`name=host:port` of the server to hold connections to")
+	var sf serverFlags
+	sf.register(fs)
 	conns := fs.Int("conns", 10000, "idle connections to open")
-	pid := fs.Int("pid", 0, "process id of the server, whose VmRSS is read")
 	settle := fs.Duration("settle", 2*time.Second, "wait after opening (and after closing) before reading RSS")
-	jsonOut := fs.String("json", "", "write the result as JSON to `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(targets) != 1 {
-		return errors.New("target: give exactly one --target")
+	if err := sf.check(); err != nil {
+		return err
 	}
-	if *pid <= 0 {
-		return errors.New("pid: give the server's process id with --pid")
-	}
-	res, err := bench.HoldIdle(ctx, targets[0], *conns, *pid, *settle)
+	res, err := bench.HoldIdle(ctx, sf.targets[0], *conns, sf.pid, *settle)
 	if err != nil {
 		return err
 	}
@@ -268,8 +269,100 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if res.FirstError != "" {
 		fmt.Fprintf(stdout, "%s: first failed connection: %s\n", res.Target, res.FirstError)
 	}
-	if *jsonOut != "" {
-		return writeJSON(*jsonOut, res)
+	if sf.json != "" {
+		return writeJSON(sf.json, res)
+	}
+	return nil
+}
+
+// serverFlags are the flags of the commands that measure one server
+// process: its address and pid, and where to write the result.
+type serverFlags struct {
+	targets targetList
+	pid     int
+	json    string
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.targets, "target", "`name=host:port` of the server")
+	fs.IntVar(&f.pid, "pid", 0, "process id of the server, whose CPU time and VmRSS are read")
+	fs.StringVar(&f.json, "json", "", "write the result as JSON to `file`")
+}
+
+func (f *serverFlags) check() error {
+	if len(f.targets) != 1 {
+		return errors.New("target: give exactly one --target")
+	}
+	if f.pid <= 0 {
+		return errors.New("pid: give the server's process id with --pid")
+	}
+	return nil
+}
+
+func runChunked(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench chunked", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serverFlags
+	sf.register(fs)
+	sets := fs.Int("sets", 3, "sets to send, one after the other")
+	size := fs.Int("size", 1<<20, "value `bytes` of each set")
+	chunk := fs.Int("chunk", 128, "bytes per write")
+	gap := fs.Duration("gap", 50*time.Microsecond, "pause between two writes (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	if *sets < 1 || *size < 1 || *chunk < 1 {
+		return errors.New("sets, size and chunk must be at least 1")
+	}
+	res, err := bench.SendChunked(ctx, sf.targets[0], sf.pid, *sets, *size, *chunk, *gap)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d sets of %d bytes in %d-byte writes: server CPU %.2fs (%.3fs per set), wall %.2fs\n",
+		res.Target, res.Sets, res.Size, res.Chunk, res.CPU.Seconds(), res.CPU.Seconds()/float64(res.Sets), res.Wall.Seconds())
+	if sf.json != "" {
+		return writeJSON(sf.json, res)
+	}
+	return nil
+}
+
+func runPartial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench partial", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serverFlags
+	sf.register(fs)
+	conns := fs.Int("conns", 300, "connections, each holding a set whose last byte it never sends")
+	size := fs.Int("size", 1<<20, "value `bytes` of each set")
+	chunk := fs.Int("chunk", 16<<10, "bytes per write")
+	settle := fs.Duration("settle", 2*time.Second, "wait after sending (and after closing) before reading RSS")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	if *conns < 1 || *size < 1 || *chunk < 1 {
+		return errors.New("conns, size and chunk must be at least 1")
+	}
+	res, err := bench.HoldPartial(ctx, sf.targets[0], sf.pid, *conns, *size, *chunk, *settle)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d/%d conns each holding a %d-byte set but its last byte (%d MiB sent, %d refused): RSS %d MiB before, %d MiB held (+%.2fx sent), %d MiB after closing; server CPU %.2fs; version answered in %v median, %v max (%d probes) while they sent, in %v once they held\n",
+		res.Target, res.Opened, res.Conns, res.Size, res.Sent>>20, res.Refused,
+		res.RSSBeforeKiB>>10, res.RSSHeldKiB>>10, float64(res.RSSHeldKiB-res.RSSBeforeKiB)*1024/float64(max(res.Sent, 1)),
+		res.RSSClosedKiB>>10, res.CPU.Seconds(), res.ProbeMedian.Round(time.Microsecond), res.ProbeMax.Round(time.Microsecond), res.Probes, res.ProbeHeld.Round(time.Microsecond))
+	if res.FirstReply != "" {
+		fmt.Fprintf(stdout, "%s: a refused connection was answered %q\n", res.Target, res.FirstReply)
+	}
+	if res.FirstError != "" {
+		fmt.Fprintf(stdout, "%s: first error: %s\n", res.Target, res.FirstError)
+	}
+	if sf.json != "" {
+		return writeJSON(sf.json, res)
 	}
 	return nil
 }

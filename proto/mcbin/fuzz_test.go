@@ -33,6 +33,7 @@ func checkParse(t *testing.T, p *Parser, data []byte) {
 		if n != 0 {
 			t.Fatalf("ErrIncomplete with n=%d", n)
 		}
+		checkNeed(t, p, data, &req)
 		return
 	case err != nil && !errors.As(err, &pe):
 		t.Fatalf("error of type %T: %v", err, err)
@@ -91,4 +92,19 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("AppendResponse(ParseResponse(data))\n got %q\nwant %q", out, data[:n])
 		}
 	})
+}
+
+// checkNeed checks the Need of a request Parse found incomplete: once
+// that many bytes are in, Parse uses them all.
+func checkNeed(t *testing.T, p *Parser, data []byte, req *Request) {
+	if req.Need == 0 {
+		return
+	}
+	if req.Need <= len(data) {
+		t.Fatalf("Need %d with %d bytes in", req.Need, len(data))
+	}
+	var again Request
+	if n, err := p.Parse(append(data[:len(data):len(data)], make([]byte, req.Need-len(data))...), &again); n != req.Need || err == ErrIncomplete {
+		t.Fatalf("Need %d: with that many bytes Parse = %d, %v", req.Need, n, err)
+	}
 }

@@ -27,8 +27,9 @@ var (
 // errors.As to get one.
 //
 // One error has an effect on the store that the caller must reproduce: a
-// set or setq refused with StatusValueTooLarge makes memcached unlink the
-// key's current item, so the caller deletes Request.Key.
+// set or setq refused with StatusValueTooLarge, or with [OutOfMemory],
+// makes memcached unlink the key's current item, so the caller deletes
+// Request.Key.
 type Error struct {
 	// Status is the status of the error response, sent with the request's
 	// opcode and opaque and the status's message. StatusOK means send
@@ -40,6 +41,17 @@ type Error struct {
 	Swallow int
 	// Close asks the server to close the connection after the response.
 	Close bool
+	// Message is the response's message when it is not the status's own.
+	Message string
+}
+
+// OutOfMemory returns memcached's answer to a set, add, replace, append
+// or prepend it has no memory for, for the request Parse left incomplete
+// in req (req.Need > 0) when the caller will not hold it: "Out of memory"
+// with memcached's message for it, even for a quiet opcode, and the whole
+// packet swallowed.
+func OutOfMemory(req *Request) *Error {
+	return &Error{Status: StatusOutOfMemory, Swallow: req.Need, Message: "Out of memory allocating item"}
 }
 
 func (e *Error) Error() string {
@@ -77,7 +89,8 @@ func orDefault(v, def int) int {
 // buf. Parse does not allocate, except to return an *Error.
 //
 // When buf does not yet hold a whole request Parse returns (0,
-// ErrIncomplete). On a protocol error it returns an *Error and the number
+// ErrIncomplete); Request.Need then says how many bytes the request needs
+// once its header, extras and key are in. On a protocol error it returns an *Error and the number
 // of bytes to drop now; req then holds the header's fields (Opcode, Opaque)
 // for the error response, and for a too-large value the key and extras.
 //
@@ -142,6 +155,7 @@ func (p *Parser) Parse(buf []byte, req *Request) (n int, err error) {
 	}
 	end := head + valueLen
 	if len(buf) < end {
+		req.Need = end
 		return 0, ErrIncomplete
 	}
 	req.Value = buf[head:end:end]

@@ -125,7 +125,8 @@ func TestParse(t *testing.T) {
 }
 
 // TestParseIncremental feeds every valid case one byte at a time: each
-// strict prefix waits, consuming nothing.
+// strict prefix waits, consuming nothing; once the header, extras and key
+// are in, Request.Need is the packet's length.
 func TestParseIncremental(t *testing.T) {
 	var p Parser
 	for _, tc := range parseCases {
@@ -133,9 +134,16 @@ func TestParseIncremental(t *testing.T) {
 			continue
 		}
 		var req Request
+		if _, err := p.Parse(tc.in, &req); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		head := HeaderLen + len(req.Extras) + len(req.Key)
 		for i := 0; i < len(tc.in); i++ {
 			if n, err := p.Parse(tc.in[:i], &req); n != 0 || err != ErrIncomplete {
 				t.Fatalf("%s: Parse(first %d bytes) = %d, %v; want 0, ErrIncomplete", tc.name, i, n, err)
+			}
+			if want := len(tc.in) * b2i(i >= head); req.Need != want {
+				t.Fatalf("%s: Parse(first %d bytes): Need %d, want %d", tc.name, i, req.Need, want)
 			}
 		}
 	}
@@ -199,4 +207,26 @@ func equalRequest(a, b *Request) bool {
 		a.Opaque == b.Opaque && a.Cas == b.Cas && bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value) &&
 		bytes.Equal(a.Extras, b.Extras) && a.Flags == b.Flags && a.Exptime == b.Exptime &&
 		a.HasExptime == b.HasExptime && a.Delta == b.Delta && a.Initial == b.Initial && a.Level == b.Level
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// OutOfMemory answers as memcached does a store it has no memory for:
+// status 0x82 with its message, the whole packet swallowed.
+func TestOutOfMemory(t *testing.T) {
+	in := pkt(OpSetQ, storeExt(0, 0), "k", "value").bytes()
+	var p Parser
+	var req Request
+	if _, err := p.Parse(in[:35], &req); err != ErrIncomplete || req.Need != len(in) {
+		t.Fatalf("Parse: %v, Need %d; want ErrIncomplete, Need %d", err, req.Need, len(in))
+	}
+	want := Error{Status: StatusOutOfMemory, Swallow: len(in), Message: "Out of memory allocating item"}
+	if e := OutOfMemory(&req); *e != want {
+		t.Errorf("OutOfMemory = %+v, want %+v", *e, want)
+	}
 }

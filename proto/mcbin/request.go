@@ -225,4 +225,8 @@ type Request struct {
 	Delta, Initial uint64
 	// Level is the argument of verbosity.
 	Level uint32
+	// Need is set when Parse returns ErrIncomplete for a request whose
+	// header, extras and key are in and accepted and whose value is not:
+	// the length of the whole packet. 0 otherwise.
+	Need int
 }

@@ -14,9 +14,9 @@ var (
 // crashes or hangs on bad input. Use errors.As to get one.
 //
 // Two errors have effects on the store that the caller must reproduce: a
-// set refused with "SERVER_ERROR object too large for cache" (Request.Cmd ==
-// CmdSet, Swallow > 0) makes memcached unlink the key's current item, so the
-// caller deletes Request.Keys[0]; a gat or gats refused for a too-long key
+// set refused with "SERVER_ERROR object too large for cache", or with
+// [OutOfMemory] (Request.Cmd == CmdSet, Swallow > 0), makes memcached
+// unlink the key's current item, so the caller deletes Request.Keys[0]; a gat or gats refused for a too-long key
 // has already touched the keys before it, left in Request.Keys with
 // Request.Exptime. Every other error leaves the store alone.
 //

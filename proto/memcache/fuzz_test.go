@@ -42,6 +42,7 @@ func checkParse(t *testing.T, p *Parser, data []byte) {
 		if n != 0 {
 			t.Fatalf("ErrIncomplete with n=%d", n)
 		}
+		checkNeed(t, p, data, &req)
 		return
 	case err != nil && !errors.As(err, &pe):
 		t.Fatalf("error of type %T: %v", err, err)
@@ -62,6 +63,9 @@ func checkParse(t *testing.T, p *Parser, data []byte) {
 	}
 	for _, k := range prefixLengths(n) {
 		n2, err2 := p.Parse(data[:k], &again)
+		if err2 == ErrIncomplete && again.Need != 0 && again.Need != n {
+			t.Fatalf("prefix %d of %d: Need %d", k, n, again.Need)
+		}
 		if err2 == ErrIncomplete || allowedEarlyClose(data[:k], err2) || sameOutcome(n2, err2, n, err) && pe != nil && pe.Close {
 			continue
 		}
@@ -137,4 +141,19 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkNeed checks the Need of a request Parse found incomplete: once
+// that many bytes are in, Parse uses them all.
+func checkNeed(t *testing.T, p *Parser, data []byte, req *Request) {
+	if req.Need == 0 {
+		return
+	}
+	if req.Need <= len(data) {
+		t.Fatalf("Need %d with %d bytes in", req.Need, len(data))
+	}
+	var again Request
+	if n, err := p.Parse(append(data[:len(data):len(data)], make([]byte, req.Need-len(data))...), &again); n != req.Need || err == ErrIncomplete {
+		t.Fatalf("Need %d: with that many bytes Parse = %d, %v", req.Need, n, err)
+	}
 }

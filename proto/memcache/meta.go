@@ -225,6 +225,7 @@ func (p *Parser) meta(buf []byte, n int, t *tokens, req *Request) (int, error) {
 	}
 	end := n + size
 	if len(buf) < end {
+		req.Need = end
 		return 0, ErrIncomplete
 	}
 	if buf[end-2] != '\r' || buf[end-1] != '\n' {

@@ -60,7 +60,8 @@ func orDefault(v, def int) int {
 // except to return an *Error.
 //
 // When buf does not yet hold a whole request Parse returns (0, ErrIncomplete)
-// and the caller waits for more bytes. On a protocol error it returns an
+// and the caller waits for more bytes; Request.Need then says how many the
+// request needs when its line says it. On a protocol error it returns an
 // *Error and the number of bytes to drop now; the caller sends Error.Reply,
 // drops Error.Swallow more bytes and closes if Error.Close says so, then
 // parses on. req then holds what was parsed before the error (Cmd, Keys,

@@ -55,6 +55,7 @@ func (p *Parser) storage(buf []byte, n int, t *tokens, req *Request, cmd Command
 	}
 	end := n + size
 	if len(buf) < end {
+		req.Need = end
 		return 0, ErrIncomplete
 	}
 	if buf[end-2] != '\r' || buf[end-1] != '\n' {

@@ -400,7 +400,8 @@ func checkCase(t *testing.T, tc parseCase, n int, err error, req *Request) {
 
 // TestParseIncremental feeds every case one more byte at a time: until the
 // request is whole Parse must say ErrIncomplete, then give the same answer
-// as with the whole input.
+// as with the whole input. While it waits, Request.Need is 0 or the length
+// the whole request takes.
 func TestParseIncremental(t *testing.T) {
 	for _, group := range allParseCases {
 		for _, tc := range group {
@@ -414,6 +415,9 @@ func TestParseIncremental(t *testing.T) {
 				for k := 0; k < len(in); k++ {
 					n, err := tc.p.Parse(in[:k], &req)
 					if err == ErrIncomplete && n == 0 {
+						if req.Need != 0 && req.Need != fullN && fullErr != ErrIncomplete {
+							t.Fatalf("prefix %d/%d: Need %d; whole: %d, %v", k, len(in), req.Need, fullN, fullErr)
+						}
 						continue
 					}
 					if allowedEarlyClose(in[:k], err) || sameOutcome(n, err, fullN, fullErr) && n <= k {
@@ -462,5 +466,41 @@ func TestParseSplitEveryOffset(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("split %d: got\n%s\nwant\n%s", split, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+	}
+}
+
+// Need says how long a storage request or ms is once its line is in, and
+// OutOfMemory refuses it as memcached does when it has no memory for it.
+func TestNeedAndOutOfMemory(t *testing.T) {
+	const oom = "SERVER_ERROR out of memory storing object"
+	for _, tc := range []struct {
+		name string
+		in   string
+		need int
+		err  *Error // OutOfMemory's, when need > 0
+		cmd  Command
+	}{
+		{name: "line not in", in: "set k 0 0 5\r"},
+		{name: "get line not in", in: "get k"},
+		{name: "set", in: "set k 0 0 5\r\nhel", need: 20, err: &Error{Reply: oom, Swallow: 20}, cmd: CmdSet},
+		{name: "set noreply", in: "set k 0 0 5 noreply\r\n", need: 28, err: &Error{Swallow: 28}, cmd: CmdSet},
+		{name: "cas", in: "cas k 0 0 5 1\r\n", need: 22, err: &Error{Reply: oom, Swallow: 22}, cmd: CmdCas},
+		{name: "ms", in: "ms k 5\r\nhe", need: 15, err: &Error{Reply: oom, Swallow: 15}, cmd: CmdSet},
+		{name: "ms q", in: "ms k 5 q MA\r\n", need: 20, err: &Error{Reply: oom, Swallow: 20}, cmd: CmdSet},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Parser
+			var req Request
+			n, err := p.Parse([]byte(tc.in), &req)
+			if n != 0 || err != ErrIncomplete || req.Need != tc.need {
+				t.Fatalf("Parse = %d, %v, Need %d; want 0, ErrIncomplete, Need %d", n, err, req.Need, tc.need)
+			}
+			if tc.need == 0 {
+				return
+			}
+			if e := OutOfMemory(&req); *e != *tc.err || req.Cmd != tc.cmd {
+				t.Errorf("OutOfMemory = %+v, Cmd %v; want %+v, Cmd %v", *e, req.Cmd, *tc.err, tc.cmd)
+			}
+		})
 	}
 }

@@ -164,6 +164,12 @@ type Request struct {
 	// Meta holds the flags of a meta command; its data block (ms) is in
 	// Data.
 	Meta MetaFlags
+	// Need is set when Parse returns ErrIncomplete for a storage command
+	// or ms whose command line is in and accepted and whose data block is
+	// not: the length of the whole request, command line and data block
+	// with its "\r\n". The other fields then hold what the line says
+	// (Cmd, Keys, NoReply, Meta...). 0 otherwise.
+	Need int
 
 	// item is the decoded key of a meta command whose key came in base64
 	// (flag b): Parse decodes it into itemBuf once, as it must to check it,
