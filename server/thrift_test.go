@@ -47,10 +47,16 @@ func (f *fakeServant) McGet(ctx context.Context, _ *fae.Context, pool, key strin
 
 func startThrift(t *testing.T, cfg Config) (addr string, f *fakeServant) {
 	t.Helper()
+	_, addr, f = startThriftServer(t, cfg)
+	return addr, f
+}
+
+func startThriftServer(t *testing.T, cfg Config) (s *Server, addr string, f *fakeServant) {
+	t.Helper()
 	f = &fakeServant{release: make(chan struct{})}
 	cfg.Thrift = f
-	addr, _ = start(t, cfg, &gateHandler{})
-	return addr, f
+	s, _ = startServer(t, cfg, &gateHandler{})
+	return s, s.cfg.Addr, f
 }
 
 func frameOf(t *testing.T, name string, seq int32, args apache.TStruct) []byte {
@@ -218,4 +224,65 @@ func TestThriftBadFrames(t *testing.T) {
 	if v, err := testproc.ThriftClient(t, addr).Noop(context.Background(), 9); err != nil || v != 9 {
 		t.Errorf("noop on a new connection = %d, %v", v, err)
 	}
+}
+
+func (f *fakeServant) LcSet(_ context.Context, _ *fae.Context, key string, value []byte) (bool, error) {
+	return len(value) == 1<<20 && value[len(value)-1] == 'z', nil
+}
+
+// A large frame that arrives in pieces is read whole (out of gnet, under
+// max_partial); past max_partial it is refused with an exception and
+// skipped, and the connection goes on.
+func TestThriftPartialFrames(t *testing.T) {
+	s, addr, _ := startThriftServer(t, Config{MaxPartial: 3 << 20})
+	value := bytes.Repeat([]byte("a"), 1<<20)
+	value[len(value)-1] = 'z'
+	frame := frameOf(t, "lc_set", 3, &fae.FunServantLcSetArgs{C: &fae.Context{}, Key: "big", Value: value})
+	send := func(c net.Conn) {
+		for off := 0; off < len(frame); off += 64 << 10 {
+			if _, err := c.Write(frame[off:min(off+64<<10, len(frame))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	send(c)
+	name, typ, seq, p := readReply(t, c)
+	var res fae.FunServantLcSetResult
+	if err := res.Read(context.Background(), p); name != "lc_set" || typ != apache.REPLY || seq != 3 || err != nil || res.Success == nil || !*res.Success {
+		t.Fatalf("lc_set of 1 MiB in pieces: %s %d %d %v %v", name, typ, seq, res.Success, err)
+	}
+	// Three connections hold a partial 1 MiB frame each: the third is over
+	// max_partial (3 MiB) and is refused, and its connection goes on.
+
+	for range 2 {
+		h, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		if _, err := h.Write(frame[:len(frame)/2]); err != nil {
+			t.Fatal(err)
+		}
+
+	}
+	waitFor(t, "two partial frames held", func() bool { return s.partial.Load() >= 2*int64(len(frame)) })
+	send(c)
+	name, typ, seq, p = readReply(t, c)
+	ae := apache.NewTApplicationException(0, "")
+	if name != "lc_set" || typ != apache.EXCEPTION || seq != 3 || ae.Read(context.Background(), p) != nil || ae.TypeId() != apache.PROTOCOL_ERROR {
+		t.Fatalf("over max_partial: %s %d %d %v", name, typ, seq, ae)
+	}
+	if _, err := c.Write(frameOf(t, "noop", 4, &fae.FunServantNoopArgs{X: 4})); err != nil {
+		t.Fatal(err)
+	}
+	if name, _, seq, _ := readReply(t, c); name != "noop" || seq != 4 {
+		t.Errorf("after the refused frame: %s %d", name, seq)
+	}
+
 }
