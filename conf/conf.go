@@ -93,7 +93,7 @@ type Config struct {
 
 // Pool configures one pool.
 type Pool struct {
-	// Kind is "local" or "memcache".
+	// Kind is "local", "memcache" or "mongo".
 	Kind string `yaml:"kind"`
 	// MaxBytes bounds a local pool's memory. Default 64MiB (memcached's -m).
 	MaxBytes ByteSize `yaml:"max_bytes"`
@@ -107,7 +107,7 @@ type Pool struct {
 	// connections, conns_per_server of them, each with a writer and a
 	// reader goroutine).
 	Transport string `yaml:"transport"`
-	// Timeout bounds each upstream request. Default 500ms.
+	// Timeout bounds each upstream request. Default 500ms (mongo pools: 1s).
 	Timeout Duration `yaml:"timeout"`
 	// AllowFlush lets flush_all reach this pool's servers. Default true.
 	AllowFlush *bool `yaml:"allow_flush"`
@@ -143,6 +143,8 @@ type Pool struct {
 	// by another client may be seen up to TTL late; writes through this
 	// faed drop the key at once.
 	L1 *L1 `yaml:"l1"`
+	// Mongo holds a mongo pool's fields (see Mongo).
+	Mongo `yaml:",inline"`
 }
 
 // L1 sizes a pool's local read cache.
@@ -205,6 +207,9 @@ func (c *Config) Defaults() {
 			if len(p.Servers) > 0 {
 				p.Kind = KindMemcache
 			}
+		}
+		if p.Kind == KindMongo {
+			p.mongoDefaults()
 		}
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
 			p.MaxBytes = 64 << 20
@@ -325,6 +330,7 @@ func (c *Config) Validate() error {
 			bad(f, "is empty: give it a kind (local or memcache)")
 			continue
 		}
+		validateMongo(f, p, bad)
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {
@@ -390,8 +396,9 @@ func (c *Config) Validate() error {
 					bad(f+".l1.ttl", "must be positive, e.g. 2s: it bounds how stale a read may be")
 				}
 			}
+		case KindMongo: // validateMongo
 		default:
-			bad(f+".kind", "%q is not a pool kind: use local or memcache", p.Kind)
+			bad(f+".kind", "%q is not a pool kind: use local, memcache or mongo", p.Kind)
 		}
 	}
 	seen := map[string]bool{}
@@ -406,6 +413,8 @@ func (c *Config) Validate() error {
 		seen[r.Prefix] = true
 		if c.Pools[r.Pool] == nil {
 			bad(f+".pool", "%q is not a configured pool", r.Pool)
+		} else if c.Pools[r.Pool].Kind == KindMongo {
+			bad(f+".pool", "%q is a mongo pool, which the mg_* calls name: keys cannot be routed to it", r.Pool)
 		}
 	}
 	return errors.Join(errs...)

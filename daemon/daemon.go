@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		Servants:        sv.fun,
 		Thrift:          sv.fun,
 		MaxThriftFrame:  int(cfg.MaxThriftFrame),
+		SubStats:        map[string]func(func(string, uint64)){"mongo": mongoStats(sv.mongo)},
 	}, rt)
 
 	if cfg.Admin != "" {
