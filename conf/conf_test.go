@@ -69,9 +69,16 @@ func TestInvalid(t *testing.T) {
 		"dlog_negative_sync.yaml":        "dlog.sync_interval",
 		"thrift_frame_too_small.yaml":    "max_thrift_frame",
 	}
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	refused(t, "testdata/invalid", want)
+}
+
+// refused loads each fixture of dir, which want lists by file name with a
+// part of its error, and checks that it is refused with that error.
+func refused(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	files, _ := filepath.Glob(dir + "/*.yaml")
 	if len(files) != len(want) {
-		t.Fatalf("%d fixtures, %d expectations", len(files), len(want))
+		t.Fatalf("%s: %d fixtures, %d expectations", dir, len(files), len(want))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)

@@ -1,9 +1,7 @@
 package conf
 
 import (
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
@@ -44,20 +42,5 @@ func TestMongoInvalid(t *testing.T) {
 		"routed.yaml":             "routes[0].pool:",
 		"default_pool.yaml":       "pools.default.kind:",
 	}
-	files, _ := filepath.Glob("testdata/invalid-mongo/*.yaml")
-	if len(files) != len(want) {
-		t.Fatalf("%d fixtures, %d expectations", len(files), len(want))
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			_, err := Load(f)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), want[name]) {
-				t.Fatalf("error %q does not name %q", err, want[name])
-			}
-		})
-	}
+	refused(t, "testdata/invalid-mongo", want)
 }

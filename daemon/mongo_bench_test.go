@@ -3,8 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -36,24 +34,8 @@ func BenchmarkMgFindOne(b *testing.B) {
 	cfg := &conf.Config{Listen: addr, Loops: 1, Pools: map[string]*conf.Pool{
 		"users": {Kind: conf.KindMongo, Mongo: conf.Mongo{Shards: map[int]string{0: srv.URI}, Database: "bench"}},
 	}}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, "1.6.18", slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := testproc.WaitPort(wctx, addr); err != nil {
-		b.Fatal(err)
-	}
+	runFaed(b, cfg)
+	ctx := context.Background()
 	direct, err := driver.Connect(options.Client().ApplyURI(srv.URI).SetMaxPoolSize(32))
 	if err != nil {
 		b.Fatal(err)

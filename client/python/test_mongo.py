@@ -19,12 +19,9 @@ import time
 import bson
 from bson.objectid import ObjectId
 from bson.son import SON
-from thrift.protocol import TBinaryProtocol
-from thrift.transport import TSocket, TTransport
 
-from fae import FunServant
 from fae.ttypes import TMongoError, TMongoNotFound, TMongoOp, TMongoOpKind, TServantError
-from test_client import Run
+from test_client import connect
 
 
 def doc(**kv):
@@ -130,12 +127,7 @@ def main():
     host, _, port = args.addr.rpartition(":")
     if not host or not port.isdigit():
         ap.error("want HOST:PORT")
-    sock = TSocket.TSocket(host, int(port))
-    sock.setTimeout(args.timeout * 1000)
-    trans = TTransport.TFramedTransport(sock)
-    proto = TBinaryProtocol.TBinaryProtocol(trans)
-    trans.open()
-    r = Run(FunServant.Client(proto), proto, proto)
+    trans, r = connect(host, port, args.timeout)
     try:
         run(r, args.pool, args.shards, "%d_%d" % (time.time_ns(), os.getpid()))
     except Exception as e:  # an exception no call expected

@@ -3,9 +3,7 @@ package thrift
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
-	"time"
 
 	apache "github.com/apache/thrift/lib/go/thrift"
 
@@ -33,12 +31,6 @@ func TestClientRoundTripMongo(t *testing.T) {
 	ops := []*fae.TMongoOp{
 		{Kind: fae.TMongoOpKind_INSERT, Table: "t", Doc: q},
 		{Kind: fae.TMongoOpKind_DELETE, Table: "t", Query: q},
-	}
-	type step struct {
-		name string
-		call func(ctx context.Context) (any, error)
-		want any
-		ok   func(error) bool
 	}
 	steps := []step{
 		{"mg_find_one", func(ctx context.Context) (any, error) { return cl.MgFindOne(ctx, c, "p", "t", 3, q, f) }, cat([]byte("t.3:"), q, f), noErr},
@@ -98,15 +90,5 @@ func TestClientRoundTripMongo(t *testing.T) {
 			step{m.String() + " mongo error", func(ctx context.Context) (any, error) { return call(ctx, poolMongoErr) }, nil, isMongoError})
 	}
 	steps = append(steps, step{"ping after the failures", func(ctx context.Context) (any, error) { return cl.Ping(ctx, c) }, testVersion, noErr})
-	for _, s := range steps {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		got, err := s.call(ctx)
-		cancel()
-		if !s.ok(err) {
-			t.Fatalf("%s: unexpected error %v (%T)", s.name, err, err)
-		}
-		if err == nil && !reflect.DeepEqual(got, s.want) {
-			t.Fatalf("%s = %#v, want %#v", s.name, got, s.want)
-		}
-	}
+	runSteps(t, steps)
 }
