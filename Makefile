@@ -4,8 +4,9 @@ GO       ?= go
 FUZZTIME ?= 10s
 # Debian packages the tests run for real (memcached, PHP and Python clients,
 # memccapable from libmemcached-tools, nutcracker, the Thrift Python library
-# under the generated client/python/fae).
-DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker python3-thrift
+# under the generated client/python/fae, pymongo's bson for the mg_* calls of
+# client/python/test_mongo.py).
+DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker python3-thrift python3-bson
 
 .PHONY: all deps build test fuzz thrift
 

@@ -103,7 +103,7 @@ type Config struct {
 
 // Pool configures one pool.
 type Pool struct {
-	// Kind is "local", "memcache" or "cluster".
+	// Kind is "local", "memcache", "cluster" or "mongo".
 	Kind string `yaml:"kind"`
 	// MaxBytes bounds the memory of a local pool, or of this sidecar's
 	// share of a cluster pool. Default 64MiB (memcached's -m).
@@ -119,7 +119,7 @@ type Pool struct {
 	// reader goroutine).
 	Transport string `yaml:"transport"`
 	// Timeout bounds each upstream request (of a cluster pool: each peer
-	// call). Default 500ms.
+	// call). Default 500ms (mongo pools: 1s).
 	Timeout Duration `yaml:"timeout"`
 	// AllowFlush lets flush_all reach this pool's servers. Default true.
 	AllowFlush *bool `yaml:"allow_flush"`
@@ -159,6 +159,8 @@ type Pool struct {
 	// by another client may be seen up to TTL late; writes through this
 	// faed drop the key at once.
 	L1 *L1 `yaml:"l1"`
+	// Mongo holds a mongo pool's fields (see Mongo).
+	Mongo `yaml:",inline"`
 }
 
 // L1 sizes a pool's local read cache.
@@ -236,6 +238,9 @@ func (c *Config) Defaults() {
 			if p.Replicas == 0 {
 				p.Replicas = 2
 			}
+		}
+		if p.Kind == KindMongo {
+			p.mongoDefaults()
 		}
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
 			p.MaxBytes = 64 << 20
@@ -362,6 +367,7 @@ func (c *Config) Validate() error {
 		if p.Replicas != 0 && p.Kind != KindCluster {
 			bad(f+".replicas", "only a cluster pool has replicas")
 		}
+		validateMongo(f, p, bad)
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {
@@ -444,8 +450,9 @@ func (c *Config) Validate() error {
 			if p.Timeout <= 0 {
 				bad(f+".timeout", "must be positive")
 			}
+		case KindMongo: // validateMongo
 		default:
-			bad(f+".kind", "%q is not a pool kind: use local, memcache or cluster", p.Kind)
+			bad(f+".kind", "%q is not a pool kind: use local, memcache, cluster or mongo", p.Kind)
 		}
 	}
 	c.Peers.validate(c.Listen, bad)
@@ -461,6 +468,8 @@ func (c *Config) Validate() error {
 		seen[r.Prefix] = true
 		if c.Pools[r.Pool] == nil {
 			bad(f+".pool", "%q is not a configured pool", r.Pool)
+		} else if c.Pools[r.Pool].Kind == KindMongo {
+			bad(f+".pool", "%q is a mongo pool, which the mg_* calls name: keys cannot be routed to it", r.Pool)
 		}
 	}
 	return errors.Join(errs...)

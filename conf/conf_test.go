@@ -85,9 +85,16 @@ func TestInvalid(t *testing.T) {
 		"cluster_with_servers.yaml":      "pools.shared:",
 		"replicas_not_cluster.yaml":      "pools.default.replicas",
 	}
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	refused(t, "testdata/invalid", want)
+}
+
+// refused loads each fixture of dir, which want lists by file name with a
+// part of its error, and checks that it is refused with that error.
+func refused(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	files, _ := filepath.Glob(dir + "/*.yaml")
 	if len(files) != len(want) {
-		t.Fatalf("%d fixtures, %d expectations", len(files), len(want))
+		t.Fatalf("%s: %d fixtures, %d expectations", dir, len(files), len(want))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)

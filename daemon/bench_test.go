@@ -30,24 +30,7 @@ func BenchmarkCalls(b *testing.B) {
 	const conns = 50
 	addr := testproc.FreePort(b)
 	cfg := &conf.Config{Listen: addr, Loops: 1}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, "1.6.18", slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := testproc.WaitPort(wctx, addr); err != nil {
-		b.Fatal(err)
-	}
+	runFaed(b, cfg)
 	value := make([]byte, 100)
 	seed := fmt.Appendf(nil, "set bench:key 0 0 %d\r\n%s\r\n", len(value), value)
 	if err := exchange(addr, seed, len("STORED\r\n")); err != nil {
@@ -108,6 +91,30 @@ func BenchmarkCalls(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// runFaed runs a faed of cfg (Defaults applied here) in this process
+// until b ends, and waits for its port.
+func runFaed(b *testing.B, cfg *conf.Config) {
+	b.Helper()
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, "1.6.18", slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := testproc.WaitPort(wctx, cfg.Listen); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -61,6 +61,7 @@ func Run(ctx context.Context, cfg *conf.Config, version string, log *slog.Logger
 		Thrift:          sv.fun,
 		MaxThriftFrame:  int(cfg.MaxThriftFrame),
 		Peers:           peerStats(members),
+		SubStats:        map[string]func(func(string, uint64)){"mongo": mongoStats(sv.mongo)},
 	}, rt)
 
 	if cfg.Admin != "" {

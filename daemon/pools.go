@@ -21,6 +21,9 @@ func buildRouter(cfg *conf.Config) (*router.Router, error) {
 		}
 	}
 	for name, pc := range cfg.Pools {
+		if pc.Kind == conf.KindMongo { // the mg_* calls' pools (buildMongo)
+			continue
+		}
 		p, err := buildPool(cfg, pc)
 		if err != nil {
 			closeAll()

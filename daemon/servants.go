@@ -15,6 +15,7 @@ import (
 	"github.com/fae-sidecar/fae/servant/kvdb"
 	"github.com/fae-sidecar/fae/servant/lcache"
 	"github.com/fae-sidecar/fae/servant/lock"
+	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
 // maxLeases bounds the lock servant's table.
@@ -22,9 +23,10 @@ const maxLeases = 65536
 
 // servants are the running servants and what closes them.
 type servants struct {
-	fun  *servant.FunServant
-	logs *dlog.Log
-	kv   *kvdb.DB
+	fun   *servant.FunServant
+	logs  *dlog.Log
+	kv    *kvdb.DB
+	mongo map[string]*mongo.Pool
 }
 
 // buildServants starts the servants of cfg; mc_* calls go through rt.
@@ -48,20 +50,26 @@ func buildServants(cfg *conf.Config, rt *router.Router, version string, log *slo
 		_ = logs.Close(context.Background())
 		return nil, fmt.Errorf("kvdb: %w", err)
 	}
+	mg, err := buildMongo(cfg)
+	if err != nil {
+		_ = logs.Close(context.Background())
+		_ = kv.Close(context.Background())
+		return nil, err
+	}
 	log.Info("servants ready", "idgen_worker_id", cfg.IDGen.WorkerID, "data_dir", cfg.DataDir)
 	return &servants{
 		fun: servant.New(servant.Parts{
 			Version: version, IDs: ids, LCache: lcache.New(int64(cfg.LCache.MaxBytes)),
-			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: rt,
+			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: rt, Mongo: mg,
 			MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: int(cfg.MaxItemSize),
 		}),
-		logs: logs, kv: kv,
+		logs: logs, kv: kv, mongo: mg,
 	}, nil
 }
 
 // close flushes and closes the servants that hold files.
 func (s *servants) close(ctx context.Context) error {
-	return errors.Join(s.logs.Close(ctx), s.kv.Close(ctx))
+	return errors.Join(s.logs.Close(ctx), s.kv.Close(ctx), closeMongo(ctx, s.mongo))
 }
 
 // idWait is how long id_next waits for a clock that stepped back past

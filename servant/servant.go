@@ -14,6 +14,7 @@ import (
 	"github.com/fae-sidecar/fae/servant/kvdb"
 	"github.com/fae-sidecar/fae/servant/lcache"
 	"github.com/fae-sidecar/fae/servant/lock"
+	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
 // FunServant answers the Thrift front's calls (fae.FunServant) with the
@@ -26,6 +27,7 @@ type FunServant struct {
 	logs    *dlog.Log
 	kv      *kvdb.DB // nil without a data directory
 	cache   Cache
+	mongo   map[string]*mongo.Pool
 	parser  memcache.Parser
 	// noWait is a context already done: a call given it does not wait.
 	noWait context.Context
@@ -41,6 +43,8 @@ type Parts struct {
 	Logs    *dlog.Log
 	KV      *kvdb.DB
 	Cache   Cache
+	// Mongo are the mongo pools of the mg_* calls, by name.
+	Mongo map[string]*mongo.Pool
 	// MaxKeyLen and MaxItemSize bound mc_* keys and values, as the text
 	// port's.
 	MaxKeyLen, MaxItemSize int
@@ -51,7 +55,7 @@ func New(p Parts) *FunServant {
 	noWait, cancel := context.WithCancel(context.Background())
 	cancel()
 	return &FunServant{noWait: noWait,
-		version: p.Version, ids: p.IDs, lc: p.LCache, locks: p.Locks, logs: p.Logs, kv: p.KV, cache: p.Cache,
+		version: p.Version, ids: p.IDs, lc: p.LCache, locks: p.Locks, logs: p.Logs, kv: p.KV, cache: p.Cache, mongo: p.Mongo,
 		parser: memcache.Parser{MaxKeyLen: p.MaxKeyLen, MaxItemSize: p.MaxItemSize},
 	}
 }
@@ -59,9 +63,9 @@ func New(p Parts) *FunServant {
 var _ fae.FunServant = (*FunServant)(nil)
 
 // Blocks reports whether a call of m may wait on the network, the disk or
-// the clock: mc_* wait for a pool, kvdb_* for fsync, dlog for its buffer's
-// lock, id_* for a clock that stepped back. Those run on the server's
-// workers; the rest answer from memory on the event loop.
+// the clock: mc_* and mg_* wait for a pool, kvdb_* for fsync, dlog for its
+// buffer's lock, id_* for a clock that stepped back. Those run on the
+// server's workers; the rest answer from memory on the event loop.
 func (f *FunServant) Blocks(m thrift.Method) bool {
 	switch m {
 	case thrift.MethodPing, thrift.MethodNoop, thrift.MethodIDDecode,

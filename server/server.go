@@ -55,6 +55,10 @@ type Config struct {
 	// ThriftQueue bounds the calls waiting for one (default 4096).
 	ThriftWorkers int
 	ThriftQueue   int
+	// SubStats answer "stats NAME" with the statistics each reports
+	// (memcached's "stats items" and "stats slabs" have their own); called
+	// on the event loop, they must not block.
+	SubStats map[string]func(add func(name string, value uint64))
 }
 
 func (c *Config) defaults() {

@@ -38,6 +38,10 @@ func (s *Server) appendStats(out []byte, args [][]byte) []byte {
 			}
 			return append(out, memcache.ReplyEnd...)
 		}
+		if sub := s.cfg.SubStats[string(args[0])]; sub != nil {
+			sub(func(name string, v uint64) { out = memcache.AppendStatUint(out, name, v) })
+			return append(out, memcache.ReplyEnd...)
+		}
 		return append(out, memcache.ReplyError...)
 	}
 	now := time.Now()

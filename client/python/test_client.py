@@ -153,6 +153,16 @@ def run_groups(r, skip, pool, suffix):
             r.check("%s group: %s" % (name, type(e).__name__), e, lambda _: False)
 
 
+def connect(host, port, timeout):
+    """Opens a framed binary-protocol connection; returns (transport, Run)."""
+    sock = TSocket.TSocket(host, int(port))
+    sock.setTimeout(timeout * 1000)
+    trans = TTransport.TFramedTransport(sock)
+    proto = TBinaryProtocol.TBinaryProtocol(trans)
+    trans.open()
+    return trans, Run(FunServant.Client(proto), proto, proto)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("addr", help="HOST:PORT of the server")
@@ -165,14 +175,8 @@ def main():
     if not host or not port.isdigit() or not skip <= set(GROUPS):
         ap.error("want HOST:PORT and groups among " + " ".join(GROUPS))
 
-    sock = TSocket.TSocket(host, int(port))
-    sock.setTimeout(args.timeout * 1000)
-    trans = TTransport.TFramedTransport(sock)
-    proto = TBinaryProtocol.TBinaryProtocol(trans)
-    client = FunServant.Client(proto)
-    trans.open()
+    trans, r = connect(host, port, args.timeout)
     try:
-        r = Run(client, proto, proto)
         run_groups(r, skip, args.pool, "%d_%d" % (time.time_ns(), os.getpid()))
     finally:
         trans.close()

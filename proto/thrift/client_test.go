@@ -46,12 +46,7 @@ func TestClientRoundTrip(t *testing.T) {
 	data := &fae.TMemcacheData{Data: []byte("mc value"), Flags: 0x1234}
 	big := bytes.Repeat([]byte{0, 1, 2, 0xff}, 200<<10) // 800 KiB, over the server's read size
 
-	steps := []struct {
-		name string
-		call func(ctx context.Context) (any, error)
-		want any // compared when the check is noErr
-		ok   func(error) bool
-	}{
+	steps := []step{
 		{"ping", func(ctx context.Context) (any, error) { return cl.Ping(ctx, c) }, testVersion, noErr},
 		{"noop", func(ctx context.Context) (any, error) { return cl.Noop(ctx, -77) }, int32(-77), noErr},
 		{"id_next", func(ctx context.Context) (any, error) { return cl.IDNext(ctx, c) }, int64(1), noErr},
@@ -100,6 +95,20 @@ func TestClientRoundTrip(t *testing.T) {
 		{"kvdb_set fails", func(ctx context.Context) (any, error) { return cl.KvdbSet(ctx, c, []byte(keyError), nil) }, nil, isApp(apache.INTERNAL_ERROR)},
 		{"ping after the failures", func(ctx context.Context) (any, error) { return cl.Ping(ctx, c) }, testVersion, noErr},
 	}
+	runSteps(t, steps)
+}
+
+// step is one call of a client test and its expected outcome.
+type step struct {
+	name string
+	call func(ctx context.Context) (any, error)
+	want any // compared when the check is noErr
+	ok   func(error) bool
+}
+
+// runSteps makes the calls in order, each within 10s.
+func runSteps(t *testing.T, steps []step) {
+	t.Helper()
 	for _, s := range steps {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		got, err := s.call(ctx)

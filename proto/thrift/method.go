@@ -26,6 +26,17 @@ const (
 	MethodKvdbSet
 	MethodKvdbGet
 	MethodKvdbDel
+	MethodMgFindOne
+	MethodMgFindAll
+	MethodMgFindID
+	MethodMgCount
+	MethodMgUpdate
+	MethodMgUpsert
+	MethodMgInsert
+	MethodMgInserts
+	MethodMgDelete
+	MethodMgFindAndModify
+	MethodMgTransaction
 	// NumMethods is one more than the largest Method, to size tables
 	// indexed by Method.
 	NumMethods
@@ -33,26 +44,37 @@ const (
 
 // methodNames maps Method to its name in the IDL; MethodOf is its inverse.
 var methodNames = [NumMethods]string{
-	MethodUnknown:       "",
-	MethodPing:          "ping",
-	MethodNoop:          "noop",
-	MethodIDNext:        "id_next",
-	MethodIDNextWithTag: "id_next_with_tag",
-	MethodIDDecode:      "id_decode",
-	MethodLcSet:         "lc_set",
-	MethodLcGet:         "lc_get",
-	MethodLcDel:         "lc_del",
-	MethodMcSet:         "mc_set",
-	MethodMcAdd:         "mc_add",
-	MethodMcGet:         "mc_get",
-	MethodMcDelete:      "mc_delete",
-	MethodMcIncrement:   "mc_increment",
-	MethodLock:          "lock",
-	MethodUnlock:        "unlock",
-	MethodDlog:          "dlog",
-	MethodKvdbSet:       "kvdb_set",
-	MethodKvdbGet:       "kvdb_get",
-	MethodKvdbDel:       "kvdb_del",
+	MethodUnknown:         "",
+	MethodPing:            "ping",
+	MethodNoop:            "noop",
+	MethodIDNext:          "id_next",
+	MethodIDNextWithTag:   "id_next_with_tag",
+	MethodIDDecode:        "id_decode",
+	MethodLcSet:           "lc_set",
+	MethodLcGet:           "lc_get",
+	MethodLcDel:           "lc_del",
+	MethodMcSet:           "mc_set",
+	MethodMcAdd:           "mc_add",
+	MethodMcGet:           "mc_get",
+	MethodMcDelete:        "mc_delete",
+	MethodMcIncrement:     "mc_increment",
+	MethodLock:            "lock",
+	MethodUnlock:          "unlock",
+	MethodDlog:            "dlog",
+	MethodKvdbSet:         "kvdb_set",
+	MethodKvdbGet:         "kvdb_get",
+	MethodKvdbDel:         "kvdb_del",
+	MethodMgFindOne:       "mg_find_one",
+	MethodMgFindAll:       "mg_find_all",
+	MethodMgFindID:        "mg_find_id",
+	MethodMgCount:         "mg_count",
+	MethodMgUpdate:        "mg_update",
+	MethodMgUpsert:        "mg_upsert",
+	MethodMgInsert:        "mg_insert",
+	MethodMgInserts:       "mg_inserts",
+	MethodMgDelete:        "mg_delete",
+	MethodMgFindAndModify: "mg_find_and_modify",
+	MethodMgTransaction:   "mg_transaction",
 }
 
 // String returns the method's name in the IDL, "" for MethodUnknown.
@@ -105,6 +127,28 @@ func MethodOf(name []byte) Method {
 		return MethodKvdbGet
 	case "kvdb_del":
 		return MethodKvdbDel
+	case "mg_find_one":
+		return MethodMgFindOne
+	case "mg_find_all":
+		return MethodMgFindAll
+	case "mg_find_id":
+		return MethodMgFindID
+	case "mg_count":
+		return MethodMgCount
+	case "mg_update":
+		return MethodMgUpdate
+	case "mg_upsert":
+		return MethodMgUpsert
+	case "mg_insert":
+		return MethodMgInsert
+	case "mg_inserts":
+		return MethodMgInserts
+	case "mg_delete":
+		return MethodMgDelete
+	case "mg_find_and_modify":
+		return MethodMgFindAndModify
+	case "mg_transaction":
+		return MethodMgTransaction
 	}
 	return MethodUnknown
 }

@@ -43,47 +43,69 @@ type Processor struct {
 // calls and cleared after each one, so that nothing a call read or returned
 // stays reachable from the Processor.
 type callArgs struct {
-	ping          fae.FunServantPingArgs
-	noop          fae.FunServantNoopArgs
-	idNext        fae.FunServantIDNextArgs
-	idNextWithTag fae.FunServantIDNextWithTagArgs
-	idDecode      fae.FunServantIDDecodeArgs
-	lcSet         fae.FunServantLcSetArgs
-	lcGet         fae.FunServantLcGetArgs
-	lcDel         fae.FunServantLcDelArgs
-	mcSet         fae.FunServantMcSetArgs
-	mcAdd         fae.FunServantMcAddArgs
-	mcGet         fae.FunServantMcGetArgs
-	mcDelete      fae.FunServantMcDeleteArgs
-	mcIncrement   fae.FunServantMcIncrementArgs
-	lock          fae.FunServantLockArgs
-	unlock        fae.FunServantUnlockArgs
-	dlog          fae.FunServantDlogArgs
-	kvdbSet       fae.FunServantKvdbSetArgs
-	kvdbGet       fae.FunServantKvdbGetArgs
-	kvdbDel       fae.FunServantKvdbDelArgs
+	ping            fae.FunServantPingArgs
+	noop            fae.FunServantNoopArgs
+	idNext          fae.FunServantIDNextArgs
+	idNextWithTag   fae.FunServantIDNextWithTagArgs
+	idDecode        fae.FunServantIDDecodeArgs
+	lcSet           fae.FunServantLcSetArgs
+	lcGet           fae.FunServantLcGetArgs
+	lcDel           fae.FunServantLcDelArgs
+	mcSet           fae.FunServantMcSetArgs
+	mcAdd           fae.FunServantMcAddArgs
+	mcGet           fae.FunServantMcGetArgs
+	mcDelete        fae.FunServantMcDeleteArgs
+	mcIncrement     fae.FunServantMcIncrementArgs
+	lock            fae.FunServantLockArgs
+	unlock          fae.FunServantUnlockArgs
+	dlog            fae.FunServantDlogArgs
+	kvdbSet         fae.FunServantKvdbSetArgs
+	kvdbGet         fae.FunServantKvdbGetArgs
+	kvdbDel         fae.FunServantKvdbDelArgs
+	mgFindOne       fae.FunServantMgFindOneArgs
+	mgFindAll       fae.FunServantMgFindAllArgs
+	mgFindID        fae.FunServantMgFindIDArgs
+	mgCount         fae.FunServantMgCountArgs
+	mgUpdate        fae.FunServantMgUpdateArgs
+	mgUpsert        fae.FunServantMgUpsertArgs
+	mgInsert        fae.FunServantMgInsertArgs
+	mgInserts       fae.FunServantMgInsertsArgs
+	mgDelete        fae.FunServantMgDeleteArgs
+	mgFindAndModify fae.FunServantMgFindAndModifyArgs
+	mgTransaction   fae.FunServantMgTransactionArgs
 }
 
 type callResults struct {
-	ping          fae.FunServantPingResult
-	noop          fae.FunServantNoopResult
-	idNext        fae.FunServantIDNextResult
-	idNextWithTag fae.FunServantIDNextWithTagResult
-	idDecode      fae.FunServantIDDecodeResult
-	lcSet         fae.FunServantLcSetResult
-	lcGet         fae.FunServantLcGetResult
-	lcDel         fae.FunServantLcDelResult
-	mcSet         fae.FunServantMcSetResult
-	mcAdd         fae.FunServantMcAddResult
-	mcGet         fae.FunServantMcGetResult
-	mcDelete      fae.FunServantMcDeleteResult
-	mcIncrement   fae.FunServantMcIncrementResult
-	lock          fae.FunServantLockResult
-	unlock        fae.FunServantUnlockResult
-	dlog          fae.FunServantDlogResult
-	kvdbSet       fae.FunServantKvdbSetResult
-	kvdbGet       fae.FunServantKvdbGetResult
-	kvdbDel       fae.FunServantKvdbDelResult
+	ping            fae.FunServantPingResult
+	noop            fae.FunServantNoopResult
+	idNext          fae.FunServantIDNextResult
+	idNextWithTag   fae.FunServantIDNextWithTagResult
+	idDecode        fae.FunServantIDDecodeResult
+	lcSet           fae.FunServantLcSetResult
+	lcGet           fae.FunServantLcGetResult
+	lcDel           fae.FunServantLcDelResult
+	mcSet           fae.FunServantMcSetResult
+	mcAdd           fae.FunServantMcAddResult
+	mcGet           fae.FunServantMcGetResult
+	mcDelete        fae.FunServantMcDeleteResult
+	mcIncrement     fae.FunServantMcIncrementResult
+	lock            fae.FunServantLockResult
+	unlock          fae.FunServantUnlockResult
+	dlog            fae.FunServantDlogResult
+	kvdbSet         fae.FunServantKvdbSetResult
+	kvdbGet         fae.FunServantKvdbGetResult
+	kvdbDel         fae.FunServantKvdbDelResult
+	mgFindOne       fae.FunServantMgFindOneResult
+	mgFindAll       fae.FunServantMgFindAllResult
+	mgFindID        fae.FunServantMgFindIDResult
+	mgCount         fae.FunServantMgCountResult
+	mgUpdate        fae.FunServantMgUpdateResult
+	mgUpsert        fae.FunServantMgUpsertResult
+	mgInsert        fae.FunServantMgInsertResult
+	mgInserts       fae.FunServantMgInsertsResult
+	mgDelete        fae.FunServantMgDeleteResult
+	mgFindAndModify fae.FunServantMgFindAndModifyResult
+	mgTransaction   fae.FunServantMgTransactionResult
 }
 
 // NewProcessor returns a Processor calling h.
@@ -409,7 +431,7 @@ func (p *Processor) invoke(ctx context.Context, m Method) (apache.TStruct, *call
 		}
 		return r, declared(m, err, &r.Err)
 	}
-	return nil, &callError{ExceptionUnknownMethod, "Unknown function " + m.String()}
+	return p.invokeMongo(ctx, m)
 }
 
 // errNoValue is a handler returning neither a value nor an error where the

@@ -203,6 +203,148 @@ class Iface(object):
         """
         pass
 
+    def mg_find_one(self, c, pool, table, shardId, query, fields):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - fields
+
+        """
+        pass
+
+    def mg_find_all(self, c, pool, table, shardId, query, fields, limit, skip, orderBy):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - fields
+         - limit
+         - skip
+         - orderBy
+
+        """
+        pass
+
+    def mg_find_id(self, c, pool, table, shardId, id):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - id
+
+        """
+        pass
+
+    def mg_count(self, c, pool, table, shardId, query):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+
+        """
+        pass
+
+    def mg_update(self, c, pool, table, shardId, query, change):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+
+        """
+        pass
+
+    def mg_upsert(self, c, pool, table, shardId, query, change):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+
+        """
+        pass
+
+    def mg_insert(self, c, pool, table, shardId, doc):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - doc
+
+        """
+        pass
+
+    def mg_inserts(self, c, pool, table, shardId, docs):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - docs
+
+        """
+        pass
+
+    def mg_delete(self, c, pool, table, shardId, query):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+
+        """
+        pass
+
+    def mg_find_and_modify(self, c, pool, table, shardId, query, change, upsert, remove, returnNew):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+         - upsert
+         - remove
+         - returnNew
+
+        """
+        pass
+
+    def mg_transaction(self, c, pool, shardId, ops):
+        """
+        Parameters:
+         - c
+         - pool
+         - shardId
+         - ops
+
+        """
+        pass
+
 
 class Client(Iface):
     def __init__(self, iprot, oprot=None):
@@ -909,6 +1051,516 @@ class Client(Iface):
             raise result.err
         raise TApplicationException(TApplicationException.MISSING_RESULT, "kvdb_del failed: unknown result")
 
+    def mg_find_one(self, c, pool, table, shardId, query, fields):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - fields
+
+        """
+        self.send_mg_find_one(c, pool, table, shardId, query, fields)
+        return self.recv_mg_find_one()
+
+    def send_mg_find_one(self, c, pool, table, shardId, query, fields):
+        self._oprot.writeMessageBegin('mg_find_one', TMessageType.CALL, self._seqid)
+        args = mg_find_one_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.fields = fields
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_find_one(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_find_one_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.miss is not None:
+            raise result.miss
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_one failed: unknown result")
+
+    def mg_find_all(self, c, pool, table, shardId, query, fields, limit, skip, orderBy):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - fields
+         - limit
+         - skip
+         - orderBy
+
+        """
+        self.send_mg_find_all(c, pool, table, shardId, query, fields, limit, skip, orderBy)
+        return self.recv_mg_find_all()
+
+    def send_mg_find_all(self, c, pool, table, shardId, query, fields, limit, skip, orderBy):
+        self._oprot.writeMessageBegin('mg_find_all', TMessageType.CALL, self._seqid)
+        args = mg_find_all_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.fields = fields
+        args.limit = limit
+        args.skip = skip
+        args.orderBy = orderBy
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_find_all(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_find_all_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_all failed: unknown result")
+
+    def mg_find_id(self, c, pool, table, shardId, id):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - id
+
+        """
+        self.send_mg_find_id(c, pool, table, shardId, id)
+        return self.recv_mg_find_id()
+
+    def send_mg_find_id(self, c, pool, table, shardId, id):
+        self._oprot.writeMessageBegin('mg_find_id', TMessageType.CALL, self._seqid)
+        args = mg_find_id_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.id = id
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_find_id(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_find_id_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.miss is not None:
+            raise result.miss
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_id failed: unknown result")
+
+    def mg_count(self, c, pool, table, shardId, query):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+
+        """
+        self.send_mg_count(c, pool, table, shardId, query)
+        return self.recv_mg_count()
+
+    def send_mg_count(self, c, pool, table, shardId, query):
+        self._oprot.writeMessageBegin('mg_count', TMessageType.CALL, self._seqid)
+        args = mg_count_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_count(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_count_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_count failed: unknown result")
+
+    def mg_update(self, c, pool, table, shardId, query, change):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+
+        """
+        self.send_mg_update(c, pool, table, shardId, query, change)
+        return self.recv_mg_update()
+
+    def send_mg_update(self, c, pool, table, shardId, query, change):
+        self._oprot.writeMessageBegin('mg_update', TMessageType.CALL, self._seqid)
+        args = mg_update_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.change = change
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_update(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_update_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_update failed: unknown result")
+
+    def mg_upsert(self, c, pool, table, shardId, query, change):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+
+        """
+        self.send_mg_upsert(c, pool, table, shardId, query, change)
+        return self.recv_mg_upsert()
+
+    def send_mg_upsert(self, c, pool, table, shardId, query, change):
+        self._oprot.writeMessageBegin('mg_upsert', TMessageType.CALL, self._seqid)
+        args = mg_upsert_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.change = change
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_upsert(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_upsert_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_upsert failed: unknown result")
+
+    def mg_insert(self, c, pool, table, shardId, doc):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - doc
+
+        """
+        self.send_mg_insert(c, pool, table, shardId, doc)
+        return self.recv_mg_insert()
+
+    def send_mg_insert(self, c, pool, table, shardId, doc):
+        self._oprot.writeMessageBegin('mg_insert', TMessageType.CALL, self._seqid)
+        args = mg_insert_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.doc = doc
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_insert(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_insert_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_insert failed: unknown result")
+
+    def mg_inserts(self, c, pool, table, shardId, docs):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - docs
+
+        """
+        self.send_mg_inserts(c, pool, table, shardId, docs)
+        return self.recv_mg_inserts()
+
+    def send_mg_inserts(self, c, pool, table, shardId, docs):
+        self._oprot.writeMessageBegin('mg_inserts', TMessageType.CALL, self._seqid)
+        args = mg_inserts_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.docs = docs
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_inserts(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_inserts_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_inserts failed: unknown result")
+
+    def mg_delete(self, c, pool, table, shardId, query):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+
+        """
+        self.send_mg_delete(c, pool, table, shardId, query)
+        return self.recv_mg_delete()
+
+    def send_mg_delete(self, c, pool, table, shardId, query):
+        self._oprot.writeMessageBegin('mg_delete', TMessageType.CALL, self._seqid)
+        args = mg_delete_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_delete(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_delete_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_delete failed: unknown result")
+
+    def mg_find_and_modify(self, c, pool, table, shardId, query, change, upsert, remove, returnNew):
+        """
+        Parameters:
+         - c
+         - pool
+         - table
+         - shardId
+         - query
+         - change
+         - upsert
+         - remove
+         - returnNew
+
+        """
+        self.send_mg_find_and_modify(c, pool, table, shardId, query, change, upsert, remove, returnNew)
+        return self.recv_mg_find_and_modify()
+
+    def send_mg_find_and_modify(self, c, pool, table, shardId, query, change, upsert, remove, returnNew):
+        self._oprot.writeMessageBegin('mg_find_and_modify', TMessageType.CALL, self._seqid)
+        args = mg_find_and_modify_args()
+        args.c = c
+        args.pool = pool
+        args.table = table
+        args.shardId = shardId
+        args.query = query
+        args.change = change
+        args.upsert = upsert
+        args.remove = remove
+        args.returnNew = returnNew
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_find_and_modify(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_find_and_modify_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.miss is not None:
+            raise result.miss
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_and_modify failed: unknown result")
+
+    def mg_transaction(self, c, pool, shardId, ops):
+        """
+        Parameters:
+         - c
+         - pool
+         - shardId
+         - ops
+
+        """
+        self.send_mg_transaction(c, pool, shardId, ops)
+        return self.recv_mg_transaction()
+
+    def send_mg_transaction(self, c, pool, shardId, ops):
+        self._oprot.writeMessageBegin('mg_transaction', TMessageType.CALL, self._seqid)
+        args = mg_transaction_args()
+        args.c = c
+        args.pool = pool
+        args.shardId = shardId
+        args.ops = ops
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_mg_transaction(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = mg_transaction_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.err is not None:
+            raise result.err
+        if result.mgErr is not None:
+            raise result.mgErr
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_transaction failed: unknown result")
+
 
 class Processor(Iface, TProcessor):
     def __init__(self, handler):
@@ -933,6 +1585,17 @@ class Processor(Iface, TProcessor):
         self._processMap["kvdb_set"] = Processor.process_kvdb_set
         self._processMap["kvdb_get"] = Processor.process_kvdb_get
         self._processMap["kvdb_del"] = Processor.process_kvdb_del
+        self._processMap["mg_find_one"] = Processor.process_mg_find_one
+        self._processMap["mg_find_all"] = Processor.process_mg_find_all
+        self._processMap["mg_find_id"] = Processor.process_mg_find_id
+        self._processMap["mg_count"] = Processor.process_mg_count
+        self._processMap["mg_update"] = Processor.process_mg_update
+        self._processMap["mg_upsert"] = Processor.process_mg_upsert
+        self._processMap["mg_insert"] = Processor.process_mg_insert
+        self._processMap["mg_inserts"] = Processor.process_mg_inserts
+        self._processMap["mg_delete"] = Processor.process_mg_delete
+        self._processMap["mg_find_and_modify"] = Processor.process_mg_find_and_modify
+        self._processMap["mg_transaction"] = Processor.process_mg_transaction
         self._on_message_begin = None
 
     def on_message_begin(self, func):
@@ -1433,6 +2096,334 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
         oprot.writeMessageBegin("kvdb_del", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_find_one(self, seqid, iprot, oprot):
+        args = mg_find_one_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_find_one_result()
+        try:
+            result.success = self._handler.mg_find_one(args.c, args.pool, args.table, args.shardId, args.query, args.fields)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TMongoNotFound as miss:
+            msg_type = TMessageType.REPLY
+            result.miss = miss
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_find_one", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_find_all(self, seqid, iprot, oprot):
+        args = mg_find_all_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_find_all_result()
+        try:
+            result.success = self._handler.mg_find_all(args.c, args.pool, args.table, args.shardId, args.query, args.fields, args.limit, args.skip, args.orderBy)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_find_all", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_find_id(self, seqid, iprot, oprot):
+        args = mg_find_id_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_find_id_result()
+        try:
+            result.success = self._handler.mg_find_id(args.c, args.pool, args.table, args.shardId, args.id)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TMongoNotFound as miss:
+            msg_type = TMessageType.REPLY
+            result.miss = miss
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_find_id", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_count(self, seqid, iprot, oprot):
+        args = mg_count_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_count_result()
+        try:
+            result.success = self._handler.mg_count(args.c, args.pool, args.table, args.shardId, args.query)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_count", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_update(self, seqid, iprot, oprot):
+        args = mg_update_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_update_result()
+        try:
+            result.success = self._handler.mg_update(args.c, args.pool, args.table, args.shardId, args.query, args.change)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_update", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_upsert(self, seqid, iprot, oprot):
+        args = mg_upsert_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_upsert_result()
+        try:
+            result.success = self._handler.mg_upsert(args.c, args.pool, args.table, args.shardId, args.query, args.change)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_upsert", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_insert(self, seqid, iprot, oprot):
+        args = mg_insert_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_insert_result()
+        try:
+            result.success = self._handler.mg_insert(args.c, args.pool, args.table, args.shardId, args.doc)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_insert", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_inserts(self, seqid, iprot, oprot):
+        args = mg_inserts_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_inserts_result()
+        try:
+            result.success = self._handler.mg_inserts(args.c, args.pool, args.table, args.shardId, args.docs)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_inserts", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_delete(self, seqid, iprot, oprot):
+        args = mg_delete_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_delete_result()
+        try:
+            result.success = self._handler.mg_delete(args.c, args.pool, args.table, args.shardId, args.query)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_delete", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_find_and_modify(self, seqid, iprot, oprot):
+        args = mg_find_and_modify_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_find_and_modify_result()
+        try:
+            result.success = self._handler.mg_find_and_modify(args.c, args.pool, args.table, args.shardId, args.query, args.change, args.upsert, args.remove, args.returnNew)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TMongoNotFound as miss:
+            msg_type = TMessageType.REPLY
+            result.miss = miss
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_find_and_modify", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_mg_transaction(self, seqid, iprot, oprot):
+        args = mg_transaction_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = mg_transaction_result()
+        try:
+            result.success = self._handler.mg_transaction(args.c, args.pool, args.shardId, args.ops)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TServantError as err:
+            msg_type = TMessageType.REPLY
+            result.err = err
+        except TMongoError as mgErr:
+            msg_type = TMessageType.REPLY
+            result.mgErr = mgErr
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("mg_transaction", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
@@ -4348,6 +5339,2367 @@ kvdb_del_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
     None,  # 1
     (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+)
+
+
+class mg_find_one_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+     - fields
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None, fields=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+        self.fields = fields
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.fields = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_one_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        if self.fields is not None:
+            oprot.writeFieldBegin('fields', TType.STRING, 6)
+            oprot.writeBinary(self.fields)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_one_args)
+mg_find_one_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+    (6, TType.STRING, 'fields', 'BINARY', None, ),  # 6
+)
+
+
+class mg_find_one_result(object):
+    """
+    Attributes:
+     - success
+     - miss
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, miss=None, err=None, mgErr=None,):
+        self.success = success
+        self.miss = miss
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRING:
+                    self.success = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.miss = TMongoNotFound.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_one_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRING, 0)
+            oprot.writeBinary(self.success)
+            oprot.writeFieldEnd()
+        if self.miss is not None:
+            oprot.writeFieldBegin('miss', TType.STRUCT, 1)
+            self.miss.write(oprot)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_one_result)
+mg_find_one_result.thrift_spec = (
+    (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
+    (1, TType.STRUCT, 'miss', [TMongoNotFound, None], None, ),  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_find_all_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+     - fields
+     - limit
+     - skip
+     - orderBy
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None, fields=None, limit=None, skip=None, orderBy=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+        self.fields = fields
+        self.limit = limit
+        self.skip = skip
+        self.orderBy = orderBy
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.fields = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 7:
+                if ftype == TType.I32:
+                    self.limit = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 8:
+                if ftype == TType.I32:
+                    self.skip = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 9:
+                if ftype == TType.LIST:
+                    self.orderBy = []
+                    (_etype10, _size7) = iprot.readListBegin()
+                    for _i11 in range(_size7):
+                        _elem12 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.orderBy.append(_elem12)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_all_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        if self.fields is not None:
+            oprot.writeFieldBegin('fields', TType.STRING, 6)
+            oprot.writeBinary(self.fields)
+            oprot.writeFieldEnd()
+        if self.limit is not None:
+            oprot.writeFieldBegin('limit', TType.I32, 7)
+            oprot.writeI32(self.limit)
+            oprot.writeFieldEnd()
+        if self.skip is not None:
+            oprot.writeFieldBegin('skip', TType.I32, 8)
+            oprot.writeI32(self.skip)
+            oprot.writeFieldEnd()
+        if self.orderBy is not None:
+            oprot.writeFieldBegin('orderBy', TType.LIST, 9)
+            oprot.writeListBegin(TType.STRING, len(self.orderBy))
+            for iter13 in self.orderBy:
+                oprot.writeString(iter13.encode('utf-8') if sys.version_info[0] == 2 else iter13)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_all_args)
+mg_find_all_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+    (6, TType.STRING, 'fields', 'BINARY', None, ),  # 6
+    (7, TType.I32, 'limit', None, None, ),  # 7
+    (8, TType.I32, 'skip', None, None, ),  # 8
+    (9, TType.LIST, 'orderBy', (TType.STRING, 'UTF8', False), None, ),  # 9
+)
+
+
+class mg_find_all_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.LIST:
+                    self.success = []
+                    (_etype17, _size14) = iprot.readListBegin()
+                    for _i18 in range(_size14):
+                        _elem19 = iprot.readBinary()
+                        self.success.append(_elem19)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_all_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.LIST, 0)
+            oprot.writeListBegin(TType.STRING, len(self.success))
+            for iter20 in self.success:
+                oprot.writeBinary(iter20)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_all_result)
+mg_find_all_result.thrift_spec = (
+    (0, TType.LIST, 'success', (TType.STRING, 'BINARY', False), None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_find_id_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - id
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, id=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.id = id
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.id = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_id_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.id is not None:
+            oprot.writeFieldBegin('id', TType.STRING, 5)
+            oprot.writeBinary(self.id)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_id_args)
+mg_find_id_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'id', 'BINARY', None, ),  # 5
+)
+
+
+class mg_find_id_result(object):
+    """
+    Attributes:
+     - success
+     - miss
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, miss=None, err=None, mgErr=None,):
+        self.success = success
+        self.miss = miss
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRING:
+                    self.success = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.miss = TMongoNotFound.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_id_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRING, 0)
+            oprot.writeBinary(self.success)
+            oprot.writeFieldEnd()
+        if self.miss is not None:
+            oprot.writeFieldBegin('miss', TType.STRUCT, 1)
+            self.miss.write(oprot)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_id_result)
+mg_find_id_result.thrift_spec = (
+    (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
+    (1, TType.STRUCT, 'miss', [TMongoNotFound, None], None, ),  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_count_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_count_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_count_args)
+mg_count_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+)
+
+
+class mg_count_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.I32:
+                    self.success = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_count_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.I32, 0)
+            oprot.writeI32(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_count_result)
+mg_count_result.thrift_spec = (
+    (0, TType.I32, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_update_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+     - change
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None, change=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+        self.change = change
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.change = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_update_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        if self.change is not None:
+            oprot.writeFieldBegin('change', TType.STRING, 6)
+            oprot.writeBinary(self.change)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_update_args)
+mg_update_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+    (6, TType.STRING, 'change', 'BINARY', None, ),  # 6
+)
+
+
+class mg_update_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_update_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_update_result)
+mg_update_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_upsert_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+     - change
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None, change=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+        self.change = change
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.change = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_upsert_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        if self.change is not None:
+            oprot.writeFieldBegin('change', TType.STRING, 6)
+            oprot.writeBinary(self.change)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_upsert_args)
+mg_upsert_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+    (6, TType.STRING, 'change', 'BINARY', None, ),  # 6
+)
+
+
+class mg_upsert_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_upsert_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_upsert_result)
+mg_upsert_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_insert_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - doc
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, doc=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.doc = doc
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.doc = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_insert_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.doc is not None:
+            oprot.writeFieldBegin('doc', TType.STRING, 5)
+            oprot.writeBinary(self.doc)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_insert_args)
+mg_insert_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'doc', 'BINARY', None, ),  # 5
+)
+
+
+class mg_insert_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_insert_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_insert_result)
+mg_insert_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_inserts_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - docs
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, docs=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.docs = docs
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.LIST:
+                    self.docs = []
+                    (_etype24, _size21) = iprot.readListBegin()
+                    for _i25 in range(_size21):
+                        _elem26 = iprot.readBinary()
+                        self.docs.append(_elem26)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_inserts_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.docs is not None:
+            oprot.writeFieldBegin('docs', TType.LIST, 5)
+            oprot.writeListBegin(TType.STRING, len(self.docs))
+            for iter27 in self.docs:
+                oprot.writeBinary(iter27)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_inserts_args)
+mg_inserts_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.LIST, 'docs', (TType.STRING, 'BINARY', False), None, ),  # 5
+)
+
+
+class mg_inserts_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_inserts_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_inserts_result)
+mg_inserts_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_delete_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_delete_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_delete_args)
+mg_delete_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+)
+
+
+class mg_delete_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_delete_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_delete_result)
+mg_delete_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_find_and_modify_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - table
+     - shardId
+     - query
+     - change
+     - upsert
+     - remove
+     - returnNew
+
+    """
+
+
+    def __init__(self, c=None, pool=None, table=None, shardId=None, query=None, change=None, upsert=None, remove=None, returnNew=None,):
+        self.c = c
+        self.pool = pool
+        self.table = table
+        self.shardId = shardId
+        self.query = query
+        self.change = change
+        self.upsert = upsert
+        self.remove = remove
+        self.returnNew = returnNew
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRING:
+                    self.table = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.STRING:
+                    self.query = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.change = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 7:
+                if ftype == TType.BOOL:
+                    self.upsert = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 8:
+                if ftype == TType.BOOL:
+                    self.remove = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 9:
+                if ftype == TType.BOOL:
+                    self.returnNew = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_and_modify_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.table is not None:
+            oprot.writeFieldBegin('table', TType.STRING, 3)
+            oprot.writeString(self.table.encode('utf-8') if sys.version_info[0] == 2 else self.table)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 4)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRING, 5)
+            oprot.writeBinary(self.query)
+            oprot.writeFieldEnd()
+        if self.change is not None:
+            oprot.writeFieldBegin('change', TType.STRING, 6)
+            oprot.writeBinary(self.change)
+            oprot.writeFieldEnd()
+        if self.upsert is not None:
+            oprot.writeFieldBegin('upsert', TType.BOOL, 7)
+            oprot.writeBool(self.upsert)
+            oprot.writeFieldEnd()
+        if self.remove is not None:
+            oprot.writeFieldBegin('remove', TType.BOOL, 8)
+            oprot.writeBool(self.remove)
+            oprot.writeFieldEnd()
+        if self.returnNew is not None:
+            oprot.writeFieldBegin('returnNew', TType.BOOL, 9)
+            oprot.writeBool(self.returnNew)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_and_modify_args)
+mg_find_and_modify_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.STRING, 'table', 'UTF8', None, ),  # 3
+    (4, TType.I32, 'shardId', None, None, ),  # 4
+    (5, TType.STRING, 'query', 'BINARY', None, ),  # 5
+    (6, TType.STRING, 'change', 'BINARY', None, ),  # 6
+    (7, TType.BOOL, 'upsert', None, None, ),  # 7
+    (8, TType.BOOL, 'remove', None, None, ),  # 8
+    (9, TType.BOOL, 'returnNew', None, None, ),  # 9
+)
+
+
+class mg_find_and_modify_result(object):
+    """
+    Attributes:
+     - success
+     - miss
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, miss=None, err=None, mgErr=None,):
+        self.success = success
+        self.miss = miss
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRING:
+                    self.success = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.miss = TMongoNotFound.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_find_and_modify_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRING, 0)
+            oprot.writeBinary(self.success)
+            oprot.writeFieldEnd()
+        if self.miss is not None:
+            oprot.writeFieldBegin('miss', TType.STRUCT, 1)
+            self.miss.write(oprot)
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_find_and_modify_result)
+mg_find_and_modify_result.thrift_spec = (
+    (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
+    (1, TType.STRUCT, 'miss', [TMongoNotFound, None], None, ),  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
+)
+
+
+class mg_transaction_args(object):
+    """
+    Attributes:
+     - c
+     - pool
+     - shardId
+     - ops
+
+    """
+
+
+    def __init__(self, c=None, pool=None, shardId=None, ops=None,):
+        self.c = c
+        self.pool = pool
+        self.shardId = shardId
+        self.ops = ops
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.c = Context()
+                    self.c.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.pool = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I32:
+                    self.shardId = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.LIST:
+                    self.ops = []
+                    (_etype31, _size28) = iprot.readListBegin()
+                    for _i32 in range(_size28):
+                        _elem33 = TMongoOp()
+                        _elem33.read(iprot)
+                        self.ops.append(_elem33)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_transaction_args')
+        if self.c is not None:
+            oprot.writeFieldBegin('c', TType.STRUCT, 1)
+            self.c.write(oprot)
+            oprot.writeFieldEnd()
+        if self.pool is not None:
+            oprot.writeFieldBegin('pool', TType.STRING, 2)
+            oprot.writeString(self.pool.encode('utf-8') if sys.version_info[0] == 2 else self.pool)
+            oprot.writeFieldEnd()
+        if self.shardId is not None:
+            oprot.writeFieldBegin('shardId', TType.I32, 3)
+            oprot.writeI32(self.shardId)
+            oprot.writeFieldEnd()
+        if self.ops is not None:
+            oprot.writeFieldBegin('ops', TType.LIST, 4)
+            oprot.writeListBegin(TType.STRUCT, len(self.ops))
+            for iter34 in self.ops:
+                iter34.write(oprot)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_transaction_args)
+mg_transaction_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'c', [Context, None], None, ),  # 1
+    (2, TType.STRING, 'pool', 'UTF8', None, ),  # 2
+    (3, TType.I32, 'shardId', None, None, ),  # 3
+    (4, TType.LIST, 'ops', (TType.STRUCT, [TMongoOp, None], False), None, ),  # 4
+)
+
+
+class mg_transaction_result(object):
+    """
+    Attributes:
+     - success
+     - err
+     - mgErr
+
+    """
+
+
+    def __init__(self, success=None, err=None, mgErr=None,):
+        self.success = success
+        self.err = err
+        self.mgErr = mgErr
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.LIST:
+                    self.success = []
+                    (_etype38, _size35) = iprot.readListBegin()
+                    for _i39 in range(_size35):
+                        _elem40 = iprot.readI32()
+                        self.success.append(_elem40)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.err = TServantError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.mgErr = TMongoError.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('mg_transaction_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.LIST, 0)
+            oprot.writeListBegin(TType.I32, len(self.success))
+            for iter41 in self.success:
+                oprot.writeI32(iter41)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.err is not None:
+            oprot.writeFieldBegin('err', TType.STRUCT, 2)
+            self.err.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mgErr is not None:
+            oprot.writeFieldBegin('mgErr', TType.STRUCT, 3)
+            self.mgErr.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(mg_transaction_result)
+mg_transaction_result.thrift_spec = (
+    (0, TType.LIST, 'success', (TType.I32, None, False), None, ),  # 0
+    None,  # 1
+    (2, TType.STRUCT, 'err', [TServantError, None], None, ),  # 2
+    (3, TType.STRUCT, 'mgErr', [TMongoError, None], None, ),  # 3
 )
 fix_spec(all_structs)
 del all_structs

@@ -5,6 +5,7 @@ package fae
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	thrift "github.com/apache/thrift/lib/go/thrift"
@@ -18,6 +19,74 @@ var _ = errors.New
 var _ = context.Background
 var _ = time.Now
 var _ = bytes.Equal
+
+type TMongoOpKind int64
+
+const (
+	TMongoOpKind_INSERT TMongoOpKind = 1
+	TMongoOpKind_UPDATE TMongoOpKind = 2
+	TMongoOpKind_UPSERT TMongoOpKind = 3
+	TMongoOpKind_DELETE TMongoOpKind = 4
+)
+
+func (p TMongoOpKind) String() string {
+	switch p {
+	case TMongoOpKind_INSERT:
+		return "INSERT"
+	case TMongoOpKind_UPDATE:
+		return "UPDATE"
+	case TMongoOpKind_UPSERT:
+		return "UPSERT"
+	case TMongoOpKind_DELETE:
+		return "DELETE"
+	}
+	return "<UNSET>"
+}
+
+func TMongoOpKindFromString(s string) (TMongoOpKind, error) {
+	switch s {
+	case "INSERT":
+		return TMongoOpKind_INSERT, nil
+	case "UPDATE":
+		return TMongoOpKind_UPDATE, nil
+	case "UPSERT":
+		return TMongoOpKind_UPSERT, nil
+	case "DELETE":
+		return TMongoOpKind_DELETE, nil
+	}
+	return TMongoOpKind(0), fmt.Errorf("not a valid TMongoOpKind string")
+}
+
+func TMongoOpKindPtr(v TMongoOpKind) *TMongoOpKind { return &v }
+
+func (p TMongoOpKind) MarshalText() ([]byte, error) {
+	return []byte(p.String()), nil
+}
+
+func (p *TMongoOpKind) UnmarshalText(text []byte) error {
+	q, err := TMongoOpKindFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
+}
+
+func (p *TMongoOpKind) Scan(value interface{}) error {
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = TMongoOpKind(v)
+	return nil
+}
+
+func (p *TMongoOpKind) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
+}
 
 // Attributes:
 //   - Rid
@@ -719,6 +788,579 @@ func (TServantError) TExceptionType() thrift.TExceptionType {
 
 var _ thrift.TException = (*TServantError)(nil)
 
+// Attributes:
+//   - Message
+type TMongoNotFound struct {
+	Message *string `thrift:"message,1" db:"message" json:"message,omitempty"`
+}
+
+func NewTMongoNotFound() *TMongoNotFound {
+	return &TMongoNotFound{}
+}
+
+var TMongoNotFound_Message_DEFAULT string
+
+func (p *TMongoNotFound) GetMessage() string {
+	if !p.IsSetMessage() {
+		return TMongoNotFound_Message_DEFAULT
+	}
+	return *p.Message
+}
+func (p *TMongoNotFound) IsSetMessage() bool {
+	return p.Message != nil
+}
+
+func (p *TMongoNotFound) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TMongoNotFound) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Message = &v
+	}
+	return nil
+}
+
+func (p *TMongoNotFound) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TMongoNotFound"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TMongoNotFound) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMessage() {
+		if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TMongoNotFound) Equals(other *TMongoNotFound) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Message != other.Message {
+		if p.Message == nil || other.Message == nil {
+			return false
+		}
+		if (*p.Message) != (*other.Message) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *TMongoNotFound) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TMongoNotFound(%+v)", *p)
+}
+
+func (p *TMongoNotFound) Error() string {
+	return p.String()
+}
+
+func (TMongoNotFound) TExceptionType() thrift.TExceptionType {
+	return thrift.TExceptionTypeCompiled
+}
+
+var _ thrift.TException = (*TMongoNotFound)(nil)
+
+// Attributes:
+//   - Code
+//   - Message
+type TMongoError struct {
+	Code    int32  `thrift:"code,1" db:"code" json:"code"`
+	Message string `thrift:"message,2" db:"message" json:"message"`
+}
+
+func NewTMongoError() *TMongoError {
+	return &TMongoError{}
+}
+
+func (p *TMongoError) GetCode() int32 {
+	return p.Code
+}
+
+func (p *TMongoError) GetMessage() string {
+	return p.Message
+}
+func (p *TMongoError) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *TMongoError) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Code = v
+	}
+	return nil
+}
+
+func (p *TMongoError) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Message = v
+	}
+	return nil
+}
+
+func (p *TMongoError) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TMongoError"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TMongoError) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "code", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:code: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Code)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.code (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:code: ", p), err)
+	}
+	return err
+}
+
+func (p *TMongoError) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:message: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Message)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.message (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:message: ", p), err)
+	}
+	return err
+}
+
+func (p *TMongoError) Equals(other *TMongoError) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Code != other.Code {
+		return false
+	}
+	if p.Message != other.Message {
+		return false
+	}
+	return true
+}
+
+func (p *TMongoError) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TMongoError(%+v)", *p)
+}
+
+func (p *TMongoError) Error() string {
+	return p.String()
+}
+
+func (TMongoError) TExceptionType() thrift.TExceptionType {
+	return thrift.TExceptionTypeCompiled
+}
+
+var _ thrift.TException = (*TMongoError)(nil)
+
+// Attributes:
+//   - Kind
+//   - Table
+//   - Query
+//   - Doc
+type TMongoOp struct {
+	Kind  TMongoOpKind `thrift:"kind,1,required" db:"kind" json:"kind"`
+	Table string       `thrift:"table,2,required" db:"table" json:"table"`
+	Query []byte       `thrift:"query,3" db:"query" json:"query,omitempty"`
+	Doc   []byte       `thrift:"doc,4" db:"doc" json:"doc,omitempty"`
+}
+
+func NewTMongoOp() *TMongoOp {
+	return &TMongoOp{}
+}
+
+func (p *TMongoOp) GetKind() TMongoOpKind {
+	return p.Kind
+}
+
+func (p *TMongoOp) GetTable() string {
+	return p.Table
+}
+
+var TMongoOp_Query_DEFAULT []byte
+
+func (p *TMongoOp) GetQuery() []byte {
+	return p.Query
+}
+
+var TMongoOp_Doc_DEFAULT []byte
+
+func (p *TMongoOp) GetDoc() []byte {
+	return p.Doc
+}
+func (p *TMongoOp) IsSetQuery() bool {
+	return p.Query != nil
+}
+
+func (p *TMongoOp) IsSetDoc() bool {
+	return p.Doc != nil
+}
+
+func (p *TMongoOp) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	var issetKind bool = false
+	var issetTable bool = false
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetKind = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetKind {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Kind is not set"))
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	return nil
+}
+
+func (p *TMongoOp) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		temp := TMongoOpKind(v)
+		p.Kind = temp
+	}
+	return nil
+}
+
+func (p *TMongoOp) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *TMongoOp) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *TMongoOp) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Doc = v
+	}
+	return nil
+}
+
+func (p *TMongoOp) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "TMongoOp"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *TMongoOp) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "kind", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:kind: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Kind)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.kind (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:kind: ", p), err)
+	}
+	return err
+}
+
+func (p *TMongoOp) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:table: ", p), err)
+	}
+	return err
+}
+
+func (p *TMongoOp) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetQuery() {
+		if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:query: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.query (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:query: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TMongoOp) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetDoc() {
+		if err := oprot.WriteFieldBegin(ctx, "doc", thrift.STRING, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:doc: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Doc); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.doc (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:doc: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *TMongoOp) Equals(other *TMongoOp) bool {
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Kind != other.Kind {
+		return false
+	}
+	if p.Table != other.Table {
+		return false
+	}
+	if bytes.Compare(p.Query, other.Query) != 0 {
+		return false
+	}
+	if bytes.Compare(p.Doc, other.Doc) != 0 {
+		return false
+	}
+	return true
+}
+
+func (p *TMongoOp) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TMongoOp(%+v)", *p)
+}
+
 type FunServant interface {
 	// Parameters:
 	//  - C
@@ -809,6 +1451,93 @@ type FunServant interface {
 	//  - C
 	//  - Key
 	KvdbDel(ctx context.Context, c *Context, key []byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	//  - Fields
+	MgFindOne(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, fields []byte) (_r []byte, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	//  - Fields
+	//  - Limit
+	//  - Skip
+	//  - OrderBy
+	MgFindAll(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, fields []byte, limit int32, skip int32, orderBy []string) (_r [][]byte, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - ID
+	MgFindID(ctx context.Context, c *Context, pool string, table string, shardId int32, id []byte) (_r []byte, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	MgCount(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte) (_r int32, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	//  - Change
+	MgUpdate(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	//  - Change
+	MgUpsert(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Doc
+	MgInsert(ctx context.Context, c *Context, pool string, table string, shardId int32, doc []byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Docs
+	MgInserts(ctx context.Context, c *Context, pool string, table string, shardId int32, docs [][]byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	MgDelete(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte) (_r bool, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - Table
+	//  - ShardId
+	//  - Query
+	//  - Change
+	//  - Upsert
+	//  - Remove
+	//  - ReturnNew
+	MgFindAndModify(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte, upsert bool, remove bool, returnNew bool) (_r []byte, _err error)
+	// Parameters:
+	//  - C
+	//  - Pool
+	//  - ShardId
+	//  - Ops
+	MgTransaction(ctx context.Context, c *Context, pool string, shardId int32, ops []*TMongoOp) (_r []int32, _err error)
 }
 
 type FunServantClient struct {
@@ -1267,6 +1996,362 @@ func (p *FunServantClient) KvdbDel(ctx context.Context, c *Context, key []byte) 
 	return _result57.GetSuccess(), nil
 }
 
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Fields
+func (p *FunServantClient) MgFindOne(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, fields []byte) (_r []byte, _err error) {
+	var _args58 FunServantMgFindOneArgs
+	_args58.C = c
+	_args58.Pool = pool
+	_args58.Table = table
+	_args58.ShardId = shardId
+	_args58.Query = query
+	_args58.Fields = fields
+	var _result60 FunServantMgFindOneResult
+	var _meta59 thrift.ResponseMeta
+	_meta59, _err = p.Client_().Call(ctx, "mg_find_one", &_args58, &_result60)
+	p.SetLastResponseMeta_(_meta59)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result60.Miss != nil:
+		return _r, _result60.Miss
+	case _result60.Err != nil:
+		return _r, _result60.Err
+	case _result60.MgErr != nil:
+		return _r, _result60.MgErr
+	}
+
+	return _result60.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Fields
+//   - Limit
+//   - Skip
+//   - OrderBy
+func (p *FunServantClient) MgFindAll(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, fields []byte, limit int32, skip int32, orderBy []string) (_r [][]byte, _err error) {
+	var _args61 FunServantMgFindAllArgs
+	_args61.C = c
+	_args61.Pool = pool
+	_args61.Table = table
+	_args61.ShardId = shardId
+	_args61.Query = query
+	_args61.Fields = fields
+	_args61.Limit = limit
+	_args61.Skip = skip
+	_args61.OrderBy = orderBy
+	var _result63 FunServantMgFindAllResult
+	var _meta62 thrift.ResponseMeta
+	_meta62, _err = p.Client_().Call(ctx, "mg_find_all", &_args61, &_result63)
+	p.SetLastResponseMeta_(_meta62)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result63.Err != nil:
+		return _r, _result63.Err
+	case _result63.MgErr != nil:
+		return _r, _result63.MgErr
+	}
+
+	return _result63.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - ID
+func (p *FunServantClient) MgFindID(ctx context.Context, c *Context, pool string, table string, shardId int32, id []byte) (_r []byte, _err error) {
+	var _args64 FunServantMgFindIDArgs
+	_args64.C = c
+	_args64.Pool = pool
+	_args64.Table = table
+	_args64.ShardId = shardId
+	_args64.ID = id
+	var _result66 FunServantMgFindIDResult
+	var _meta65 thrift.ResponseMeta
+	_meta65, _err = p.Client_().Call(ctx, "mg_find_id", &_args64, &_result66)
+	p.SetLastResponseMeta_(_meta65)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result66.Miss != nil:
+		return _r, _result66.Miss
+	case _result66.Err != nil:
+		return _r, _result66.Err
+	case _result66.MgErr != nil:
+		return _r, _result66.MgErr
+	}
+
+	return _result66.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+func (p *FunServantClient) MgCount(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte) (_r int32, _err error) {
+	var _args67 FunServantMgCountArgs
+	_args67.C = c
+	_args67.Pool = pool
+	_args67.Table = table
+	_args67.ShardId = shardId
+	_args67.Query = query
+	var _result69 FunServantMgCountResult
+	var _meta68 thrift.ResponseMeta
+	_meta68, _err = p.Client_().Call(ctx, "mg_count", &_args67, &_result69)
+	p.SetLastResponseMeta_(_meta68)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result69.Err != nil:
+		return _r, _result69.Err
+	case _result69.MgErr != nil:
+		return _r, _result69.MgErr
+	}
+
+	return _result69.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+func (p *FunServantClient) MgUpdate(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error) {
+	var _args70 FunServantMgUpdateArgs
+	_args70.C = c
+	_args70.Pool = pool
+	_args70.Table = table
+	_args70.ShardId = shardId
+	_args70.Query = query
+	_args70.Change = change
+	var _result72 FunServantMgUpdateResult
+	var _meta71 thrift.ResponseMeta
+	_meta71, _err = p.Client_().Call(ctx, "mg_update", &_args70, &_result72)
+	p.SetLastResponseMeta_(_meta71)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result72.Err != nil:
+		return _r, _result72.Err
+	case _result72.MgErr != nil:
+		return _r, _result72.MgErr
+	}
+
+	return _result72.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+func (p *FunServantClient) MgUpsert(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error) {
+	var _args73 FunServantMgUpsertArgs
+	_args73.C = c
+	_args73.Pool = pool
+	_args73.Table = table
+	_args73.ShardId = shardId
+	_args73.Query = query
+	_args73.Change = change
+	var _result75 FunServantMgUpsertResult
+	var _meta74 thrift.ResponseMeta
+	_meta74, _err = p.Client_().Call(ctx, "mg_upsert", &_args73, &_result75)
+	p.SetLastResponseMeta_(_meta74)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result75.Err != nil:
+		return _r, _result75.Err
+	case _result75.MgErr != nil:
+		return _r, _result75.MgErr
+	}
+
+	return _result75.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Doc
+func (p *FunServantClient) MgInsert(ctx context.Context, c *Context, pool string, table string, shardId int32, doc []byte) (_r bool, _err error) {
+	var _args76 FunServantMgInsertArgs
+	_args76.C = c
+	_args76.Pool = pool
+	_args76.Table = table
+	_args76.ShardId = shardId
+	_args76.Doc = doc
+	var _result78 FunServantMgInsertResult
+	var _meta77 thrift.ResponseMeta
+	_meta77, _err = p.Client_().Call(ctx, "mg_insert", &_args76, &_result78)
+	p.SetLastResponseMeta_(_meta77)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result78.Err != nil:
+		return _r, _result78.Err
+	case _result78.MgErr != nil:
+		return _r, _result78.MgErr
+	}
+
+	return _result78.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Docs
+func (p *FunServantClient) MgInserts(ctx context.Context, c *Context, pool string, table string, shardId int32, docs [][]byte) (_r bool, _err error) {
+	var _args79 FunServantMgInsertsArgs
+	_args79.C = c
+	_args79.Pool = pool
+	_args79.Table = table
+	_args79.ShardId = shardId
+	_args79.Docs = docs
+	var _result81 FunServantMgInsertsResult
+	var _meta80 thrift.ResponseMeta
+	_meta80, _err = p.Client_().Call(ctx, "mg_inserts", &_args79, &_result81)
+	p.SetLastResponseMeta_(_meta80)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result81.Err != nil:
+		return _r, _result81.Err
+	case _result81.MgErr != nil:
+		return _r, _result81.MgErr
+	}
+
+	return _result81.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+func (p *FunServantClient) MgDelete(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte) (_r bool, _err error) {
+	var _args82 FunServantMgDeleteArgs
+	_args82.C = c
+	_args82.Pool = pool
+	_args82.Table = table
+	_args82.ShardId = shardId
+	_args82.Query = query
+	var _result84 FunServantMgDeleteResult
+	var _meta83 thrift.ResponseMeta
+	_meta83, _err = p.Client_().Call(ctx, "mg_delete", &_args82, &_result84)
+	p.SetLastResponseMeta_(_meta83)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result84.Err != nil:
+		return _r, _result84.Err
+	case _result84.MgErr != nil:
+		return _r, _result84.MgErr
+	}
+
+	return _result84.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+//   - Upsert
+//   - Remove
+//   - ReturnNew
+func (p *FunServantClient) MgFindAndModify(ctx context.Context, c *Context, pool string, table string, shardId int32, query []byte, change []byte, upsert bool, remove bool, returnNew bool) (_r []byte, _err error) {
+	var _args85 FunServantMgFindAndModifyArgs
+	_args85.C = c
+	_args85.Pool = pool
+	_args85.Table = table
+	_args85.ShardId = shardId
+	_args85.Query = query
+	_args85.Change = change
+	_args85.Upsert = upsert
+	_args85.Remove = remove
+	_args85.ReturnNew = returnNew
+	var _result87 FunServantMgFindAndModifyResult
+	var _meta86 thrift.ResponseMeta
+	_meta86, _err = p.Client_().Call(ctx, "mg_find_and_modify", &_args85, &_result87)
+	p.SetLastResponseMeta_(_meta86)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result87.Miss != nil:
+		return _r, _result87.Miss
+	case _result87.Err != nil:
+		return _r, _result87.Err
+	case _result87.MgErr != nil:
+		return _r, _result87.MgErr
+	}
+
+	return _result87.GetSuccess(), nil
+}
+
+// Parameters:
+//   - C
+//   - Pool
+//   - ShardId
+//   - Ops
+func (p *FunServantClient) MgTransaction(ctx context.Context, c *Context, pool string, shardId int32, ops []*TMongoOp) (_r []int32, _err error) {
+	var _args88 FunServantMgTransactionArgs
+	_args88.C = c
+	_args88.Pool = pool
+	_args88.ShardId = shardId
+	_args88.Ops = ops
+	var _result90 FunServantMgTransactionResult
+	var _meta89 thrift.ResponseMeta
+	_meta89, _err = p.Client_().Call(ctx, "mg_transaction", &_args88, &_result90)
+	p.SetLastResponseMeta_(_meta89)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result90.Err != nil:
+		return _r, _result90.Err
+	case _result90.MgErr != nil:
+		return _r, _result90.MgErr
+	}
+
+	return _result90.GetSuccess(), nil
+}
+
 type FunServantProcessor struct {
 	processorMap map[string]thrift.TProcessorFunction
 	handler      FunServant
@@ -1287,27 +2372,38 @@ func (p *FunServantProcessor) ProcessorMap() map[string]thrift.TProcessorFunctio
 
 func NewFunServantProcessor(handler FunServant) *FunServantProcessor {
 
-	self58 := &FunServantProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
-	self58.processorMap["ping"] = &funServantProcessorPing{handler: handler}
-	self58.processorMap["noop"] = &funServantProcessorNoop{handler: handler}
-	self58.processorMap["id_next"] = &funServantProcessorIDNext{handler: handler}
-	self58.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler: handler}
-	self58.processorMap["id_decode"] = &funServantProcessorIDDecode{handler: handler}
-	self58.processorMap["lc_set"] = &funServantProcessorLcSet{handler: handler}
-	self58.processorMap["lc_get"] = &funServantProcessorLcGet{handler: handler}
-	self58.processorMap["lc_del"] = &funServantProcessorLcDel{handler: handler}
-	self58.processorMap["mc_set"] = &funServantProcessorMcSet{handler: handler}
-	self58.processorMap["mc_add"] = &funServantProcessorMcAdd{handler: handler}
-	self58.processorMap["mc_get"] = &funServantProcessorMcGet{handler: handler}
-	self58.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler: handler}
-	self58.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler: handler}
-	self58.processorMap["lock"] = &funServantProcessorLock{handler: handler}
-	self58.processorMap["unlock"] = &funServantProcessorUnlock{handler: handler}
-	self58.processorMap["dlog"] = &funServantProcessorDlog{handler: handler}
-	self58.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler: handler}
-	self58.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler: handler}
-	self58.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler: handler}
-	return self58
+	self91 := &FunServantProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self91.processorMap["ping"] = &funServantProcessorPing{handler: handler}
+	self91.processorMap["noop"] = &funServantProcessorNoop{handler: handler}
+	self91.processorMap["id_next"] = &funServantProcessorIDNext{handler: handler}
+	self91.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler: handler}
+	self91.processorMap["id_decode"] = &funServantProcessorIDDecode{handler: handler}
+	self91.processorMap["lc_set"] = &funServantProcessorLcSet{handler: handler}
+	self91.processorMap["lc_get"] = &funServantProcessorLcGet{handler: handler}
+	self91.processorMap["lc_del"] = &funServantProcessorLcDel{handler: handler}
+	self91.processorMap["mc_set"] = &funServantProcessorMcSet{handler: handler}
+	self91.processorMap["mc_add"] = &funServantProcessorMcAdd{handler: handler}
+	self91.processorMap["mc_get"] = &funServantProcessorMcGet{handler: handler}
+	self91.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler: handler}
+	self91.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler: handler}
+	self91.processorMap["lock"] = &funServantProcessorLock{handler: handler}
+	self91.processorMap["unlock"] = &funServantProcessorUnlock{handler: handler}
+	self91.processorMap["dlog"] = &funServantProcessorDlog{handler: handler}
+	self91.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler: handler}
+	self91.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler: handler}
+	self91.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler: handler}
+	self91.processorMap["mg_find_one"] = &funServantProcessorMgFindOne{handler: handler}
+	self91.processorMap["mg_find_all"] = &funServantProcessorMgFindAll{handler: handler}
+	self91.processorMap["mg_find_id"] = &funServantProcessorMgFindID{handler: handler}
+	self91.processorMap["mg_count"] = &funServantProcessorMgCount{handler: handler}
+	self91.processorMap["mg_update"] = &funServantProcessorMgUpdate{handler: handler}
+	self91.processorMap["mg_upsert"] = &funServantProcessorMgUpsert{handler: handler}
+	self91.processorMap["mg_insert"] = &funServantProcessorMgInsert{handler: handler}
+	self91.processorMap["mg_inserts"] = &funServantProcessorMgInserts{handler: handler}
+	self91.processorMap["mg_delete"] = &funServantProcessorMgDelete{handler: handler}
+	self91.processorMap["mg_find_and_modify"] = &funServantProcessorMgFindAndModify{handler: handler}
+	self91.processorMap["mg_transaction"] = &funServantProcessorMgTransaction{handler: handler}
+	return self91
 }
 
 func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -1320,12 +2416,12 @@ func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.T
 	}
 	iprot.Skip(ctx, thrift.STRUCT)
 	iprot.ReadMessageEnd(ctx)
-	x59 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	x92 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
 	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-	x59.Write(ctx, oprot)
+	x92.Write(ctx, oprot)
 	oprot.WriteMessageEnd(ctx)
 	oprot.Flush(ctx)
-	return false, x59
+	return false, x92
 
 }
 
@@ -1334,7 +2430,7 @@ type funServantProcessorPing struct {
 }
 
 func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err60 error
+	var _write_err93 error
 	args := FunServantPingArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1380,21 +2476,21 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc61 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: "+err2.Error())
+		_exc94 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err60 = thrift.WrapTException(err2)
+			_write_err93 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc61.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-			_write_err60 = thrift.WrapTException(err2)
+		if err2 := _exc94.Write(ctx, oprot); _write_err93 == nil && err2 != nil {
+			_write_err93 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-			_write_err60 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err93 == nil && err2 != nil {
+			_write_err93 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-			_write_err60 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err93 == nil && err2 != nil {
+			_write_err93 = thrift.WrapTException(err2)
 		}
-		if _write_err60 != nil {
-			return false, thrift.WrapTException(_write_err60)
+		if _write_err93 != nil {
+			return false, thrift.WrapTException(_write_err93)
 		}
 		return true, err
 	} else {
@@ -1402,19 +2498,19 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.REPLY, seqId); err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+		_write_err93 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err93 == nil && err2 != nil {
+		_write_err93 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err93 == nil && err2 != nil {
+		_write_err93 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err60 == nil && err2 != nil {
-		_write_err60 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err93 == nil && err2 != nil {
+		_write_err93 = thrift.WrapTException(err2)
 	}
-	if _write_err60 != nil {
-		return false, thrift.WrapTException(_write_err60)
+	if _write_err93 != nil {
+		return false, thrift.WrapTException(_write_err93)
 	}
 	return true, err
 }
@@ -1424,7 +2520,7 @@ type funServantProcessorNoop struct {
 }
 
 func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err62 error
+	var _write_err95 error
 	args := FunServantNoopArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1470,21 +2566,21 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: "+err2.Error())
+		_exc96 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err62 = thrift.WrapTException(err2)
+			_write_err95 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-			_write_err62 = thrift.WrapTException(err2)
+		if err2 := _exc96.Write(ctx, oprot); _write_err95 == nil && err2 != nil {
+			_write_err95 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-			_write_err62 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err95 == nil && err2 != nil {
+			_write_err95 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-			_write_err62 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err95 == nil && err2 != nil {
+			_write_err95 = thrift.WrapTException(err2)
 		}
-		if _write_err62 != nil {
-			return false, thrift.WrapTException(_write_err62)
+		if _write_err95 != nil {
+			return false, thrift.WrapTException(_write_err95)
 		}
 		return true, err
 	} else {
@@ -1492,19 +2588,19 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.REPLY, seqId); err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+		_write_err95 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err95 == nil && err2 != nil {
+		_write_err95 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err95 == nil && err2 != nil {
+		_write_err95 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-		_write_err62 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err95 == nil && err2 != nil {
+		_write_err95 = thrift.WrapTException(err2)
 	}
-	if _write_err62 != nil {
-		return false, thrift.WrapTException(_write_err62)
+	if _write_err95 != nil {
+		return false, thrift.WrapTException(_write_err95)
 	}
 	return true, err
 }
@@ -1514,7 +2610,7 @@ type funServantProcessorIDNext struct {
 }
 
 func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err64 error
+	var _write_err97 error
 	args := FunServantIDNextArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1564,21 +2660,21 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: "+err2.Error())
+			_exc98 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+				_write_err97 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := _exc98.Write(ctx, oprot); _write_err97 == nil && err2 != nil {
+				_write_err97 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err97 == nil && err2 != nil {
+				_write_err97 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-				_write_err64 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err97 == nil && err2 != nil {
+				_write_err97 = thrift.WrapTException(err2)
 			}
-			if _write_err64 != nil {
-				return false, thrift.WrapTException(_write_err64)
+			if _write_err97 != nil {
+				return false, thrift.WrapTException(_write_err97)
 			}
 			return true, err
 		}
@@ -1587,19 +2683,19 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.REPLY, seqId); err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+		_write_err97 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err97 == nil && err2 != nil {
+		_write_err97 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err97 == nil && err2 != nil {
+		_write_err97 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-		_write_err64 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err97 == nil && err2 != nil {
+		_write_err97 = thrift.WrapTException(err2)
 	}
-	if _write_err64 != nil {
-		return false, thrift.WrapTException(_write_err64)
+	if _write_err97 != nil {
+		return false, thrift.WrapTException(_write_err97)
 	}
 	return true, err
 }
@@ -1609,7 +2705,7 @@ type funServantProcessorIDNextWithTag struct {
 }
 
 func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err66 error
+	var _write_err99 error
 	args := FunServantIDNextWithTagArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1659,21 +2755,21 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: "+err2.Error())
+			_exc100 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+				_write_err99 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := _exc100.Write(ctx, oprot); _write_err99 == nil && err2 != nil {
+				_write_err99 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err99 == nil && err2 != nil {
+				_write_err99 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-				_write_err66 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err99 == nil && err2 != nil {
+				_write_err99 = thrift.WrapTException(err2)
 			}
-			if _write_err66 != nil {
-				return false, thrift.WrapTException(_write_err66)
+			if _write_err99 != nil {
+				return false, thrift.WrapTException(_write_err99)
 			}
 			return true, err
 		}
@@ -1682,19 +2778,19 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.REPLY, seqId); err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+		_write_err99 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err99 == nil && err2 != nil {
+		_write_err99 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err99 == nil && err2 != nil {
+		_write_err99 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-		_write_err66 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err99 == nil && err2 != nil {
+		_write_err99 = thrift.WrapTException(err2)
 	}
-	if _write_err66 != nil {
-		return false, thrift.WrapTException(_write_err66)
+	if _write_err99 != nil {
+		return false, thrift.WrapTException(_write_err99)
 	}
 	return true, err
 }
@@ -1704,7 +2800,7 @@ type funServantProcessorIDDecode struct {
 }
 
 func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err68 error
+	var _write_err101 error
 	args := FunServantIDDecodeArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1750,21 +2846,21 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: "+err2.Error())
+		_exc102 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err68 = thrift.WrapTException(err2)
+			_write_err101 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-			_write_err68 = thrift.WrapTException(err2)
+		if err2 := _exc102.Write(ctx, oprot); _write_err101 == nil && err2 != nil {
+			_write_err101 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-			_write_err68 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err101 == nil && err2 != nil {
+			_write_err101 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-			_write_err68 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err101 == nil && err2 != nil {
+			_write_err101 = thrift.WrapTException(err2)
 		}
-		if _write_err68 != nil {
-			return false, thrift.WrapTException(_write_err68)
+		if _write_err101 != nil {
+			return false, thrift.WrapTException(_write_err101)
 		}
 		return true, err
 	} else {
@@ -1772,19 +2868,19 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.REPLY, seqId); err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+		_write_err101 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err101 == nil && err2 != nil {
+		_write_err101 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err101 == nil && err2 != nil {
+		_write_err101 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-		_write_err68 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err101 == nil && err2 != nil {
+		_write_err101 = thrift.WrapTException(err2)
 	}
-	if _write_err68 != nil {
-		return false, thrift.WrapTException(_write_err68)
+	if _write_err101 != nil {
+		return false, thrift.WrapTException(_write_err101)
 	}
 	return true, err
 }
@@ -1794,7 +2890,7 @@ type funServantProcessorLcSet struct {
 }
 
 func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err70 error
+	var _write_err103 error
 	args := FunServantLcSetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1840,21 +2936,21 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: "+err2.Error())
+		_exc104 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err70 = thrift.WrapTException(err2)
+			_write_err103 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-			_write_err70 = thrift.WrapTException(err2)
+		if err2 := _exc104.Write(ctx, oprot); _write_err103 == nil && err2 != nil {
+			_write_err103 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-			_write_err70 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err103 == nil && err2 != nil {
+			_write_err103 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-			_write_err70 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err103 == nil && err2 != nil {
+			_write_err103 = thrift.WrapTException(err2)
 		}
-		if _write_err70 != nil {
-			return false, thrift.WrapTException(_write_err70)
+		if _write_err103 != nil {
+			return false, thrift.WrapTException(_write_err103)
 		}
 		return true, err
 	} else {
@@ -1862,19 +2958,19 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.REPLY, seqId); err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+		_write_err103 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err103 == nil && err2 != nil {
+		_write_err103 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err103 == nil && err2 != nil {
+		_write_err103 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-		_write_err70 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err103 == nil && err2 != nil {
+		_write_err103 = thrift.WrapTException(err2)
 	}
-	if _write_err70 != nil {
-		return false, thrift.WrapTException(_write_err70)
+	if _write_err103 != nil {
+		return false, thrift.WrapTException(_write_err103)
 	}
 	return true, err
 }
@@ -1884,7 +2980,7 @@ type funServantProcessorLcGet struct {
 }
 
 func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err72 error
+	var _write_err105 error
 	args := FunServantLcGetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -1934,21 +3030,21 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: "+err2.Error())
+			_exc106 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+				_write_err105 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := _exc106.Write(ctx, oprot); _write_err105 == nil && err2 != nil {
+				_write_err105 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err105 == nil && err2 != nil {
+				_write_err105 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-				_write_err72 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err105 == nil && err2 != nil {
+				_write_err105 = thrift.WrapTException(err2)
 			}
-			if _write_err72 != nil {
-				return false, thrift.WrapTException(_write_err72)
+			if _write_err105 != nil {
+				return false, thrift.WrapTException(_write_err105)
 			}
 			return true, err
 		}
@@ -1957,19 +3053,19 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.REPLY, seqId); err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+		_write_err105 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err105 == nil && err2 != nil {
+		_write_err105 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err105 == nil && err2 != nil {
+		_write_err105 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-		_write_err72 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err105 == nil && err2 != nil {
+		_write_err105 = thrift.WrapTException(err2)
 	}
-	if _write_err72 != nil {
-		return false, thrift.WrapTException(_write_err72)
+	if _write_err105 != nil {
+		return false, thrift.WrapTException(_write_err105)
 	}
 	return true, err
 }
@@ -1979,7 +3075,7 @@ type funServantProcessorLcDel struct {
 }
 
 func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err74 error
+	var _write_err107 error
 	args := FunServantLcDelArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2025,39 +3121,39 @@ func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, ipr
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: "+err2.Error())
+		_exc108 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+			_write_err107 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := _exc108.Write(ctx, oprot); _write_err107 == nil && err2 != nil {
+			_write_err107 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err107 == nil && err2 != nil {
+			_write_err107 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-			_write_err74 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err107 == nil && err2 != nil {
+			_write_err107 = thrift.WrapTException(err2)
 		}
-		if _write_err74 != nil {
-			return false, thrift.WrapTException(_write_err74)
+		if _write_err107 != nil {
+			return false, thrift.WrapTException(_write_err107)
 		}
 		return true, err
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.REPLY, seqId); err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+		_write_err107 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err107 == nil && err2 != nil {
+		_write_err107 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err107 == nil && err2 != nil {
+		_write_err107 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-		_write_err74 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err107 == nil && err2 != nil {
+		_write_err107 = thrift.WrapTException(err2)
 	}
-	if _write_err74 != nil {
-		return false, thrift.WrapTException(_write_err74)
+	if _write_err107 != nil {
+		return false, thrift.WrapTException(_write_err107)
 	}
 	return true, err
 }
@@ -2067,7 +3163,7 @@ type funServantProcessorMcSet struct {
 }
 
 func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err76 error
+	var _write_err109 error
 	args := FunServantMcSetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2117,21 +3213,21 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: "+err2.Error())
+			_exc110 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+				_write_err109 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := _exc110.Write(ctx, oprot); _write_err109 == nil && err2 != nil {
+				_write_err109 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err109 == nil && err2 != nil {
+				_write_err109 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-				_write_err76 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err109 == nil && err2 != nil {
+				_write_err109 = thrift.WrapTException(err2)
 			}
-			if _write_err76 != nil {
-				return false, thrift.WrapTException(_write_err76)
+			if _write_err109 != nil {
+				return false, thrift.WrapTException(_write_err109)
 			}
 			return true, err
 		}
@@ -2140,19 +3236,19 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.REPLY, seqId); err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+		_write_err109 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err109 == nil && err2 != nil {
+		_write_err109 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err109 == nil && err2 != nil {
+		_write_err109 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-		_write_err76 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err109 == nil && err2 != nil {
+		_write_err109 = thrift.WrapTException(err2)
 	}
-	if _write_err76 != nil {
-		return false, thrift.WrapTException(_write_err76)
+	if _write_err109 != nil {
+		return false, thrift.WrapTException(_write_err109)
 	}
 	return true, err
 }
@@ -2162,7 +3258,7 @@ type funServantProcessorMcAdd struct {
 }
 
 func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err78 error
+	var _write_err111 error
 	args := FunServantMcAddArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2212,21 +3308,21 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: "+err2.Error())
+			_exc112 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+				_write_err111 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := _exc112.Write(ctx, oprot); _write_err111 == nil && err2 != nil {
+				_write_err111 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err111 == nil && err2 != nil {
+				_write_err111 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-				_write_err78 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err111 == nil && err2 != nil {
+				_write_err111 = thrift.WrapTException(err2)
 			}
-			if _write_err78 != nil {
-				return false, thrift.WrapTException(_write_err78)
+			if _write_err111 != nil {
+				return false, thrift.WrapTException(_write_err111)
 			}
 			return true, err
 		}
@@ -2235,19 +3331,19 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.REPLY, seqId); err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+		_write_err111 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err111 == nil && err2 != nil {
+		_write_err111 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err111 == nil && err2 != nil {
+		_write_err111 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-		_write_err78 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err111 == nil && err2 != nil {
+		_write_err111 = thrift.WrapTException(err2)
 	}
-	if _write_err78 != nil {
-		return false, thrift.WrapTException(_write_err78)
+	if _write_err111 != nil {
+		return false, thrift.WrapTException(_write_err111)
 	}
 	return true, err
 }
@@ -2257,7 +3353,7 @@ type funServantProcessorMcGet struct {
 }
 
 func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err80 error
+	var _write_err113 error
 	args := FunServantMcGetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2309,21 +3405,21 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: "+err2.Error())
+			_exc114 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+				_write_err113 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := _exc114.Write(ctx, oprot); _write_err113 == nil && err2 != nil {
+				_write_err113 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err113 == nil && err2 != nil {
+				_write_err113 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-				_write_err80 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err113 == nil && err2 != nil {
+				_write_err113 = thrift.WrapTException(err2)
 			}
-			if _write_err80 != nil {
-				return false, thrift.WrapTException(_write_err80)
+			if _write_err113 != nil {
+				return false, thrift.WrapTException(_write_err113)
 			}
 			return true, err
 		}
@@ -2332,19 +3428,19 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.REPLY, seqId); err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+		_write_err113 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err113 == nil && err2 != nil {
+		_write_err113 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err113 == nil && err2 != nil {
+		_write_err113 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-		_write_err80 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err113 == nil && err2 != nil {
+		_write_err113 = thrift.WrapTException(err2)
 	}
-	if _write_err80 != nil {
-		return false, thrift.WrapTException(_write_err80)
+	if _write_err113 != nil {
+		return false, thrift.WrapTException(_write_err113)
 	}
 	return true, err
 }
@@ -2354,7 +3450,7 @@ type funServantProcessorMcDelete struct {
 }
 
 func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err82 error
+	var _write_err115 error
 	args := FunServantMcDeleteArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2404,21 +3500,21 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: "+err2.Error())
+			_exc116 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+				_write_err115 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := _exc116.Write(ctx, oprot); _write_err115 == nil && err2 != nil {
+				_write_err115 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err115 == nil && err2 != nil {
+				_write_err115 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-				_write_err82 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err115 == nil && err2 != nil {
+				_write_err115 = thrift.WrapTException(err2)
 			}
-			if _write_err82 != nil {
-				return false, thrift.WrapTException(_write_err82)
+			if _write_err115 != nil {
+				return false, thrift.WrapTException(_write_err115)
 			}
 			return true, err
 		}
@@ -2427,19 +3523,19 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.REPLY, seqId); err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+		_write_err115 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err115 == nil && err2 != nil {
+		_write_err115 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err115 == nil && err2 != nil {
+		_write_err115 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-		_write_err82 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err115 == nil && err2 != nil {
+		_write_err115 = thrift.WrapTException(err2)
 	}
-	if _write_err82 != nil {
-		return false, thrift.WrapTException(_write_err82)
+	if _write_err115 != nil {
+		return false, thrift.WrapTException(_write_err115)
 	}
 	return true, err
 }
@@ -2449,7 +3545,7 @@ type funServantProcessorMcIncrement struct {
 }
 
 func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err84 error
+	var _write_err117 error
 	args := FunServantMcIncrementArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2499,21 +3595,21 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: "+err2.Error())
+			_exc118 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+				_write_err117 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := _exc118.Write(ctx, oprot); _write_err117 == nil && err2 != nil {
+				_write_err117 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err117 == nil && err2 != nil {
+				_write_err117 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-				_write_err84 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err117 == nil && err2 != nil {
+				_write_err117 = thrift.WrapTException(err2)
 			}
-			if _write_err84 != nil {
-				return false, thrift.WrapTException(_write_err84)
+			if _write_err117 != nil {
+				return false, thrift.WrapTException(_write_err117)
 			}
 			return true, err
 		}
@@ -2522,19 +3618,19 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.REPLY, seqId); err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+		_write_err117 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err117 == nil && err2 != nil {
+		_write_err117 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err117 == nil && err2 != nil {
+		_write_err117 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-		_write_err84 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err117 == nil && err2 != nil {
+		_write_err117 = thrift.WrapTException(err2)
 	}
-	if _write_err84 != nil {
-		return false, thrift.WrapTException(_write_err84)
+	if _write_err117 != nil {
+		return false, thrift.WrapTException(_write_err117)
 	}
 	return true, err
 }
@@ -2544,7 +3640,7 @@ type funServantProcessorLock struct {
 }
 
 func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err86 error
+	var _write_err119 error
 	args := FunServantLockArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2594,21 +3690,21 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: "+err2.Error())
+			_exc120 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+				_write_err119 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := _exc120.Write(ctx, oprot); _write_err119 == nil && err2 != nil {
+				_write_err119 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err119 == nil && err2 != nil {
+				_write_err119 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-				_write_err86 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err119 == nil && err2 != nil {
+				_write_err119 = thrift.WrapTException(err2)
 			}
-			if _write_err86 != nil {
-				return false, thrift.WrapTException(_write_err86)
+			if _write_err119 != nil {
+				return false, thrift.WrapTException(_write_err119)
 			}
 			return true, err
 		}
@@ -2617,19 +3713,19 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.REPLY, seqId); err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+		_write_err119 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err119 == nil && err2 != nil {
+		_write_err119 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err119 == nil && err2 != nil {
+		_write_err119 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-		_write_err86 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err119 == nil && err2 != nil {
+		_write_err119 = thrift.WrapTException(err2)
 	}
-	if _write_err86 != nil {
-		return false, thrift.WrapTException(_write_err86)
+	if _write_err119 != nil {
+		return false, thrift.WrapTException(_write_err119)
 	}
 	return true, err
 }
@@ -2639,7 +3735,7 @@ type funServantProcessorUnlock struct {
 }
 
 func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err88 error
+	var _write_err121 error
 	args := FunServantUnlockArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2685,21 +3781,21 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
 		if errors.Is(err2, thrift.ErrAbandonRequest) {
 			return false, thrift.WrapTException(err2)
 		}
-		_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: "+err2.Error())
+		_exc122 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: "+err2.Error())
 		if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.EXCEPTION, seqId); err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+			_write_err121 = thrift.WrapTException(err2)
 		}
-		if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := _exc122.Write(ctx, oprot); _write_err121 == nil && err2 != nil {
+			_write_err121 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := oprot.WriteMessageEnd(ctx); _write_err121 == nil && err2 != nil {
+			_write_err121 = thrift.WrapTException(err2)
 		}
-		if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-			_write_err88 = thrift.WrapTException(err2)
+		if err2 := oprot.Flush(ctx); _write_err121 == nil && err2 != nil {
+			_write_err121 = thrift.WrapTException(err2)
 		}
-		if _write_err88 != nil {
-			return false, thrift.WrapTException(_write_err88)
+		if _write_err121 != nil {
+			return false, thrift.WrapTException(_write_err121)
 		}
 		return true, err
 	} else {
@@ -2707,19 +3803,19 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.REPLY, seqId); err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+		_write_err121 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err121 == nil && err2 != nil {
+		_write_err121 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err121 == nil && err2 != nil {
+		_write_err121 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-		_write_err88 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err121 == nil && err2 != nil {
+		_write_err121 = thrift.WrapTException(err2)
 	}
-	if _write_err88 != nil {
-		return false, thrift.WrapTException(_write_err88)
+	if _write_err121 != nil {
+		return false, thrift.WrapTException(_write_err121)
 	}
 	return true, err
 }
@@ -2729,7 +3825,7 @@ type funServantProcessorDlog struct {
 }
 
 func (p *funServantProcessorDlog) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err90 error
+	var _write_err123 error
 	args := FunServantDlogArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2779,40 +3875,40 @@ func (p *funServantProcessorDlog) Process(ctx context.Context, seqId int32, ipro
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dlog: "+err2.Error())
+			_exc124 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing dlog: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "dlog", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+				_write_err123 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := _exc124.Write(ctx, oprot); _write_err123 == nil && err2 != nil {
+				_write_err123 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err123 == nil && err2 != nil {
+				_write_err123 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-				_write_err90 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err123 == nil && err2 != nil {
+				_write_err123 = thrift.WrapTException(err2)
 			}
-			if _write_err90 != nil {
-				return false, thrift.WrapTException(_write_err90)
+			if _write_err123 != nil {
+				return false, thrift.WrapTException(_write_err123)
 			}
 			return true, err
 		}
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "dlog", thrift.REPLY, seqId); err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+		_write_err123 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err123 == nil && err2 != nil {
+		_write_err123 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err123 == nil && err2 != nil {
+		_write_err123 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-		_write_err90 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err123 == nil && err2 != nil {
+		_write_err123 = thrift.WrapTException(err2)
 	}
-	if _write_err90 != nil {
-		return false, thrift.WrapTException(_write_err90)
+	if _write_err123 != nil {
+		return false, thrift.WrapTException(_write_err123)
 	}
 	return true, err
 }
@@ -2822,7 +3918,7 @@ type funServantProcessorKvdbSet struct {
 }
 
 func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err92 error
+	var _write_err125 error
 	args := FunServantKvdbSetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2872,21 +3968,21 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc93 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: "+err2.Error())
+			_exc126 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+				_write_err125 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc93.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := _exc126.Write(ctx, oprot); _write_err125 == nil && err2 != nil {
+				_write_err125 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err125 == nil && err2 != nil {
+				_write_err125 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-				_write_err92 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err125 == nil && err2 != nil {
+				_write_err125 = thrift.WrapTException(err2)
 			}
-			if _write_err92 != nil {
-				return false, thrift.WrapTException(_write_err92)
+			if _write_err125 != nil {
+				return false, thrift.WrapTException(_write_err125)
 			}
 			return true, err
 		}
@@ -2895,19 +3991,19 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.REPLY, seqId); err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+		_write_err125 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err125 == nil && err2 != nil {
+		_write_err125 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err125 == nil && err2 != nil {
+		_write_err125 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err92 == nil && err2 != nil {
-		_write_err92 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err125 == nil && err2 != nil {
+		_write_err125 = thrift.WrapTException(err2)
 	}
-	if _write_err92 != nil {
-		return false, thrift.WrapTException(_write_err92)
+	if _write_err125 != nil {
+		return false, thrift.WrapTException(_write_err125)
 	}
 	return true, err
 }
@@ -2917,7 +4013,7 @@ type funServantProcessorKvdbGet struct {
 }
 
 func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err94 error
+	var _write_err127 error
 	args := FunServantKvdbGetArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -2969,21 +4065,21 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc95 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: "+err2.Error())
+			_exc128 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err94 = thrift.WrapTException(err2)
+				_write_err127 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc95.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
-				_write_err94 = thrift.WrapTException(err2)
+			if err2 := _exc128.Write(ctx, oprot); _write_err127 == nil && err2 != nil {
+				_write_err127 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
-				_write_err94 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err127 == nil && err2 != nil {
+				_write_err127 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
-				_write_err94 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err127 == nil && err2 != nil {
+				_write_err127 = thrift.WrapTException(err2)
 			}
-			if _write_err94 != nil {
-				return false, thrift.WrapTException(_write_err94)
+			if _write_err127 != nil {
+				return false, thrift.WrapTException(_write_err127)
 			}
 			return true, err
 		}
@@ -2992,19 +4088,19 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.REPLY, seqId); err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+		_write_err127 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err127 == nil && err2 != nil {
+		_write_err127 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err127 == nil && err2 != nil {
+		_write_err127 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err94 == nil && err2 != nil {
-		_write_err94 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err127 == nil && err2 != nil {
+		_write_err127 = thrift.WrapTException(err2)
 	}
-	if _write_err94 != nil {
-		return false, thrift.WrapTException(_write_err94)
+	if _write_err127 != nil {
+		return false, thrift.WrapTException(_write_err127)
 	}
 	return true, err
 }
@@ -3014,7 +4110,7 @@ type funServantProcessorKvdbDel struct {
 }
 
 func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-	var _write_err96 error
+	var _write_err129 error
 	args := FunServantKvdbDelArgs{}
 	if err2 := args.Read(ctx, iprot); err2 != nil {
 		iprot.ReadMessageEnd(ctx)
@@ -3064,21 +4160,21 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
 			if errors.Is(err2, thrift.ErrAbandonRequest) {
 				return false, thrift.WrapTException(err2)
 			}
-			_exc97 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: "+err2.Error())
+			_exc130 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: "+err2.Error())
 			if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.EXCEPTION, seqId); err2 != nil {
-				_write_err96 = thrift.WrapTException(err2)
+				_write_err129 = thrift.WrapTException(err2)
 			}
-			if err2 := _exc97.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
-				_write_err96 = thrift.WrapTException(err2)
+			if err2 := _exc130.Write(ctx, oprot); _write_err129 == nil && err2 != nil {
+				_write_err129 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
-				_write_err96 = thrift.WrapTException(err2)
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err129 == nil && err2 != nil {
+				_write_err129 = thrift.WrapTException(err2)
 			}
-			if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
-				_write_err96 = thrift.WrapTException(err2)
+			if err2 := oprot.Flush(ctx); _write_err129 == nil && err2 != nil {
+				_write_err129 = thrift.WrapTException(err2)
 			}
-			if _write_err96 != nil {
-				return false, thrift.WrapTException(_write_err96)
+			if _write_err129 != nil {
+				return false, thrift.WrapTException(_write_err129)
 			}
 			return true, err
 		}
@@ -3087,19 +4183,1092 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
 	}
 	tickerCancel()
 	if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.REPLY, seqId); err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+		_write_err129 = thrift.WrapTException(err2)
 	}
-	if err2 := result.Write(ctx, oprot); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := result.Write(ctx, oprot); _write_err129 == nil && err2 != nil {
+		_write_err129 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.WriteMessageEnd(ctx); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err129 == nil && err2 != nil {
+		_write_err129 = thrift.WrapTException(err2)
 	}
-	if err2 := oprot.Flush(ctx); _write_err96 == nil && err2 != nil {
-		_write_err96 = thrift.WrapTException(err2)
+	if err2 := oprot.Flush(ctx); _write_err129 == nil && err2 != nil {
+		_write_err129 = thrift.WrapTException(err2)
 	}
-	if _write_err96 != nil {
-		return false, thrift.WrapTException(_write_err96)
+	if _write_err129 != nil {
+		return false, thrift.WrapTException(_write_err129)
+	}
+	return true, err
+}
+
+type funServantProcessorMgFindOne struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err131 error
+	args := FunServantMgFindOneArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgFindOneResult{}
+	if retval, err2 := p.handler.MgFindOne(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query, args.Fields); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TMongoNotFound:
+			result.Miss = v
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc132 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_one: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err131 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc132.Write(ctx, oprot); _write_err131 == nil && err2 != nil {
+				_write_err131 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err131 == nil && err2 != nil {
+				_write_err131 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err131 == nil && err2 != nil {
+				_write_err131 = thrift.WrapTException(err2)
+			}
+			if _write_err131 != nil {
+				return false, thrift.WrapTException(_write_err131)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.REPLY, seqId); err2 != nil {
+		_write_err131 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err131 == nil && err2 != nil {
+		_write_err131 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err131 == nil && err2 != nil {
+		_write_err131 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err131 == nil && err2 != nil {
+		_write_err131 = thrift.WrapTException(err2)
+	}
+	if _write_err131 != nil {
+		return false, thrift.WrapTException(_write_err131)
+	}
+	return true, err
+}
+
+type funServantProcessorMgFindAll struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err133 error
+	args := FunServantMgFindAllArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgFindAllResult{}
+	if retval, err2 := p.handler.MgFindAll(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query, args.Fields, args.Limit, args.Skip, args.OrderBy); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc134 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err133 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc134.Write(ctx, oprot); _write_err133 == nil && err2 != nil {
+				_write_err133 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err133 == nil && err2 != nil {
+				_write_err133 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err133 == nil && err2 != nil {
+				_write_err133 = thrift.WrapTException(err2)
+			}
+			if _write_err133 != nil {
+				return false, thrift.WrapTException(_write_err133)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.REPLY, seqId); err2 != nil {
+		_write_err133 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err133 == nil && err2 != nil {
+		_write_err133 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err133 == nil && err2 != nil {
+		_write_err133 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err133 == nil && err2 != nil {
+		_write_err133 = thrift.WrapTException(err2)
+	}
+	if _write_err133 != nil {
+		return false, thrift.WrapTException(_write_err133)
+	}
+	return true, err
+}
+
+type funServantProcessorMgFindID struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err135 error
+	args := FunServantMgFindIDArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgFindIDResult{}
+	if retval, err2 := p.handler.MgFindID(ctx, args.C, args.Pool, args.Table, args.ShardId, args.ID); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TMongoNotFound:
+			result.Miss = v
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc136 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err135 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc136.Write(ctx, oprot); _write_err135 == nil && err2 != nil {
+				_write_err135 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err135 == nil && err2 != nil {
+				_write_err135 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err135 == nil && err2 != nil {
+				_write_err135 = thrift.WrapTException(err2)
+			}
+			if _write_err135 != nil {
+				return false, thrift.WrapTException(_write_err135)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.REPLY, seqId); err2 != nil {
+		_write_err135 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err135 == nil && err2 != nil {
+		_write_err135 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err135 == nil && err2 != nil {
+		_write_err135 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err135 == nil && err2 != nil {
+		_write_err135 = thrift.WrapTException(err2)
+	}
+	if _write_err135 != nil {
+		return false, thrift.WrapTException(_write_err135)
+	}
+	return true, err
+}
+
+type funServantProcessorMgCount struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err137 error
+	args := FunServantMgCountArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgCountResult{}
+	if retval, err2 := p.handler.MgCount(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc138 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err137 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc138.Write(ctx, oprot); _write_err137 == nil && err2 != nil {
+				_write_err137 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err137 == nil && err2 != nil {
+				_write_err137 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err137 == nil && err2 != nil {
+				_write_err137 = thrift.WrapTException(err2)
+			}
+			if _write_err137 != nil {
+				return false, thrift.WrapTException(_write_err137)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.REPLY, seqId); err2 != nil {
+		_write_err137 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err137 == nil && err2 != nil {
+		_write_err137 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err137 == nil && err2 != nil {
+		_write_err137 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err137 == nil && err2 != nil {
+		_write_err137 = thrift.WrapTException(err2)
+	}
+	if _write_err137 != nil {
+		return false, thrift.WrapTException(_write_err137)
+	}
+	return true, err
+}
+
+type funServantProcessorMgUpdate struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err139 error
+	args := FunServantMgUpdateArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgUpdateResult{}
+	if retval, err2 := p.handler.MgUpdate(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query, args.Change); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc140 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err139 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc140.Write(ctx, oprot); _write_err139 == nil && err2 != nil {
+				_write_err139 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err139 == nil && err2 != nil {
+				_write_err139 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err139 == nil && err2 != nil {
+				_write_err139 = thrift.WrapTException(err2)
+			}
+			if _write_err139 != nil {
+				return false, thrift.WrapTException(_write_err139)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.REPLY, seqId); err2 != nil {
+		_write_err139 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err139 == nil && err2 != nil {
+		_write_err139 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err139 == nil && err2 != nil {
+		_write_err139 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err139 == nil && err2 != nil {
+		_write_err139 = thrift.WrapTException(err2)
+	}
+	if _write_err139 != nil {
+		return false, thrift.WrapTException(_write_err139)
+	}
+	return true, err
+}
+
+type funServantProcessorMgUpsert struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err141 error
+	args := FunServantMgUpsertArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgUpsertResult{}
+	if retval, err2 := p.handler.MgUpsert(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query, args.Change); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc142 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err141 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc142.Write(ctx, oprot); _write_err141 == nil && err2 != nil {
+				_write_err141 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err141 == nil && err2 != nil {
+				_write_err141 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err141 == nil && err2 != nil {
+				_write_err141 = thrift.WrapTException(err2)
+			}
+			if _write_err141 != nil {
+				return false, thrift.WrapTException(_write_err141)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.REPLY, seqId); err2 != nil {
+		_write_err141 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err141 == nil && err2 != nil {
+		_write_err141 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err141 == nil && err2 != nil {
+		_write_err141 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err141 == nil && err2 != nil {
+		_write_err141 = thrift.WrapTException(err2)
+	}
+	if _write_err141 != nil {
+		return false, thrift.WrapTException(_write_err141)
+	}
+	return true, err
+}
+
+type funServantProcessorMgInsert struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err143 error
+	args := FunServantMgInsertArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgInsertResult{}
+	if retval, err2 := p.handler.MgInsert(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Doc); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc144 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err143 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc144.Write(ctx, oprot); _write_err143 == nil && err2 != nil {
+				_write_err143 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err143 == nil && err2 != nil {
+				_write_err143 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err143 == nil && err2 != nil {
+				_write_err143 = thrift.WrapTException(err2)
+			}
+			if _write_err143 != nil {
+				return false, thrift.WrapTException(_write_err143)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.REPLY, seqId); err2 != nil {
+		_write_err143 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err143 == nil && err2 != nil {
+		_write_err143 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err143 == nil && err2 != nil {
+		_write_err143 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err143 == nil && err2 != nil {
+		_write_err143 = thrift.WrapTException(err2)
+	}
+	if _write_err143 != nil {
+		return false, thrift.WrapTException(_write_err143)
+	}
+	return true, err
+}
+
+type funServantProcessorMgInserts struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err145 error
+	args := FunServantMgInsertsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgInsertsResult{}
+	if retval, err2 := p.handler.MgInserts(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Docs); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc146 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err145 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc146.Write(ctx, oprot); _write_err145 == nil && err2 != nil {
+				_write_err145 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err145 == nil && err2 != nil {
+				_write_err145 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err145 == nil && err2 != nil {
+				_write_err145 = thrift.WrapTException(err2)
+			}
+			if _write_err145 != nil {
+				return false, thrift.WrapTException(_write_err145)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.REPLY, seqId); err2 != nil {
+		_write_err145 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err145 == nil && err2 != nil {
+		_write_err145 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err145 == nil && err2 != nil {
+		_write_err145 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err145 == nil && err2 != nil {
+		_write_err145 = thrift.WrapTException(err2)
+	}
+	if _write_err145 != nil {
+		return false, thrift.WrapTException(_write_err145)
+	}
+	return true, err
+}
+
+type funServantProcessorMgDelete struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err147 error
+	args := FunServantMgDeleteArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgDeleteResult{}
+	if retval, err2 := p.handler.MgDelete(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc148 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err147 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc148.Write(ctx, oprot); _write_err147 == nil && err2 != nil {
+				_write_err147 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err147 == nil && err2 != nil {
+				_write_err147 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err147 == nil && err2 != nil {
+				_write_err147 = thrift.WrapTException(err2)
+			}
+			if _write_err147 != nil {
+				return false, thrift.WrapTException(_write_err147)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.REPLY, seqId); err2 != nil {
+		_write_err147 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err147 == nil && err2 != nil {
+		_write_err147 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err147 == nil && err2 != nil {
+		_write_err147 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err147 == nil && err2 != nil {
+		_write_err147 = thrift.WrapTException(err2)
+	}
+	if _write_err147 != nil {
+		return false, thrift.WrapTException(_write_err147)
+	}
+	return true, err
+}
+
+type funServantProcessorMgFindAndModify struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err149 error
+	args := FunServantMgFindAndModifyArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgFindAndModifyResult{}
+	if retval, err2 := p.handler.MgFindAndModify(ctx, args.C, args.Pool, args.Table, args.ShardId, args.Query, args.Change, args.Upsert, args.Remove, args.ReturnNew); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TMongoNotFound:
+			result.Miss = v
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc150 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err149 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc150.Write(ctx, oprot); _write_err149 == nil && err2 != nil {
+				_write_err149 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err149 == nil && err2 != nil {
+				_write_err149 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err149 == nil && err2 != nil {
+				_write_err149 = thrift.WrapTException(err2)
+			}
+			if _write_err149 != nil {
+				return false, thrift.WrapTException(_write_err149)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.REPLY, seqId); err2 != nil {
+		_write_err149 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err149 == nil && err2 != nil {
+		_write_err149 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err149 == nil && err2 != nil {
+		_write_err149 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err149 == nil && err2 != nil {
+		_write_err149 = thrift.WrapTException(err2)
+	}
+	if _write_err149 != nil {
+		return false, thrift.WrapTException(_write_err149)
+	}
+	return true, err
+}
+
+type funServantProcessorMgTransaction struct {
+	handler FunServant
+}
+
+func (p *funServantProcessorMgTransaction) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+	var _write_err151 error
+	args := FunServantMgTransactionArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mg_transaction", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
+
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
+
+	result := FunServantMgTransactionResult{}
+	if retval, err2 := p.handler.MgTransaction(ctx, args.C, args.Pool, args.ShardId, args.Ops); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TServantError:
+			result.Err = v
+		case *TMongoError:
+			result.MgErr = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc152 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_transaction: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mg_transaction", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err151 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc152.Write(ctx, oprot); _write_err151 == nil && err2 != nil {
+				_write_err151 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err151 == nil && err2 != nil {
+				_write_err151 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err151 == nil && err2 != nil {
+				_write_err151 = thrift.WrapTException(err2)
+			}
+			if _write_err151 != nil {
+				return false, thrift.WrapTException(_write_err151)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mg_transaction", thrift.REPLY, seqId); err2 != nil {
+		_write_err151 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err151 == nil && err2 != nil {
+		_write_err151 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err151 == nil && err2 != nil {
+		_write_err151 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err151 == nil && err2 != nil {
+		_write_err151 = thrift.WrapTException(err2)
+	}
+	if _write_err151 != nil {
+		return false, thrift.WrapTException(_write_err151)
 	}
 	return true, err
 }
@@ -4325,13 +6494,13 @@ func (p *FunServantIDDecodeResult) ReadField0(ctx context.Context, iprot thrift.
 	tSlice := make([]int64, 0, size)
 	p.Success = tSlice
 	for i := 0; i < size; i++ {
-		var _elem98 int64
+		var _elem153 int64
 		if v, err := iprot.ReadI64(ctx); err != nil {
 			return thrift.PrependError("error reading field 0: ", err)
 		} else {
-			_elem98 = v
+			_elem153 = v
 		}
-		p.Success = append(p.Success, _elem98)
+		p.Success = append(p.Success, _elem153)
 	}
 	if err := iprot.ReadListEnd(ctx); err != nil {
 		return thrift.PrependError("error reading list end: ", err)
@@ -9226,4 +11395,5976 @@ func (p *FunServantKvdbDelResult) String() string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("FunServantKvdbDelResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Fields
+type FunServantMgFindOneArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+	Fields  []byte   `thrift:"fields,6" db:"fields" json:"fields"`
+}
+
+func NewFunServantMgFindOneArgs() *FunServantMgFindOneArgs {
+	return &FunServantMgFindOneArgs{}
+}
+
+var FunServantMgFindOneArgs_C_DEFAULT *Context
+
+func (p *FunServantMgFindOneArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgFindOneArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgFindOneArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgFindOneArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgFindOneArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgFindOneArgs) GetQuery() []byte {
+	return p.Query
+}
+
+func (p *FunServantMgFindOneArgs) GetFields() []byte {
+	return p.Fields
+}
+func (p *FunServantMgFindOneArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgFindOneArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Fields = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_one_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "fields", thrift.STRING, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:fields: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Fields); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.fields (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:fields: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindOneArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Miss
+//   - Err
+//   - MgErr
+type FunServantMgFindOneResult struct {
+	Success []byte          `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Miss    *TMongoNotFound `thrift:"miss,1" db:"miss" json:"miss,omitempty"`
+	Err     *TServantError  `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr   *TMongoError    `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgFindOneResult() *FunServantMgFindOneResult {
+	return &FunServantMgFindOneResult{}
+}
+
+var FunServantMgFindOneResult_Success_DEFAULT []byte
+
+func (p *FunServantMgFindOneResult) GetSuccess() []byte {
+	return p.Success
+}
+
+var FunServantMgFindOneResult_Miss_DEFAULT *TMongoNotFound
+
+func (p *FunServantMgFindOneResult) GetMiss() *TMongoNotFound {
+	if !p.IsSetMiss() {
+		return FunServantMgFindOneResult_Miss_DEFAULT
+	}
+	return p.Miss
+}
+
+var FunServantMgFindOneResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgFindOneResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgFindOneResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgFindOneResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgFindOneResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgFindOneResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgFindOneResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgFindOneResult) IsSetMiss() bool {
+	return p.Miss != nil
+}
+
+func (p *FunServantMgFindOneResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgFindOneResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgFindOneResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Miss = &TMongoNotFound{}
+	if err := p.Miss.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Miss), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_one_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindOneResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Success); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMiss() {
+		if err := oprot.WriteFieldBegin(ctx, "miss", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:miss: ", p), err)
+		}
+		if err := p.Miss.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Miss), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:miss: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindOneResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindOneResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Fields
+//   - Limit
+//   - Skip
+//   - OrderBy
+type FunServantMgFindAllArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+	Fields  []byte   `thrift:"fields,6" db:"fields" json:"fields"`
+	Limit   int32    `thrift:"limit,7" db:"limit" json:"limit"`
+	Skip    int32    `thrift:"skip,8" db:"skip" json:"skip"`
+	OrderBy []string `thrift:"orderBy,9" db:"orderBy" json:"orderBy"`
+}
+
+func NewFunServantMgFindAllArgs() *FunServantMgFindAllArgs {
+	return &FunServantMgFindAllArgs{}
+}
+
+var FunServantMgFindAllArgs_C_DEFAULT *Context
+
+func (p *FunServantMgFindAllArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgFindAllArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgFindAllArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgFindAllArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgFindAllArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgFindAllArgs) GetQuery() []byte {
+	return p.Query
+}
+
+func (p *FunServantMgFindAllArgs) GetFields() []byte {
+	return p.Fields
+}
+
+func (p *FunServantMgFindAllArgs) GetLimit() int32 {
+	return p.Limit
+}
+
+func (p *FunServantMgFindAllArgs) GetSkip() int32 {
+	return p.Skip
+}
+
+func (p *FunServantMgFindAllArgs) GetOrderBy() []string {
+	return p.OrderBy
+}
+func (p *FunServantMgFindAllArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgFindAllArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Fields = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		p.Limit = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 8: ", err)
+	} else {
+		p.Skip = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]string, 0, size)
+	p.OrderBy = tSlice
+	for i := 0; i < size; i++ {
+		var _elem154 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem154 = v
+		}
+		p.OrderBy = append(p.OrderBy, _elem154)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_all_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "fields", thrift.STRING, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:fields: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Fields); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.fields (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:fields: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "limit", thrift.I32, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:limit: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Limit)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.limit (7) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:limit: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "skip", thrift.I32, 8); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:skip: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.Skip)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.skip (8) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 8:skip: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "orderBy", thrift.LIST, 9); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:orderBy: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.OrderBy)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.OrderBy {
+		if err := oprot.WriteString(ctx, string(v)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 9:orderBy: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindAllArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgFindAllResult struct {
+	Success [][]byte `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgFindAllResult() *FunServantMgFindAllResult {
+	return &FunServantMgFindAllResult{}
+}
+
+var FunServantMgFindAllResult_Success_DEFAULT [][]byte
+
+func (p *FunServantMgFindAllResult) GetSuccess() [][]byte {
+	return p.Success
+}
+
+var FunServantMgFindAllResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgFindAllResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgFindAllResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgFindAllResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgFindAllResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgFindAllResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgFindAllResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgFindAllResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgFindAllResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgFindAllResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]byte, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		var _elem155 []byte
+		if v, err := iprot.ReadBinary(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem155 = v
+		}
+		p.Success = append(p.Success, _elem155)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_all_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAllResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := oprot.WriteBinary(ctx, v); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAllResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindAllResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - ID
+type FunServantMgFindIDArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	ID      []byte   `thrift:"id,5" db:"id" json:"id"`
+}
+
+func NewFunServantMgFindIDArgs() *FunServantMgFindIDArgs {
+	return &FunServantMgFindIDArgs{}
+}
+
+var FunServantMgFindIDArgs_C_DEFAULT *Context
+
+func (p *FunServantMgFindIDArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgFindIDArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgFindIDArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgFindIDArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgFindIDArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgFindIDArgs) GetID() []byte {
+	return p.ID
+}
+func (p *FunServantMgFindIDArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgFindIDArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.ID = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_id_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "id", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:id: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.ID); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.id (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:id: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindIDArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Miss
+//   - Err
+//   - MgErr
+type FunServantMgFindIDResult struct {
+	Success []byte          `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Miss    *TMongoNotFound `thrift:"miss,1" db:"miss" json:"miss,omitempty"`
+	Err     *TServantError  `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr   *TMongoError    `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgFindIDResult() *FunServantMgFindIDResult {
+	return &FunServantMgFindIDResult{}
+}
+
+var FunServantMgFindIDResult_Success_DEFAULT []byte
+
+func (p *FunServantMgFindIDResult) GetSuccess() []byte {
+	return p.Success
+}
+
+var FunServantMgFindIDResult_Miss_DEFAULT *TMongoNotFound
+
+func (p *FunServantMgFindIDResult) GetMiss() *TMongoNotFound {
+	if !p.IsSetMiss() {
+		return FunServantMgFindIDResult_Miss_DEFAULT
+	}
+	return p.Miss
+}
+
+var FunServantMgFindIDResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgFindIDResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgFindIDResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgFindIDResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgFindIDResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgFindIDResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgFindIDResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgFindIDResult) IsSetMiss() bool {
+	return p.Miss != nil
+}
+
+func (p *FunServantMgFindIDResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgFindIDResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgFindIDResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Miss = &TMongoNotFound{}
+	if err := p.Miss.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Miss), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_id_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindIDResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Success); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMiss() {
+		if err := oprot.WriteFieldBegin(ctx, "miss", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:miss: ", p), err)
+		}
+		if err := p.Miss.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Miss), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:miss: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindIDResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindIDResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+type FunServantMgCountArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+}
+
+func NewFunServantMgCountArgs() *FunServantMgCountArgs {
+	return &FunServantMgCountArgs{}
+}
+
+var FunServantMgCountArgs_C_DEFAULT *Context
+
+func (p *FunServantMgCountArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgCountArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgCountArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgCountArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgCountArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgCountArgs) GetQuery() []byte {
+	return p.Query
+}
+func (p *FunServantMgCountArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgCountArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_count_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgCountArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgCountArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgCountArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgCountArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgCountArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgCountArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgCountResult struct {
+	Success *int32 `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgCountResult() *FunServantMgCountResult {
+	return &FunServantMgCountResult{}
+}
+
+var FunServantMgCountResult_Success_DEFAULT int32
+
+func (p *FunServantMgCountResult) GetSuccess() int32 {
+	if !p.IsSetSuccess() {
+		return FunServantMgCountResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgCountResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgCountResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgCountResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgCountResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgCountResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgCountResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgCountResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgCountResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgCountResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgCountResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgCountResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_count_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgCountResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.I32, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgCountResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgCountResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgCountResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgCountResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+type FunServantMgUpdateArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+	Change  []byte   `thrift:"change,6" db:"change" json:"change"`
+}
+
+func NewFunServantMgUpdateArgs() *FunServantMgUpdateArgs {
+	return &FunServantMgUpdateArgs{}
+}
+
+var FunServantMgUpdateArgs_C_DEFAULT *Context
+
+func (p *FunServantMgUpdateArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgUpdateArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgUpdateArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgUpdateArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgUpdateArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgUpdateArgs) GetQuery() []byte {
+	return p.Query
+}
+
+func (p *FunServantMgUpdateArgs) GetChange() []byte {
+	return p.Change
+}
+func (p *FunServantMgUpdateArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgUpdateArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Change = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_update_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "change", thrift.STRING, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:change: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Change); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.change (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:change: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgUpdateArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgUpdateResult struct {
+	Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgUpdateResult() *FunServantMgUpdateResult {
+	return &FunServantMgUpdateResult{}
+}
+
+var FunServantMgUpdateResult_Success_DEFAULT bool
+
+func (p *FunServantMgUpdateResult) GetSuccess() bool {
+	if !p.IsSetSuccess() {
+		return FunServantMgUpdateResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgUpdateResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgUpdateResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgUpdateResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgUpdateResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgUpdateResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgUpdateResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgUpdateResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgUpdateResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgUpdateResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgUpdateResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_update_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpdateResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpdateResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgUpdateResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+type FunServantMgUpsertArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+	Change  []byte   `thrift:"change,6" db:"change" json:"change"`
+}
+
+func NewFunServantMgUpsertArgs() *FunServantMgUpsertArgs {
+	return &FunServantMgUpsertArgs{}
+}
+
+var FunServantMgUpsertArgs_C_DEFAULT *Context
+
+func (p *FunServantMgUpsertArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgUpsertArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgUpsertArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgUpsertArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgUpsertArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgUpsertArgs) GetQuery() []byte {
+	return p.Query
+}
+
+func (p *FunServantMgUpsertArgs) GetChange() []byte {
+	return p.Change
+}
+func (p *FunServantMgUpsertArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgUpsertArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Change = v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_upsert_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "change", thrift.STRING, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:change: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Change); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.change (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:change: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgUpsertArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgUpsertResult struct {
+	Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgUpsertResult() *FunServantMgUpsertResult {
+	return &FunServantMgUpsertResult{}
+}
+
+var FunServantMgUpsertResult_Success_DEFAULT bool
+
+func (p *FunServantMgUpsertResult) GetSuccess() bool {
+	if !p.IsSetSuccess() {
+		return FunServantMgUpsertResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgUpsertResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgUpsertResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgUpsertResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgUpsertResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgUpsertResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgUpsertResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgUpsertResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgUpsertResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgUpsertResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgUpsertResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_upsert_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgUpsertResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgUpsertResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgUpsertResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Doc
+type FunServantMgInsertArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Doc     []byte   `thrift:"doc,5" db:"doc" json:"doc"`
+}
+
+func NewFunServantMgInsertArgs() *FunServantMgInsertArgs {
+	return &FunServantMgInsertArgs{}
+}
+
+var FunServantMgInsertArgs_C_DEFAULT *Context
+
+func (p *FunServantMgInsertArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgInsertArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgInsertArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgInsertArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgInsertArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgInsertArgs) GetDoc() []byte {
+	return p.Doc
+}
+func (p *FunServantMgInsertArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgInsertArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Doc = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_insert_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "doc", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:doc: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Doc); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.doc (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:doc: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgInsertArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgInsertResult struct {
+	Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgInsertResult() *FunServantMgInsertResult {
+	return &FunServantMgInsertResult{}
+}
+
+var FunServantMgInsertResult_Success_DEFAULT bool
+
+func (p *FunServantMgInsertResult) GetSuccess() bool {
+	if !p.IsSetSuccess() {
+		return FunServantMgInsertResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgInsertResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgInsertResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgInsertResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgInsertResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgInsertResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgInsertResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgInsertResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgInsertResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgInsertResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgInsertResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_insert_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgInsertResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Docs
+type FunServantMgInsertsArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Docs    [][]byte `thrift:"docs,5" db:"docs" json:"docs"`
+}
+
+func NewFunServantMgInsertsArgs() *FunServantMgInsertsArgs {
+	return &FunServantMgInsertsArgs{}
+}
+
+var FunServantMgInsertsArgs_C_DEFAULT *Context
+
+func (p *FunServantMgInsertsArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgInsertsArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgInsertsArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgInsertsArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgInsertsArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgInsertsArgs) GetDocs() [][]byte {
+	return p.Docs
+}
+func (p *FunServantMgInsertsArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgInsertsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]byte, 0, size)
+	p.Docs = tSlice
+	for i := 0; i < size; i++ {
+		var _elem156 []byte
+		if v, err := iprot.ReadBinary(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem156 = v
+		}
+		p.Docs = append(p.Docs, _elem156)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_inserts_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "docs", thrift.LIST, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:docs: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Docs)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Docs {
+		if err := oprot.WriteBinary(ctx, v); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:docs: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgInsertsArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgInsertsResult struct {
+	Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgInsertsResult() *FunServantMgInsertsResult {
+	return &FunServantMgInsertsResult{}
+}
+
+var FunServantMgInsertsResult_Success_DEFAULT bool
+
+func (p *FunServantMgInsertsResult) GetSuccess() bool {
+	if !p.IsSetSuccess() {
+		return FunServantMgInsertsResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgInsertsResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgInsertsResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgInsertsResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgInsertsResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgInsertsResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgInsertsResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgInsertsResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgInsertsResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgInsertsResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgInsertsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_inserts_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgInsertsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgInsertsResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgInsertsResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+type FunServantMgDeleteArgs struct {
+	C       *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool    string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table   string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query   []byte   `thrift:"query,5" db:"query" json:"query"`
+}
+
+func NewFunServantMgDeleteArgs() *FunServantMgDeleteArgs {
+	return &FunServantMgDeleteArgs{}
+}
+
+var FunServantMgDeleteArgs_C_DEFAULT *Context
+
+func (p *FunServantMgDeleteArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgDeleteArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgDeleteArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgDeleteArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgDeleteArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgDeleteArgs) GetQuery() []byte {
+	return p.Query
+}
+func (p *FunServantMgDeleteArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgDeleteArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_delete_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgDeleteArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgDeleteResult struct {
+	Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgDeleteResult() *FunServantMgDeleteResult {
+	return &FunServantMgDeleteResult{}
+}
+
+var FunServantMgDeleteResult_Success_DEFAULT bool
+
+func (p *FunServantMgDeleteResult) GetSuccess() bool {
+	if !p.IsSetSuccess() {
+		return FunServantMgDeleteResult_Success_DEFAULT
+	}
+	return *p.Success
+}
+
+var FunServantMgDeleteResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgDeleteResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgDeleteResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgDeleteResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgDeleteResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgDeleteResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgDeleteResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgDeleteResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgDeleteResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgDeleteResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_delete_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgDeleteResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgDeleteResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgDeleteResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - Table
+//   - ShardId
+//   - Query
+//   - Change
+//   - Upsert
+//   - Remove
+//   - ReturnNew
+type FunServantMgFindAndModifyArgs struct {
+	C         *Context `thrift:"c,1" db:"c" json:"c"`
+	Pool      string   `thrift:"pool,2" db:"pool" json:"pool"`
+	Table     string   `thrift:"table,3" db:"table" json:"table"`
+	ShardId   int32    `thrift:"shardId,4" db:"shardId" json:"shardId"`
+	Query     []byte   `thrift:"query,5" db:"query" json:"query"`
+	Change    []byte   `thrift:"change,6" db:"change" json:"change"`
+	Upsert    bool     `thrift:"upsert,7" db:"upsert" json:"upsert"`
+	Remove    bool     `thrift:"remove,8" db:"remove" json:"remove"`
+	ReturnNew bool     `thrift:"returnNew,9" db:"returnNew" json:"returnNew"`
+}
+
+func NewFunServantMgFindAndModifyArgs() *FunServantMgFindAndModifyArgs {
+	return &FunServantMgFindAndModifyArgs{}
+}
+
+var FunServantMgFindAndModifyArgs_C_DEFAULT *Context
+
+func (p *FunServantMgFindAndModifyArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgFindAndModifyArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetTable() string {
+	return p.Table
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetQuery() []byte {
+	return p.Query
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetChange() []byte {
+	return p.Change
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetUpsert() bool {
+	return p.Upsert
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetRemove() bool {
+	return p.Remove
+}
+
+func (p *FunServantMgFindAndModifyArgs) GetReturnNew() bool {
+	return p.ReturnNew
+}
+func (p *FunServantMgFindAndModifyArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 8:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField8(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 9:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField9(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Query = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		p.Change = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		p.Upsert = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 8: ", err)
+	} else {
+		p.Remove = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) ReadField9(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 9: ", err)
+	} else {
+		p.ReturnNew = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_and_modify_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField8(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField9(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:table: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Table)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:table: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (4) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "query", thrift.STRING, 5); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:query: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Query); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.query (5) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 5:query: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "change", thrift.STRING, 6); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:change: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Change); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.change (6) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 6:change: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "upsert", thrift.BOOL, 7); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:upsert: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.Upsert)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.upsert (7) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 7:upsert: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "remove", thrift.BOOL, 8); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:remove: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.Remove)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.remove (8) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 8:remove: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) writeField9(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "returnNew", thrift.BOOL, 9); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 9:returnNew: ", p), err)
+	}
+	if err := oprot.WriteBool(ctx, bool(p.ReturnNew)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.returnNew (9) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 9:returnNew: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindAndModifyArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Miss
+//   - Err
+//   - MgErr
+type FunServantMgFindAndModifyResult struct {
+	Success []byte          `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Miss    *TMongoNotFound `thrift:"miss,1" db:"miss" json:"miss,omitempty"`
+	Err     *TServantError  `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr   *TMongoError    `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgFindAndModifyResult() *FunServantMgFindAndModifyResult {
+	return &FunServantMgFindAndModifyResult{}
+}
+
+var FunServantMgFindAndModifyResult_Success_DEFAULT []byte
+
+func (p *FunServantMgFindAndModifyResult) GetSuccess() []byte {
+	return p.Success
+}
+
+var FunServantMgFindAndModifyResult_Miss_DEFAULT *TMongoNotFound
+
+func (p *FunServantMgFindAndModifyResult) GetMiss() *TMongoNotFound {
+	if !p.IsSetMiss() {
+		return FunServantMgFindAndModifyResult_Miss_DEFAULT
+	}
+	return p.Miss
+}
+
+var FunServantMgFindAndModifyResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgFindAndModifyResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgFindAndModifyResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgFindAndModifyResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgFindAndModifyResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgFindAndModifyResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgFindAndModifyResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetMiss() bool {
+	return p.Miss != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = v
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Miss = &TMongoNotFound{}
+	if err := p.Miss.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Miss), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_find_and_modify_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRING, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Success); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMiss() {
+		if err := oprot.WriteFieldBegin(ctx, "miss", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:miss: ", p), err)
+		}
+		if err := p.Miss.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Miss), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:miss: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgFindAndModifyResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgFindAndModifyResult(%+v)", *p)
+}
+
+// Attributes:
+//   - C
+//   - Pool
+//   - ShardId
+//   - Ops
+type FunServantMgTransactionArgs struct {
+	C       *Context    `thrift:"c,1" db:"c" json:"c"`
+	Pool    string      `thrift:"pool,2" db:"pool" json:"pool"`
+	ShardId int32       `thrift:"shardId,3" db:"shardId" json:"shardId"`
+	Ops     []*TMongoOp `thrift:"ops,4" db:"ops" json:"ops"`
+}
+
+func NewFunServantMgTransactionArgs() *FunServantMgTransactionArgs {
+	return &FunServantMgTransactionArgs{}
+}
+
+var FunServantMgTransactionArgs_C_DEFAULT *Context
+
+func (p *FunServantMgTransactionArgs) GetC() *Context {
+	if !p.IsSetC() {
+		return FunServantMgTransactionArgs_C_DEFAULT
+	}
+	return p.C
+}
+
+func (p *FunServantMgTransactionArgs) GetPool() string {
+	return p.Pool
+}
+
+func (p *FunServantMgTransactionArgs) GetShardId() int32 {
+	return p.ShardId
+}
+
+func (p *FunServantMgTransactionArgs) GetOps() []*TMongoOp {
+	return p.Ops
+}
+func (p *FunServantMgTransactionArgs) IsSetC() bool {
+	return p.C != nil
+}
+
+func (p *FunServantMgTransactionArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.C = &Context{}
+	if err := p.C.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.C), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Pool = v
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.ShardId = v
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TMongoOp, 0, size)
+	p.Ops = tSlice
+	for i := 0; i < size; i++ {
+		_elem157 := &TMongoOp{}
+		if err := _elem157.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem157), err)
+		}
+		p.Ops = append(p.Ops, _elem157)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_transaction_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "c", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:c: ", p), err)
+	}
+	if err := p.C.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.C), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:c: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "pool", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:pool: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Pool)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.pool (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:pool: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "shardId", thrift.I32, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:shardId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ShardId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.shardId (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:shardId: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if err := oprot.WriteFieldBegin(ctx, "ops", thrift.LIST, 4); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:ops: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Ops)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Ops {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 4:ops: ", p), err)
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionArgs) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgTransactionArgs(%+v)", *p)
+}
+
+// Attributes:
+//   - Success
+//   - Err
+//   - MgErr
+type FunServantMgTransactionResult struct {
+	Success []int32 `thrift:"success,0" db:"success" json:"success,omitempty"`
+	// unused field # 1
+	Err   *TServantError `thrift:"err,2" db:"err" json:"err,omitempty"`
+	MgErr *TMongoError   `thrift:"mgErr,3" db:"mgErr" json:"mgErr,omitempty"`
+}
+
+func NewFunServantMgTransactionResult() *FunServantMgTransactionResult {
+	return &FunServantMgTransactionResult{}
+}
+
+var FunServantMgTransactionResult_Success_DEFAULT []int32
+
+func (p *FunServantMgTransactionResult) GetSuccess() []int32 {
+	return p.Success
+}
+
+var FunServantMgTransactionResult_Err_DEFAULT *TServantError
+
+func (p *FunServantMgTransactionResult) GetErr() *TServantError {
+	if !p.IsSetErr() {
+		return FunServantMgTransactionResult_Err_DEFAULT
+	}
+	return p.Err
+}
+
+var FunServantMgTransactionResult_MgErr_DEFAULT *TMongoError
+
+func (p *FunServantMgTransactionResult) GetMgErr() *TMongoError {
+	if !p.IsSetMgErr() {
+		return FunServantMgTransactionResult_MgErr_DEFAULT
+	}
+	return p.MgErr
+}
+func (p *FunServantMgTransactionResult) IsSetSuccess() bool {
+	return p.Success != nil
+}
+
+func (p *FunServantMgTransactionResult) IsSetErr() bool {
+	return p.Err != nil
+}
+
+func (p *FunServantMgTransactionResult) IsSetMgErr() bool {
+	return p.MgErr != nil
+}
+
+func (p *FunServantMgTransactionResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
+
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]int32, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		var _elem158 int32
+		if v, err := iprot.ReadI32(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem158 = v
+		}
+		p.Success = append(p.Success, _elem158)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Err = &TServantError{}
+	if err := p.Err.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Err), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionResult) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	p.MgErr = &TMongoError{}
+	if err := p.MgErr.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.MgErr), err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+	if err := oprot.WriteStructBegin(ctx, "mg_transaction_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
+}
+
+func (p *FunServantMgTransactionResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.I32, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := oprot.WriteI32(ctx, int32(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetErr() {
+		if err := oprot.WriteFieldBegin(ctx, "err", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:err: ", p), err)
+		}
+		if err := p.Err.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Err), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:err: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+	if p.IsSetMgErr() {
+		if err := oprot.WriteFieldBegin(ctx, "mgErr", thrift.STRUCT, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mgErr: ", p), err)
+		}
+		if err := p.MgErr.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.MgErr), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mgErr: ", p), err)
+		}
+	}
+	return err
+}
+
+func (p *FunServantMgTransactionResult) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("FunServantMgTransactionResult(%+v)", *p)
 }
