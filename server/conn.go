@@ -55,9 +55,9 @@ func (cn *conn) serve() gnet.Action {
 	cn.startCut()
 	out := cn.drain(cn.out[:0])
 
-	if n := c.InboundBuffered() - cn.seen; n > 0 {
-		s.stats.bytesRead.Add(uint64(n))
-	}
+	// Bytes that arrived since the last event; counted once they are
+	// served, so that bytes_read never runs ahead of what faed acted on.
+	arrived := c.InboundBuffered() - cn.seen
 	held := false
 	if cn.part != nil {
 		out, held = cn.fill(out)
@@ -77,6 +77,9 @@ func (cn *conn) serve() gnet.Action {
 		}
 	}
 	cn.seen = c.InboundBuffered()
+	if arrived > 0 {
+		s.stats.bytesRead.Add(uint64(arrived))
+	}
 	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
 
 	if len(out) > 0 {
