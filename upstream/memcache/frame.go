@@ -67,6 +67,9 @@ func (f *frame) scan(b []byte) error {
 			return err
 		}
 		if f.kind == kindLine {
+			if retrievalLine(line) {
+				return errBadReply
+			}
 			f.done = true
 			return nil
 		}
@@ -120,6 +123,14 @@ func (f *frame) line(b []byte, minLen int) ([]byte, error) {
 	}
 	f.n += len(line)
 	return line, nil
+}
+
+// retrievalLine reports whether line is one that only a retrieval's reply
+// holds (VALUE …, END). The reply to any other request that starts with one
+// is out of step with its request; passed on as one line, it would also
+// leave the client reading the rest of a value that is not there.
+func retrievalLine(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("VALUE ")) || string(line) == "END\r\n"
 }
 
 // isErrorLine reports whether line is ERROR, CLIENT_ERROR … or

@@ -19,6 +19,8 @@ var frameCases = []struct {
 	{name: "number", kind: kindLine, in: "15\r\n", wantLen: 4},
 	{name: "line incomplete", kind: kindLine, in: "STOR", wantLen: -1},
 	{name: "line without cr", kind: kindLine, in: "STORED\n", wantErr: true},
+	{name: "VALUE for a line", kind: kindLine, in: "VALUE k 0 1\r\nx\r\nEND\r\n", wantErr: true},
+	{name: "END for a line", kind: kindLine, in: "END\r\n", wantErr: true},
 	{name: "miss", kind: kindValues, in: "END\r\n", wantLen: 5, wantEnd: true},
 	{name: "hit", kind: kindValues, in: "VALUE k 0 5\r\nhello\r\nEND\r\nSTORED\r\n", wantLen: 25, wantHits: 1, wantEnd: true},
 	{name: "hit with cas", kind: kindValues, in: "VALUE k 1 2 99\r\nhi\r\nEND\r\n", wantLen: 25, wantHits: 1, wantEnd: true},

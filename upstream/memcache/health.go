@@ -84,9 +84,12 @@ func (c *conn) check(now int64) {
 			return
 		}
 		// Still dialling: nothing was sent, so the queue can just go.
-		c.drained = c.drainLocked(c.drained)
+		// Into a slice of its own: c.drained is the run goroutine's,
+		// which drains into it when the dial fails, maybe while these
+		// are being failed here.
+		ops := c.drainLocked(nil)
 		c.mu.Unlock()
-		c.drained = c.failAll(c.drained, reasonTimeout)
+		c.failAll(ops, reasonTimeout)
 		return
 	case c.state == stateReady && c.n == 0 && now-c.lastUse > int64(c.p.cfg.HealthInterval):
 		c.pushProbeLocked(now)

@@ -3,6 +3,7 @@ package memcache
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"os"
@@ -138,6 +139,18 @@ func (r *recorder) Done(reply []byte) {
 		return
 	}
 	r.ch <- bytes.Clone(reply)
+}
+
+// reply waits for r's reply; what names the request if none comes.
+func (r *recorder) reply(what string) []byte {
+	r.t.Helper()
+	select {
+	case got := <-r.ch:
+		return got
+	case <-time.After(10 * time.Second):
+		r.t.Fatalf("no reply to %s", what)
+		return nil
+	}
 }
 
 // call serves req and returns its reply, whether it came synchronously, and
@@ -296,7 +309,13 @@ type fakeServer struct {
 
 func startFake(t testing.TB, handle func(nc net.Conn)) *fakeServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startFakeWith(t, net.ListenConfig{}, handle)
+}
+
+// startFakeWith is startFake listening with lc (to set socket options).
+func startFakeWith(t testing.TB, lc net.ListenConfig, handle func(nc net.Conn)) *fakeServer {
+	t.Helper()
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ func (f *frame) scanMeta(b []byte) error {
 		if line == nil {
 			return err
 		}
+		if retrievalLine(line) {
+			return errBadReply
+		}
 		if bytes.HasPrefix(line, []byte("VA ")) {
 			n, ok := vaLen(line)
 			if !ok {

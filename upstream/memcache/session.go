@@ -117,6 +117,13 @@ func (c *conn) session(nc net.Conn) bool {
 
 // writeLoop sends what Serve queued, everything queued since the last write
 // in one write, until the session ends.
+//
+// Two buffers take turns: Serve encodes into c.out while the writer writes
+// the other one, then the writer swaps them. The buffer being written is
+// the writer's alone until Write returns, and it goes back to c.wbuf
+// whatever Write returned: if a failed write kept it, c.wbuf would still
+// name the buffer that c.out took at the swap, and the next session would
+// write one buffer while Serve encodes into it.
 func (c *conn) writeLoop(nc net.Conn, done <-chan struct{}) error {
 	for {
 		select {
@@ -128,16 +135,18 @@ func (c *conn) writeLoop(nc net.Conn, done <-chan struct{}) error {
 		buf := c.out
 		c.out, c.unsent = c.wbuf[:0], 0
 		c.mu.Unlock()
+		c.wbuf = nil // c.out has it now
+		var err error
 		if len(buf) > 0 {
 			nc.SetWriteDeadline(time.Now().Add(c.p.cfg.Timeout))
-			if _, err := nc.Write(buf); err != nil {
-				return err
-			}
+			_, err = nc.Write(buf)
 		}
-		if cap(buf) > maxKeptBuf {
-			buf = nil
+		if cap(buf) <= maxKeptBuf {
+			c.wbuf = buf[:0]
 		}
-		c.wbuf = buf[:0]
+		if err != nil {
+			return err
+		}
 	}
 }
 
