@@ -78,7 +78,7 @@ func TestPickLongestPrefix(t *testing.T) {
 		{key: "x:1", pool: "default"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			if got := r.Pick([]byte(tc.key)).(*fakePool).name; got != tc.pool {
+			if got := r.Pick([]byte(tc.key)).(*pool).name; got != tc.pool {
 				t.Errorf("got %s want %s", got, tc.pool)
 			}
 		})
@@ -144,7 +144,7 @@ func TestSplitAllFail(t *testing.T) {
 }
 
 // parse parses one text-protocol request.
-func parse(t *testing.T, in string) *memcache.Request {
+func parse(t testing.TB, in string) *memcache.Request {
 	t.Helper()
 	var p memcache.Parser
 	req := &memcache.Request{}
