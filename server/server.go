@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,12 @@ type Handler interface {
 // conf.Config.
 type Config struct {
 	Addr string
+	// Unix is the path of a second listener, a unix socket, for the same
+	// protocols; empty: none. A file already there is replaced (daemon
+	// checks it is a stale socket first); the file is removed when the
+	// server stops. UnixMode is its permission bits (default 0660).
+	Unix     string
+	UnixMode os.FileMode
 	// Loops is the number of event loops; 0: LoopCount's default.
 	Loops           int
 	MaxConns        int
@@ -52,6 +59,9 @@ type Config struct {
 	// ThriftQueue bounds the calls waiting for one (default 4096).
 	ThriftWorkers int
 	ThriftQueue   int
+	// Verbosity, when set, is called on the event loop with the level of
+	// each "verbosity" command (faed sets its log level with it).
+	Verbosity func(level uint32)
 }
 
 func (c *Config) defaults() {
@@ -84,6 +94,9 @@ func (c *Config) defaults() {
 	}
 	if c.ThriftQueue == 0 {
 		c.ThriftQueue = 4096
+	}
+	if c.UnixMode == 0 {
+		c.UnixMode = 0o660
 	}
 }
 
@@ -165,9 +178,13 @@ func (s *Server) Run(ctx context.Context) error {
 		gnet.WithReuseAddr(true),
 	}
 	opts = append(opts, gnet.WithNumEventLoop(LoopCount(s.cfg.Loops, runtime.GOMAXPROCS(0))))
+	addrs := []string{"tcp://" + s.cfg.Addr}
+	if s.cfg.Unix != "" {
+		addrs = append(addrs, "unix://"+s.cfg.Unix)
+	}
 	errc := make(chan error, 1)
 	go func() {
-		err := gnet.Run(s, "tcp://"+s.cfg.Addr, opts...)
+		err := gnet.Rotate(s, addrs, opts...)
 		close(s.stopped)
 		errc <- err
 	}()
@@ -228,9 +245,17 @@ func (s *Server) drain() bool {
 	}
 }
 
-// OnBoot records the engine and logs where the server listens.
+// OnBoot records the engine, gives the unix socket its mode and logs
+// where the server listens.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
+	if s.cfg.Unix != "" {
+		if err := os.Chmod(s.cfg.Unix, s.cfg.UnixMode); err != nil {
+			s.cfg.Logger.Error("listen_unix: cannot set the socket's mode", "path", s.cfg.Unix, "err", err)
+			return gnet.Shutdown
+		}
+		s.cfg.Logger.Info("faed listening", "unix", s.cfg.Unix, "mode", fmt.Sprintf("%04o", s.cfg.UnixMode))
+	}
 	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocols", s.protocols())
 	close(s.booted)
 	return gnet.None

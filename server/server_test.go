@@ -70,6 +70,14 @@ func (h *gateHandler) heldCount() int {
 
 func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error) {
 	t.Helper()
+	s, stop := startServer(t, cfg, h)
+	return s.cfg.Addr, stop
+}
+
+// startServer runs a server for cfg on a free loopback port with two loops
+// until the test ends or stop is called.
+func startServer(t testing.TB, cfg Config, h Handler) (s *Server, stop func() error) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +86,7 @@ func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error)
 	l.Close()
 	cfg.Loops = 2
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(cfg, h)
+	s = New(cfg, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
@@ -96,7 +104,7 @@ func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error)
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return cfg.Addr, stop
+	return s, stop
 }
 
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
