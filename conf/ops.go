@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -40,6 +41,9 @@ func (m *FileMode) UnmarshalYAML(n *yaml.Node) error {
 	*m = FileMode(v)
 	return nil
 }
+
+// Perm is m as file permission bits.
+func (m FileMode) Perm() fs.FileMode { return fs.FileMode(m).Perm() }
 
 // String writes m as YAML takes it.
 func (m FileMode) String() string { return fmt.Sprintf("%04o", uint32(m)) }

@@ -70,17 +70,34 @@ func (r *Router) Pool(name string) upstream.Pool {
 	return nil
 }
 
+// Route names the pool that owns key and the route prefix that chose it
+// ("" when no route matched: the default pool).
+func (r *Router) Route(key []byte) (pool, prefix string) {
+	if rt := r.routeOf(key); rt != nil {
+		return rt.pool.name, rt.prefix
+	}
+	return r.def.name, ""
+}
+
 // Pick returns the pool that owns key. Its Serve honours the pool's mode.
 func (r *Router) Pick(key []byte) upstream.Pool { return r.pick(key) }
 
 func (r *Router) pick(key []byte) *pool {
+	if rt := r.routeOf(key); rt != nil {
+		return rt.pool
+	}
+	return r.def
+}
+
+// routeOf returns the longest route matching key, nil when none does.
+func (r *Router) routeOf(key []byte) *route {
 	for i := range r.routes {
 		// string(key) in a comparison does not allocate.
 		if strings.HasPrefix(string(key), r.routes[i].prefix) {
-			return r.routes[i].pool
+			return &r.routes[i]
 		}
 	}
-	return r.def
+	return nil
 }
 
 // Serve routes req to its pool; see upstream.Pool for the contract. Keyless

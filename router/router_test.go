@@ -172,3 +172,20 @@ func TestRouteBase64Key(t *testing.T) {
 		}
 	}
 }
+
+func TestRoute(t *testing.T) {
+	pools := map[string]upstream.Pool{"default": &fakePool{}, "u": &fakePool{}, "uv": &fakePool{}}
+	r, err := New(pools, "default", []Route{{Prefix: "u:", Pool: "u"}, {Prefix: "u:vip:", Pool: "uv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ key, pool, prefix string }{
+		{key: "u:1", pool: "u", prefix: "u:"},
+		{key: "u:vip:1", pool: "uv", prefix: "u:vip:"},
+		{key: "x", pool: "default", prefix: ""},
+	} {
+		if p, pre := r.Route([]byte(tc.key)); p != tc.pool || pre != tc.prefix {
+			t.Errorf("Route(%q) = %q, %q; want %q, %q", tc.key, p, pre, tc.pool, tc.prefix)
+		}
+	}
+}

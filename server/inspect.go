@@ -52,3 +52,14 @@ func (s *Server) Barrier(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Serving reports whether the server accepts and serves clients: it has
+// booted and is not draining.
+func (s *Server) Serving() bool {
+	select {
+	case <-s.booted:
+		return !s.draining.Load()
+	default:
+		return false
+	}
+}
