@@ -162,4 +162,3 @@ func TestAdminPage(t *testing.T) {
 		}
 	}
 }
-
