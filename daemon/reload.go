@@ -10,11 +10,13 @@ import (
 
 	"github.com/fae-sidecar/fae/admin"
 	"github.com/fae-sidecar/fae/conf"
+	"github.com/fae-sidecar/fae/server"
 )
 
 // Reload reads the configuration again (Options.Load) and puts it in
-// force: routes, pools, servers, L1, the admin token and log_level change
-// without dropping a client connection; the fields only a restart changes
+// force: routes, pools, servers, L1, the connection limits (max_conns,
+// max_inflight, max_inbound, max_outbound, idle_timeout), the admin token
+// and log_level change without dropping a client connection; the fields only a restart changes
 // must be as in force. A configuration that does not load, validate or
 // build is refused with the reason (logged once, and returned), and the
 // one in force stays. Safe for concurrent use; reloads run one at a time.
@@ -58,6 +60,7 @@ func (d *daemon) reload() (*admin.Reloaded, error) {
 		d.log.Warn(w)
 	}
 	d.install(gen)
+	d.srv.SetLimits(limits(cfg))
 	if d.adm != nil {
 		d.adm.SetToken(cfg.AdminToken)
 	}
@@ -75,8 +78,8 @@ func (d *daemon) reload() (*admin.Reloaded, error) {
 }
 
 // restartOnly refuses a configuration that changes what only a restart
-// changes: listeners, loops, the limits the server and parser were built
-// with, the servants and their files. Each change is one error,
+// changes: listeners, loops, the parser's limits (max_key_len,
+// max_item_size), the servants and their files. Each change is one error,
 // "field: …".
 func restartOnly(cur, next *conf.Config) error {
 	var errs []error
@@ -92,13 +95,8 @@ func restartOnly(cur, next *conf.Config) error {
 	check("admin_allow_remote", cur.AdminAllowRemote, next.AdminAllowRemote)
 	check("log_format", cur.LogFormat, next.LogFormat)
 	check("loops", cur.Loops, next.Loops)
-	check("max_conns", cur.MaxConns, next.MaxConns)
 	check("max_key_len", cur.MaxKeyLen, next.MaxKeyLen)
 	check("max_item_size", cur.MaxItemSize, next.MaxItemSize)
-	check("max_inflight", cur.MaxInflight, next.MaxInflight)
-	check("max_inbound", cur.MaxInbound, next.MaxInbound)
-	check("max_outbound", cur.MaxOutbound, next.MaxOutbound)
-	check("idle_timeout", cur.IdleTimeout.D(), next.IdleTimeout.D())
 	check("shutdown_timeout", cur.ShutdownTimeout.D(), next.ShutdownTimeout.D())
 	check("data_dir", cur.DataDir, next.DataDir)
 	check("max_thrift_frame", cur.MaxThriftFrame, next.MaxThriftFrame)
@@ -106,6 +104,12 @@ func restartOnly(cur, next *conf.Config) error {
 	check("lcache", cur.LCache, next.LCache)
 	check("dlog", cur.DLog, next.DLog)
 	return errors.Join(errs...)
+}
+
+// limits are the server's limits a reload changes.
+func limits(cfg *conf.Config) server.Limits {
+	return server.Limits{MaxConns: cfg.MaxConns, MaxInflight: cfg.MaxInflight, MaxInbound: int(cfg.MaxInbound),
+		MaxOutbound: int(cfg.MaxOutbound), IdleTimeout: cfg.IdleTimeout.D()}
 }
 
 // show writes a field's value for an error: strings quoted, structs as Go

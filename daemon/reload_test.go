@@ -293,3 +293,21 @@ func TestStatsAndRing(t *testing.T) {
 		t.Errorf("server %v", snap.Server)
 	}
 }
+
+// A reload changes the connection limits for the next connection; the
+// connections open stay.
+func TestReloadLimits(t *testing.T) {
+	f := startFaed(t, "")
+	a := dial(t, f.addr)
+	f.setNext("max_conns: 1\nidle_timeout: 1h\n")
+	if status := f.api("POST", "/reload", "", nil); status != 200 {
+		t.Fatalf("reload: %d", status)
+	}
+	b := dial(t, f.addr)
+	if got, _ := b.read(false); got != "ERROR Too many open connections\r\n" {
+		t.Errorf("a second connection over max_conns 1: %q", got)
+	}
+	if got, err := a.do("set k 0 0 1\r\nx\r\n"); err != nil || got != "STORED\r\n" {
+		t.Errorf("the connection open before: %q %v", got, err)
+	}
+}

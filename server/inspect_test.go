@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,5 +133,40 @@ func TestVerbosityHook(t *testing.T) {
 	}
 	if s := readN(t, r, 4); s != "OK\r\n" || got.Load() != 2 {
 		t.Errorf("verbosity 2: %q, hook saw %d", s, got.Load())
+	}
+}
+
+// SetLimits changes max_conns for the next connection and what "stats
+// settings" says; open connections stay.
+func TestSetLimits(t *testing.T) {
+	s, _ := startServer(t, Config{}, &gateHandler{})
+	a, ra := dial(t, s.cfg.Addr)
+	s.SetLimits(Limits{MaxConns: 1, IdleTimeout: 30 * time.Second})
+	b, rb := dial(t, s.cfg.Addr)
+	if got := readN(t, rb, len("ERROR Too many open connections\r\n")); got != "ERROR Too many open connections\r\n" {
+		t.Errorf("a second connection over max_conns 1: %q", got)
+	}
+	b.Close()
+	if _, err := a.Write([]byte("stats settings\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var settings string
+	for !strings.HasSuffix(settings, "END\r\n") {
+		line, err := ra.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings += line
+	}
+	if !strings.Contains(settings, "STAT maxconns 1\r\n") || !strings.Contains(settings, "STAT idle_timeout 30\r\n") {
+		t.Errorf("stats settings after SetLimits:\n%s", settings)
+	}
+	s.SetLimits(Limits{}) // the defaults again
+	c, rc := dial(t, s.cfg.Addr)
+	if _, err := c.Write([]byte("get a\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, rc, len(value("a"))); got != value("a") {
+		t.Errorf("after the limit was raised: %q", got)
 	}
 }

@@ -129,6 +129,7 @@ type Server struct {
 	conns map[*conn]struct{}
 
 	stats counters
+	lim   atomic.Pointer[Limits] // see SetLimits
 }
 
 // counters are the server's own memcached stats.
@@ -143,7 +144,7 @@ type counters struct {
 // New returns a server for cfg that hands requests to h.
 func New(cfg Config, h Handler) *Server {
 	cfg.defaults()
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		h:       h,
 		parser:  memcache.Parser{MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: cfg.MaxItemSize},
@@ -153,6 +154,9 @@ func New(cfg Config, h Handler) *Server {
 		stopped: make(chan struct{}),
 		ctx:     context.Background(),
 	}
+	s.SetLimits(Limits{MaxConns: cfg.MaxConns, MaxInflight: cfg.MaxInflight, MaxInbound: cfg.MaxInbound,
+		MaxOutbound: cfg.MaxOutbound, IdleTimeout: cfg.IdleTimeout})
+	return s
 }
 
 // Run serves until ctx is done, then shuts down gracefully: it refuses new
@@ -269,7 +273,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
-	if s.stats.currConns.Add(1) > int64(s.cfg.MaxConns) {
+	if s.stats.currConns.Add(1) > int64(s.limits().MaxConns) {
 		s.stats.currConns.Add(-1)
 		s.stats.rejectedConns.Add(1)
 		// memcached's words when it is over its connection limit.
@@ -322,7 +326,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 // outbound buffer, whose writes gnet reports to no callback.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
-	idle := s.cfg.IdleTimeout.Nanoseconds()
+	idle := s.limits().IdleTimeout.Nanoseconds()
 	var held, stale []*conn
 	s.mu.Lock()
 	for cn := range s.conns {
