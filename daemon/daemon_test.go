@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ type faed struct {
 	addr  string // client address
 	admin string // admin base URL
 	next  atomic.Pointer[string]
-	log   *syncBuffer
+	log   *testproc.SyncBuffer
 }
 
 // startFaed runs faed with the configuration yaml (whose listen and admin
@@ -36,7 +35,7 @@ type faed struct {
 // setNext.
 func startFaed(t *testing.T, yaml string) *faed {
 	t.Helper()
-	f := &faed{t: t, addr: testproc.FreePort(t), log: new(syncBuffer)}
+	f := &faed{t: t, addr: testproc.FreePort(t), log: new(testproc.SyncBuffer)}
 	adminAddr := testproc.FreePort(t)
 	f.admin = "http://" + adminAddr
 	head := fmt.Sprintf("listen: %s\nadmin: %s\nadmin_token: %s\nloops: 2\n", f.addr, adminAddr, testToken)
@@ -140,22 +139,4 @@ func (c *client) read(retrieval bool) (string, error) {
 			return b.String(), nil
 		}
 	}
-}
-
-// syncBuffer is a strings.Builder safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -311,3 +311,24 @@ func TestReloadLimits(t *testing.T) {
 		t.Errorf("the connection open before: %q %v", got, err)
 	}
 }
+
+// memcached's "verbosity" sets the log level: 2 debug, 1 info, 0 the
+// configured log_level again; the admin API reads it.
+func TestVerbositySetsLogLevel(t *testing.T) {
+	f := startFaed(t, "log_level: warn\n")
+	c := dial(t, f.addr)
+	for _, tc := range []struct{ cmd, want string }{
+		{cmd: "verbosity 2\r\n", want: "debug"},
+		{cmd: "verbosity 1\r\n", want: "info"},
+		{cmd: "verbosity 0\r\n", want: "warn"},
+	} {
+		if got, err := c.do(tc.cmd); err != nil || got != "OK\r\n" {
+			t.Fatalf("%q: %q %v", tc.cmd, got, err)
+		}
+		var lv struct{ Level string }
+		f.api("GET", "/log/level", "", &lv)
+		if lv.Level != tc.want {
+			t.Errorf("after %q the level is %q, want %q", tc.cmd, lv.Level, tc.want)
+		}
+	}
+}
