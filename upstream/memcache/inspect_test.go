@@ -3,6 +3,8 @@ package memcache
 import (
 	"context"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +65,18 @@ func TestPendingAndLatency(t *testing.T) {
 	for _, tr := range []Transport{TransportGoroutine, TransportLoop} {
 		t.Run(string(tr), func(t *testing.T) {
 			live := startMemcached(t)
-			fake := startFake(t, hang)
+			// The hung server answers nothing until gone, then closes every
+			// connection it has or will accept: one still being dialled
+			// when the test says "gone" fails too.
+			gone := make(chan struct{})
+			var once sync.Once
+			shut := func() { once.Do(func() { close(gone) }) }
+			fake := startFake(t, func(nc net.Conn) {
+				go hang(nc)
+				<-gone
+				nc.Close()
+			})
+			t.Cleanup(shut) // before the fake server's own cleanup waits for it
 			p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.addr()}}, Transport: tr, Timeout: 30 * time.Second})
 			faed := loopFront(t, p, 2)
 			c, slow := dialFront(t, faed), dialFront(t, faed)
@@ -86,7 +99,7 @@ func TestPendingAndLatency(t *testing.T) {
 				n, err := p.Pending(ctx)
 				return err == nil && n == len(hungKeys)
 			})
-			fake.closeConns() // the hung server goes: its requests fail
+			shut() // the hung server goes: its requests fail
 			for range hungKeys {
 				if got := slow.reply(get("x")); !isServerError(got) {
 					t.Errorf("hung get: %q", got)
