@@ -5,8 +5,14 @@ FUZZTIME ?= 10s
 # Debian packages the tests run for real (memcached, PHP and Python clients,
 # memccapable from libmemcached-tools, nutcracker, the Thrift Python library
 # under the generated client/python/fae, pymongo's bson for the mg_* calls of
-# client/python/test_mongo.py).
-DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker python3-thrift python3-bson
+# client/python/test_mongo.py, promtool from prometheus for the metrics'
+# check, chromium for the admin page's test).
+DEBS     := memcached php-cli php-memcached php-memcache python3-pymemcache libmemcached-tools nutcracker python3-thrift python3-bson prometheus chromium
+
+# What make build stamps into faed (faed -version).
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all deps build test fuzz thrift
 
@@ -28,9 +34,12 @@ deps:
 	$$sudo apt-get update && \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
 
+# build puts the binaries in bin/: faed (stamped with VERSION and COMMIT)
+# and fae-bench.
 build:
 	$(GO) build ./...
-	$(GO) build -o bin/faed ./cmd/faed
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/faed ./cmd/faed
+	$(GO) build -o bin/fae-bench ./cmd/fae-bench
 
 # The race detector makes sync.Pool drop items, so the allocation tests skip
 # their counts under -race: test runs them again without it.

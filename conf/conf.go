@@ -45,12 +45,33 @@ const DefaultPool = "default"
 type Config struct {
 	// Listen is the client address (memcached text protocol). Default 127.0.0.1:11211.
 	Listen string `yaml:"listen"`
-	// Admin is the HTTP admin address; empty disables it. It must be a
-	// loopback address unless AdminAllowRemote is set: it serves pprof,
-	// which exposes the process.
+	// ListenUnix is the path of an extra listener, a unix socket, for the
+	// same protocols (memcached's -s); empty (the default): none. A stale
+	// socket file there is replaced at start; the file is removed on a
+	// clean shutdown.
+	ListenUnix string `yaml:"listen_unix"`
+	// ListenUnixMode is the socket file's permissions, in octal. Default
+	// "0660": the owner and its group (e.g. the PHP workers') connect.
+	ListenUnixMode FileMode `yaml:"listen_unix_mode"`
+	// Admin is the HTTP admin address (e.g. 127.0.0.1:11219); empty (the
+	// default) disables it. It must be a loopback address unless
+	// AdminAllowRemote is set, and then AdminToken is required: it serves
+	// pprof and changes the running sidecar.
 	Admin string `yaml:"admin"`
 	// AdminAllowRemote lets Admin listen on an address other hosts reach.
 	AdminAllowRemote bool `yaml:"admin_allow_remote"`
+	// AdminToken is the bearer token of the admin API: every POST needs
+	// it, and every request when Admin is not a loopback address. At least
+	// 16 characters. Empty: POSTs are refused.
+	AdminToken string `yaml:"admin_token"`
+	// AdminTokenFile, an absolute path, holds the token instead (its first
+	// line), so the configuration can be world-readable.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// LogFormat is "text" (the default) or "json".
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is "debug", "info" (the default), "warn" or "error". It can
+	// change at run time: reload, the admin API, memcached's "verbosity".
+	LogLevel string `yaml:"log_level"`
 	// Loops is the number of event loops; 0 means one per two CPUs (at least one).
 	Loops int `yaml:"loops"`
 	// MaxConns caps client connections; more are refused with memcached's
@@ -212,6 +233,7 @@ func (c *Config) Defaults() {
 	}
 	c.servantDefaults()
 	c.Peers.defaults()
+	c.opsDefaults()
 	if c.Pools == nil {
 		c.Pools = map[string]*Pool{}
 	}
@@ -316,14 +338,7 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port (e.g. 127.0.0.1:11211)", c.Listen)
 	}
-	if c.Admin != "" {
-		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
-			bad("admin", "%q is not host:port (e.g. 127.0.0.1:11299)", c.Admin)
-		} else if !IsLoopback(c.Admin) && !c.AdminAllowRemote {
-			bad("admin", "%q is not a loopback address and the admin listener serves pprof, which exposes "+
-				"the process: use 127.0.0.1:PORT, or set admin_allow_remote: true", c.Admin)
-		}
-	}
+	c.validateOps(bad)
 	if c.Loops < 0 {
 		bad("loops", "must be 0 (one per two CPUs) or more")
 	}
@@ -495,27 +510,85 @@ func ParseServer(s string) (Server, error) {
 	return srv, nil
 }
 
-// Parse decodes YAML, rejecting unknown fields, applies defaults and validates.
+// Parse decodes YAML, rejecting unknown fields, applies defaults, reads
+// admin_token_file and validates. Its error is an [*Error].
 func Parse(data []byte) (*Config, error) {
+	c, err := parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parse(data []byte) (*Config, *Error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// An empty document decodes to io.EOF: it means "all defaults".
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, &Error{Problems: []error{err}}
 	}
 	c.Defaults()
+	var errs []error
+	if err := c.readTokenFile(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		errs = append(errs, Problems(err)...)
+	}
+	if len(errs) > 0 {
+		return nil, &Error{Problems: errs}
 	}
 	return &c, nil
 }
 
-// Load reads and parses the file at path.
+// Load reads and parses the file at path. Its error is an [*Error] naming
+// the file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, &Error{File: path, Problems: []error{err}}
 	}
-	return Parse(data)
+	c, perr := parse(data)
+	if perr != nil {
+		perr.File = path
+		return nil, perr
+	}
+	return c, nil
+}
+
+// Error is a configuration refused: the file (empty for [Parse]) and each
+// problem, "field.path: what is wrong" (or the YAML decoder's error, which
+// names the line).
+type Error struct {
+	File     string
+	Problems []error
+}
+
+func (e *Error) Error() string {
+	head := "config"
+	if e.File != "" {
+		head += " " + e.File
+	}
+	if len(e.Problems) == 1 {
+		return head + ": " + e.Problems[0].Error()
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString(":")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() []error { return e.Problems }
+
+// Problems splits an error of Validate (an errors.Join) into its problems.
+func Problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -84,6 +84,15 @@ func TestInvalid(t *testing.T) {
 		"cluster_bad_replicas.yaml":      "pools.shared.replicas",
 		"cluster_with_servers.yaml":      "pools.shared:",
 		"replicas_not_cluster.yaml":      "pools.default.replicas",
+		"admin_remote_no_token.yaml":     "admin_token:",
+		"admin_token_short.yaml":         "admin_token:",
+		"admin_token_and_file.yaml":      "admin_token_file:",
+		"admin_token_file_missing.yaml":  "admin_token_file:",
+		"unix_relative.yaml":             "listen_unix:",
+		"unix_mode_not_octal.yaml":       "0669",
+		"unix_mode_too_big.yaml":         "01777",
+		"bad_log_format.yaml":            "log_format:",
+		"bad_log_level.yaml":             "log_level:",
 	}
 	refused(t, "testdata/invalid", want)
 }
@@ -114,6 +123,7 @@ func TestAdminLoopback(t *testing.T) {
 	for _, tc := range []struct {
 		name, admin string
 		allowRemote bool
+		token       string
 		ok          bool
 	}{
 		{name: "ipv4 loopback", admin: "127.0.0.1:11299", ok: true},
@@ -124,10 +134,14 @@ func TestAdminLoopback(t *testing.T) {
 		{name: "empty host", admin: ":11299"},
 		{name: "lan address", admin: "10.0.0.5:11299"},
 		{name: "host name", admin: "admin.example:11299"},
-		{name: "lan address allowed", admin: "10.0.0.5:11299", allowRemote: true, ok: true},
+		{name: "lan address allowed, no token", admin: "10.0.0.5:11299", allowRemote: true},
+		{name: "lan address allowed", admin: "10.0.0.5:11299", allowRemote: true, token: "0123456789abcdef", ok: true},
+		{name: "loopback with a token", admin: "127.0.0.1:11299", token: "0123456789abcdef", ok: true},
+		{name: "token too short", admin: "127.0.0.1:11299", token: "secret"},
+		{name: "token with a space", admin: "127.0.0.1:11299", token: "0123456789 abcdef"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &Config{Admin: tc.admin, AdminAllowRemote: tc.allowRemote}
+			c := &Config{Admin: tc.admin, AdminAllowRemote: tc.allowRemote, AdminToken: tc.token}
 			c.Defaults()
 			err := c.Validate()
 			if (err == nil) != tc.ok {

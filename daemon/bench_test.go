@@ -13,6 +13,7 @@ import (
 
 	apache "github.com/apache/thrift/lib/go/thrift"
 
+	"github.com/fae-sidecar/fae/admin"
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/thrift/fae"
@@ -104,7 +105,9 @@ func runFaed(b *testing.B, cfg *conf.Config) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, "1.6.18", slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- Run(ctx, cfg, Options{Build: admin.Build{Protocol: "1.6.18"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
 	b.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

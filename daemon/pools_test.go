@@ -15,8 +15,8 @@ func TestClusterPoolNotServedYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = buildRouter(cfg)
+	_, _, err = build(cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "pools.shared: pool kind cluster: not served yet") {
-		t.Fatalf("buildRouter: %v", err)
+		t.Fatalf("build: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/conf"
-	"github.com/fae-sidecar/fae/router"
 	"github.com/fae-sidecar/fae/servant"
 	"github.com/fae-sidecar/fae/servant/dlog"
 	"github.com/fae-sidecar/fae/servant/idgen"
@@ -29,8 +28,9 @@ type servants struct {
 	mongo map[string]*mongo.Pool
 }
 
-// buildServants starts the servants of cfg; mc_* calls go through rt.
-func buildServants(cfg *conf.Config, rt *router.Router, version string, log *slog.Logger) (*servants, error) {
+// buildServants starts the servants of cfg; mc_* calls go through cache
+// (the router in force).
+func buildServants(cfg *conf.Config, cache servant.Cache, version string, log *slog.Logger) (*servants, error) {
 	ids, err := idgen.New(cfg.IDGen.WorkerID, nil, idWait)
 	if err != nil {
 		return nil, fmt.Errorf("idgen: %w", err)
@@ -60,7 +60,7 @@ func buildServants(cfg *conf.Config, rt *router.Router, version string, log *slo
 	return &servants{
 		fun: servant.New(servant.Parts{
 			Version: version, IDs: ids, LCache: lcache.New(int64(cfg.LCache.MaxBytes)),
-			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: rt, Mongo: mg,
+			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: cache, Mongo: mg,
 			MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: int(cfg.MaxItemSize),
 		}),
 		logs: logs, kv: kv, mongo: mg,

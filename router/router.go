@@ -15,38 +15,39 @@ type Route struct {
 	Pool   string
 }
 
-// Router maps keys to pools. It is immutable after New and safe for
-// concurrent use.
+// Router maps keys to pools. Its routes are immutable after New; each
+// pool's mode can change (SetMode). It is safe for concurrent use.
 type Router struct {
 	routes []route // longest prefix first
-	def    upstream.Pool
-	pools  []upstream.Pool
-	byName map[string]upstream.Pool
+	def    *pool
+	pools  []*pool // by name
+	byName map[string]*pool
 	split  splitPool
 }
 
 type route struct {
 	prefix string
-	pool   upstream.Pool
+	pool   *pool
 }
 
 // New builds a router over pools; def names the pool for unmatched keys.
 func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, error) {
-	r := &Router{def: pools[def], byName: make(map[string]upstream.Pool, len(pools))}
-	if r.def == nil {
-		return nil, fmt.Errorf("router: default pool %q is not configured", def)
-	}
+	r := &Router{byName: make(map[string]*pool, len(pools))}
 	names := make([]string, 0, len(pools))
 	for n := range pools {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		r.pools = append(r.pools, pools[n])
-		r.byName[n] = pools[n]
+		p := &pool{Pool: pools[n], name: n}
+		r.pools = append(r.pools, p)
+		r.byName[n] = p
+	}
+	if r.def = r.byName[def]; r.def == nil {
+		return nil, fmt.Errorf("router: default pool %q is not configured", def)
 	}
 	for _, rt := range routes {
-		p := pools[rt.Pool]
+		p := r.byName[rt.Pool]
 		if p == nil {
 			return nil, fmt.Errorf("router: route %q names unknown pool %q", rt.Prefix, rt.Pool)
 		}
@@ -60,18 +61,43 @@ func New(pools map[string]upstream.Pool, def string, routes []Route) (*Router, e
 	return r, nil
 }
 
-// Pool returns the pool named name, nil when there is none.
-func (r *Router) Pool(name string) upstream.Pool { return r.byName[name] }
+// Pool returns the pool named name, nil when there is none. Its Serve
+// honours the pool's mode.
+func (r *Router) Pool(name string) upstream.Pool {
+	if p := r.byName[name]; p != nil {
+		return p
+	}
+	return nil
+}
 
-// Pick returns the pool that owns key.
-func (r *Router) Pick(key []byte) upstream.Pool {
+// Route names the pool that owns key and the route prefix that chose it
+// ("" when no route matched: the default pool).
+func (r *Router) Route(key []byte) (pool, prefix string) {
+	if rt := r.routeOf(key); rt != nil {
+		return rt.pool.name, rt.prefix
+	}
+	return r.def.name, ""
+}
+
+// Pick returns the pool that owns key. Its Serve honours the pool's mode.
+func (r *Router) Pick(key []byte) upstream.Pool { return r.pick(key) }
+
+func (r *Router) pick(key []byte) *pool {
+	if rt := r.routeOf(key); rt != nil {
+		return rt.pool
+	}
+	return r.def
+}
+
+// routeOf returns the longest route matching key, nil when none does.
+func (r *Router) routeOf(key []byte) *route {
 	for i := range r.routes {
 		// string(key) in a comparison does not allocate.
 		if strings.HasPrefix(string(key), r.routes[i].prefix) {
-			return r.routes[i].pool
+			return &r.routes[i]
 		}
 	}
-	return r.def
+	return nil
 }
 
 // Serve routes req to its pool; see upstream.Pool for the contract. Keyless
@@ -87,12 +113,12 @@ func (r *Router) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 	}
 	var buf [memcache.MaxMetaKey]byte
 	key, _ := req.ItemKey(buf[:])
-	p := r.Pick(key)
+	p := r.pick(key)
 	if len(req.Keys) == 1 {
 		return p.Serve(req, out, w)
 	}
 	for _, k := range req.Keys[1:] {
-		if r.Pick(k) != p {
+		if r.pick(k) != p {
 			return r.split.serve(req, out, w)
 		}
 	}

@@ -78,7 +78,7 @@ func TestPickLongestPrefix(t *testing.T) {
 		{key: "x:1", pool: "default"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			if got := r.Pick([]byte(tc.key)).(*fakePool).name; got != tc.pool {
+			if got := r.Pick([]byte(tc.key)).(*pool).name; got != tc.pool {
 				t.Errorf("got %s want %s", got, tc.pool)
 			}
 		})
@@ -144,7 +144,7 @@ func TestSplitAllFail(t *testing.T) {
 }
 
 // parse parses one text-protocol request.
-func parse(t *testing.T, in string) *memcache.Request {
+func parse(t testing.TB, in string) *memcache.Request {
 	t.Helper()
 	var p memcache.Parser
 	req := &memcache.Request{}
@@ -169,6 +169,23 @@ func TestRouteBase64Key(t *testing.T) {
 	} {
 		if out, _ := r.Serve(parse(t, tc.in), nil, nil); string(out) != tc.pool+"\r\n" {
 			t.Errorf("%q went to %q, want %s", tc.in, out, tc.pool)
+		}
+	}
+}
+
+func TestRoute(t *testing.T) {
+	pools := map[string]upstream.Pool{"default": &fakePool{}, "u": &fakePool{}, "uv": &fakePool{}}
+	r, err := New(pools, "default", []Route{{Prefix: "u:", Pool: "u"}, {Prefix: "u:vip:", Pool: "uv"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ key, pool, prefix string }{
+		{key: "u:1", pool: "u", prefix: "u:"},
+		{key: "u:vip:1", pool: "uv", prefix: "u:vip:"},
+		{key: "x", pool: "default", prefix: ""},
+	} {
+		if p, pre := r.Route([]byte(tc.key)); p != tc.pool || pre != tc.prefix {
+			t.Errorf("Route(%q) = %q, %q; want %q, %q", tc.key, p, pre, tc.pool, tc.prefix)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func (cn *conn) serve() gnet.Action {
 	if arrived > 0 {
 		s.stats.bytesRead.Add(uint64(arrived))
 	}
-	cn.held.Store(held && len(cn.pending) < s.cfg.MaxInflight)
+	cn.held.Store(held && len(cn.pending) < s.limits().MaxInflight)
 
 	if len(out) > 0 {
 		_, _ = c.Write(out)
@@ -93,7 +93,7 @@ func (cn *conn) serve() gnet.Action {
 	if cn.closing && len(cn.pending) == 0 {
 		return gnet.Close
 	}
-	if held && cn.seen > s.cfg.MaxInbound {
+	if held && cn.seen > s.limits().MaxInbound {
 		// The client keeps sending while we hold it back: drop it rather
 		// than buffer without bound.
 		_, _ = c.Write([]byte("SERVER_ERROR out of memory reading request\r\n"))
@@ -153,7 +153,7 @@ func (cn *conn) gate(outLen, avail int) (swallowed int, next, held bool) {
 		}
 		cn.fence = false
 	}
-	if len(cn.pending) >= cn.s.cfg.MaxInflight || cn.c.OutboundBuffered()+outLen > cn.s.cfg.MaxOutbound {
+	if lim := cn.s.limits(); len(cn.pending) >= lim.MaxInflight || cn.c.OutboundBuffered()+outLen > lim.MaxOutbound {
 		return 0, false, true
 	}
 	return 0, true, false

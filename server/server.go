@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,12 @@ type Handler interface {
 // conf.Config.
 type Config struct {
 	Addr string
+	// Unix is the path of a second listener, a unix socket, for the same
+	// protocols; empty: none. A file already there is replaced (daemon
+	// checks it is a stale socket first); the file is removed when the
+	// server stops. UnixMode is its permission bits (default 0660).
+	Unix     string
+	UnixMode os.FileMode
 	// Loops is the number of event loops; 0: LoopCount's default.
 	Loops           int
 	MaxConns        int
@@ -59,6 +66,9 @@ type Config struct {
 	// (memcached's "stats items" and "stats slabs" have their own); called
 	// on the event loop, they must not block.
 	SubStats map[string]func(add func(name string, value uint64))
+	// Verbosity, when set, is called on the event loop with the level of
+	// each "verbosity" command (faed sets its log level with it).
+	Verbosity func(level uint32)
 }
 
 func (c *Config) defaults() {
@@ -95,6 +105,9 @@ func (c *Config) defaults() {
 	if c.ThriftQueue == 0 {
 		c.ThriftQueue = 4096
 	}
+	if c.UnixMode == 0 {
+		c.UnixMode = 0o660
+	}
 }
 
 // Server is one listening faed front end. Create it with New and start it
@@ -127,6 +140,7 @@ type Server struct {
 	conns map[*conn]struct{}
 
 	stats counters
+	lim   atomic.Pointer[Limits] // see SetLimits
 }
 
 // counters are the server's own memcached stats.
@@ -141,7 +155,7 @@ type counters struct {
 // New returns a server for cfg that hands requests to h.
 func New(cfg Config, h Handler) *Server {
 	cfg.defaults()
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		h:       h,
 		parser:  memcache.Parser{MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: cfg.MaxItemSize},
@@ -151,6 +165,9 @@ func New(cfg Config, h Handler) *Server {
 		stopped: make(chan struct{}),
 		ctx:     context.Background(),
 	}
+	s.SetLimits(Limits{MaxConns: cfg.MaxConns, MaxInflight: cfg.MaxInflight, MaxInbound: cfg.MaxInbound,
+		MaxOutbound: cfg.MaxOutbound, IdleTimeout: cfg.IdleTimeout})
+	return s
 }
 
 // Run serves until ctx is done, then shuts down gracefully: it refuses new
@@ -176,9 +193,13 @@ func (s *Server) Run(ctx context.Context) error {
 		gnet.WithReuseAddr(true),
 	}
 	opts = append(opts, gnet.WithNumEventLoop(LoopCount(s.cfg.Loops, runtime.GOMAXPROCS(0))))
+	addrs := []string{"tcp://" + s.cfg.Addr}
+	if s.cfg.Unix != "" {
+		addrs = append(addrs, "unix://"+s.cfg.Unix)
+	}
 	errc := make(chan error, 1)
 	go func() {
-		err := gnet.Run(s, "tcp://"+s.cfg.Addr, opts...)
+		err := gnet.Rotate(s, addrs, opts...)
 		close(s.stopped)
 		errc <- err
 	}()
@@ -239,9 +260,17 @@ func (s *Server) drain() bool {
 	}
 }
 
-// OnBoot records the engine and logs where the server listens.
+// OnBoot records the engine, gives the unix socket its mode and logs
+// where the server listens.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
+	if s.cfg.Unix != "" {
+		if err := os.Chmod(s.cfg.Unix, s.cfg.UnixMode); err != nil {
+			s.cfg.Logger.Error("listen_unix: cannot set the socket's mode", "path", s.cfg.Unix, "err", err)
+			return gnet.Shutdown
+		}
+		s.cfg.Logger.Info("faed listening", "unix", s.cfg.Unix, "mode", fmt.Sprintf("%04o", s.cfg.UnixMode))
+	}
 	s.cfg.Logger.Info("faed listening", "addr", s.cfg.Addr, "protocols", s.protocols())
 	close(s.booted)
 	return gnet.None
@@ -255,7 +284,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return nil, gnet.Close
 	}
-	if s.stats.currConns.Add(1) > int64(s.cfg.MaxConns) {
+	if s.stats.currConns.Add(1) > int64(s.limits().MaxConns) {
 		s.stats.currConns.Add(-1)
 		s.stats.rejectedConns.Add(1)
 		// memcached's words when it is over its connection limit.
@@ -309,7 +338,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 // outbound buffer, whose writes gnet reports to no callback.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
-	idle := s.cfg.IdleTimeout.Nanoseconds()
+	idle := s.limits().IdleTimeout.Nanoseconds()
 	var held, stale []*conn
 	s.mu.Lock()
 	for cn := range s.conns {

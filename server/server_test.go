@@ -74,8 +74,9 @@ func start(t testing.TB, cfg Config, h Handler) (addr string, stop func() error)
 	return s.cfg.Addr, stop
 }
 
-// startServer is start for a test that looks at the server's state.
-func startServer(t testing.TB, cfg Config, h Handler) (_ *Server, stop func() error) {
+// startServer runs a server for cfg on a free loopback port with two loops
+// until the test ends or stop is called.
+func startServer(t testing.TB, cfg Config, h Handler) (s *Server, stop func() error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +86,7 @@ func startServer(t testing.TB, cfg Config, h Handler) (_ *Server, stop func() er
 	l.Close()
 	cfg.Loops = 2
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(cfg, h)
+	s = New(cfg, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()

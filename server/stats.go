@@ -18,10 +18,10 @@ func (s *Server) appendStats(out []byte, args [][]byte) []byte {
 		case "reset":
 			return append(out, "RESET\r\n"...)
 		case "settings":
-			out = memcache.AppendStatUint(out, "maxconns", uint64(s.cfg.MaxConns))
+			out = memcache.AppendStatUint(out, "maxconns", uint64(s.limits().MaxConns))
 			out = memcache.AppendStatUint(out, "item_size_max", uint64(s.cfg.MaxItemSize))
 			out = memcache.AppendStatUint(out, "num_threads", uint64(runtime.GOMAXPROCS(0)))
-			out = memcache.AppendStatUint(out, "idle_timeout", uint64(s.cfg.IdleTimeout/time.Second))
+			out = memcache.AppendStatUint(out, "idle_timeout", uint64(s.limits().IdleTimeout/time.Second))
 			return append(out, memcache.ReplyEnd...)
 		case "items", "slabs", "sizes", "conns":
 			return append(out, memcache.ReplyEnd...)
@@ -54,7 +54,7 @@ func (s *Server) appendStats(out []byte, args [][]byte) []byte {
 	out = memcache.AppendStatUint(out, "pointer_size", strconv.IntSize)
 	out = memcache.AppendStat(out, "rusage_user", appendTimeval(nil, ru.Utime))
 	out = memcache.AppendStat(out, "rusage_system", appendTimeval(nil, ru.Stime))
-	out = memcache.AppendStatUint(out, "max_connections", uint64(s.cfg.MaxConns))
+	out = memcache.AppendStatUint(out, "max_connections", uint64(s.limits().MaxConns))
 	out = memcache.AppendStatUint(out, "curr_connections", uint64(s.stats.currConns.Load()))
 	out = memcache.AppendStatUint(out, "total_connections", s.stats.totalConns.Load())
 	out = memcache.AppendStatUint(out, "rejected_connections", s.stats.rejectedConns.Load())

@@ -54,6 +54,9 @@ func (tf *textFront) dispatch(cn *conn, out []byte) []byte {
 	case memcache.CmdVersion:
 		return cn.reply(out, append(append(cn.scratch(), "VERSION "...), cn.s.cfg.Version+"\r\n"...))
 	case memcache.CmdVerbosity:
+		if v := cn.s.cfg.Verbosity; v != nil {
+			v(req.Level)
+		}
 		if req.NoReply {
 			return out
 		}

@@ -247,14 +247,14 @@ func hasArg(args []string, a string) bool {
 type proc struct {
 	argv    []string
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *SyncBuffer
 	exited  chan struct{} // closed when Wait returned
 	waitErr error         // set before exited is closed
 }
 
 func start(t testing.TB, bin string, argv []string) *proc {
 	t.Helper()
-	p := &proc{argv: append([]string{bin}, argv...), out: new(syncBuffer), exited: make(chan struct{})}
+	p := &proc{argv: append([]string{bin}, argv...), out: new(SyncBuffer), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, argv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -317,20 +317,20 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a process's
-// stdout and stderr copiers and the test's reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads: a
+// process's stdout and stderr copiers, or a logger, and the test's reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/fae-sidecar/fae/internal/hist"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
@@ -71,6 +72,8 @@ type conn struct {
 	// Owned by the current session's reader goroutine.
 	br    *bufio.Reader
 	spill []byte
+
+	lat hist.H // round trips of the connection's requests (inspect.go)
 }
 
 func newConn(p *Pool, s *server) *conn {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/internal/hist"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
@@ -54,6 +55,8 @@ type loopPool struct {
 	quiet     bool
 	quietFlag atomic.Bool
 	nextVisit int64 // clock() of the next visit of a quiet loop; the watchdog's
+
+	lat hist.H // round trips of the loop's requests (inspect.go)
 }
 
 var _ upstream.Flusher = (*loopPool)(nil)

@@ -276,6 +276,7 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 				lc.setReady()
 			}
 		} else {
+			lc.lp.lat.Observe(now - (o.deadline - p.timeout))
 			p.answer(o, reply, &lc.f)
 		}
 		off += n

@@ -29,9 +29,12 @@ func (c *conn) readLoop() error {
 		}
 		c.mu.Lock()
 		c.popLocked()
-		c.lastUse = c.p.clock()
-		c.lastReply = c.lastUse
+		now := c.p.clock()
+		c.lastUse, c.lastReply = now, now
 		c.mu.Unlock()
+		if !o.probe {
+			c.lat.Observe(now - (o.deadline - c.p.timeout))
+		}
 		c.complete(o, reply, &f)
 		if !spilled {
 			br.Discard(f.n)
