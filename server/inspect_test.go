@@ -141,6 +141,14 @@ func TestVerbosityHook(t *testing.T) {
 func TestSetLimits(t *testing.T) {
 	s, _ := startServer(t, Config{}, &gateHandler{})
 	a, ra := dial(t, s.cfg.Addr)
+	// a is counted once the server answered it: only then is the next
+	// connection the second.
+	if _, err := a.Write([]byte("version\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := ra.ReadString('\n'); err != nil || !strings.HasPrefix(line, "VERSION ") {
+		t.Fatalf("version: %q, %v", line, err)
+	}
 	s.SetLimits(Limits{MaxConns: 1, IdleTimeout: 30 * time.Second})
 	b, rb := dial(t, s.cfg.Addr)
 	if got := readN(t, rb, len("ERROR Too many open connections\r\n")); got != "ERROR Too many open connections\r\n" {
