@@ -59,6 +59,34 @@ type Snapshot struct {
 	// (curr_connections, total_connections, …).
 	Server map[string]uint64 `json:"server"`
 	Pools  []Pool            `json:"pools"`
+	// Peers are the cluster's other sidecars, when this one has peers.
+	Peers []Peer `json:"peers,omitempty"`
+	// Mongo are the shards of the mongo pools, when there are any.
+	Mongo []MongoShard `json:"mongo,omitempty"`
+}
+
+// Peer is one peer sidecar as the membership sees it.
+type Peer struct {
+	Addr string `json:"addr"`
+	Up   bool   `json:"up"`
+}
+
+// MongoShard is one shard of a mongo pool: its calls since start and
+// their latency in microseconds.
+type MongoShard struct {
+	Pool     string `json:"pool"`
+	Shard    int    `json:"shard"`
+	Calls    uint64 `json:"calls"`
+	Errors   uint64 `json:"errors"`
+	Timeouts uint64 `json:"timeouts"`
+	Refused  uint64 `json:"refused"`
+	Rejected uint64 `json:"rejected"`
+	InFlight uint64 `json:"in_flight"`
+	Open     bool   `json:"breaker_open"`
+	MeanUS   uint64 `json:"mean_us"`
+	P50US    uint64 `json:"p50_us"`
+	P99US    uint64 `json:"p99_us"`
+	MaxUS    uint64 `json:"max_us"`
 }
 
 // ConfigState says which configuration is in force and how reloads went.

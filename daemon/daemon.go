@@ -10,7 +10,9 @@ import (
 
 	"github.com/fae-sidecar/fae/admin"
 	"github.com/fae-sidecar/fae/conf"
+	"github.com/fae-sidecar/fae/peers"
 	"github.com/fae-sidecar/fae/server"
+	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
 // Options are what Run needs besides the configuration.
@@ -49,6 +51,11 @@ type daemon struct {
 	failures atomic.Uint64
 	lastErr  atomic.Pointer[string]
 	loaded   atomic.Int64 // unix nanoseconds of the last successful load
+
+	// members is the peers membership (nil: no peers); mongo the mongo
+	// pools by name. Both are set before the admin API starts.
+	members *peers.Membership
+	mongo   map[string]*mongo.Pool
 
 	// retiring counts the goroutines closing pools a reload left behind.
 	retiring sync.WaitGroup
@@ -97,6 +104,7 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 	if members != nil {
 		defer members.Close()
 	}
+	d.members, d.mongo = members, sv.mongo
 
 	if cfg.ListenUnix != "" {
 		if err := checkUnixSocket(cfg.ListenUnix); err != nil {

@@ -54,6 +54,18 @@ func (d *daemon) Snapshot() *admin.Snapshot {
 		}
 		snap.Pools = append(snap.Pools, p)
 	}
+	if d.members != nil {
+		for _, p := range d.members.Peers() {
+			snap.Peers = append(snap.Peers, admin.Peer{Addr: p.Addr, Up: p.Up})
+		}
+	}
+	for _, name := range sortedNames(d.mongo) {
+		for _, st := range d.mongo[name].Stats() {
+			snap.Mongo = append(snap.Mongo, admin.MongoShard{Pool: name, Shard: st.Shard, Calls: st.Calls,
+				Errors: st.Errors, Timeouts: st.Timeouts, Refused: st.Refused, Rejected: st.Rejected,
+				InFlight: st.InFlight, Open: st.Open, MeanUS: st.MeanUS, P50US: st.P50US, P99US: st.P99US, MaxUS: st.MaxUS})
+		}
+	}
 	return snap
 }
 

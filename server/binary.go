@@ -93,7 +93,12 @@ func (cn *conn) dispatchBinary(bc *binConn, out []byte) []byte {
 	r := &bc.req
 	resp := mcbin.Response{Opcode: r.Opcode, Opaque: r.Opaque}
 	switch r.Opcode.Base() {
-	case mcbin.OpNoop, mcbin.OpVerbosity:
+	case mcbin.OpVerbosity:
+		if v := cn.s.cfg.Verbosity; v != nil {
+			v(r.Level)
+		}
+		return cn.reply(out, mcbin.AppendResponse(cn.scratch(), &resp))
+	case mcbin.OpNoop:
 		return cn.reply(out, mcbin.AppendResponse(cn.scratch(), &resp))
 	case mcbin.OpVersion:
 		resp.Value = []byte(cn.s.cfg.Version)

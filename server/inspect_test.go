@@ -134,6 +134,16 @@ func TestVerbosityHook(t *testing.T) {
 	if s := readN(t, r, 4); s != "OK\r\n" || got.Load() != 2 {
 		t.Errorf("verbosity 2: %q, hook saw %d", s, got.Load())
 	}
+	// The binary protocol's verbosity (opcode 0x1b, the level in 4 bytes
+	// of extras) too.
+	bc, br := dial(t, addr)
+	req := []byte{0x80, 0x1b, 0, 0, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
+	if _, err := bc.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	if s := readN(t, br, 24); s[0] != 0x81 || s[1] != 0x1b || s[7] != 0 || got.Load() != 1 {
+		t.Errorf("binary verbosity 1: %x, hook saw %d", s, got.Load())
+	}
 }
 
 // SetLimits changes max_conns for the next connection and what "stats

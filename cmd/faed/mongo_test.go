@@ -10,9 +10,11 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +36,12 @@ import (
 // FerretDB servers, one shard each.
 func mongoFaed(t *testing.T, timeout time.Duration, servers ...*ferrettest.Server) *testproc.Faed {
 	t.Helper()
+	return mongoFaedAdmin(t, timeout, "", servers...)
+}
+
+// mongoFaedAdmin is mongoFaed with the admin API on admin ("": off).
+func mongoFaedAdmin(t *testing.T, timeout time.Duration, admin string, servers ...*ferrettest.Server) *testproc.Faed {
+	t.Helper()
 	var shards []string
 	for i, s := range servers {
 		shards = append(shards, fmt.Sprintf("%d: %q", i, s.URI))
@@ -41,6 +49,9 @@ func mongoFaed(t *testing.T, timeout time.Duration, servers ...*ferrettest.Serve
 	cfg := filepath.Join(t.TempDir(), "faed.yaml")
 	conf := fmt.Sprintf("pools:\n  users:\n    kind: mongo\n    shards: {%s}\n    database: app\n    timeout: %s\n    max_conns: 32\n",
 		strings.Join(shards, ", "), timeout)
+	if admin != "" {
+		conf += "admin: " + admin + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +109,8 @@ func mongoStats(t *testing.T, addr string) map[string]uint64 {
 
 func TestMongoThrift(t *testing.T) {
 	s0, s1 := ferrettest.Start(t), ferrettest.Start(t)
-	faed := mongoFaed(t, 5*time.Second, s0, s1)
+	adminAddr := testproc.FreePort(t)
+	faed := mongoFaedAdmin(t, 5*time.Second, adminAddr, s0, s1)
 	c := testproc.ThriftClient(t, faed.Addr)
 	ctx := context.Background()
 	cx := &fae.Context{Rid: 1, Reason: "test"}
@@ -211,6 +223,27 @@ func TestMongoThrift(t *testing.T) {
 	if st["mongo:users:0:calls"] == 0 || st["mongo:users:1:calls"] == 0 || st["mongo:users:0:errors"] == 0 ||
 		st["mongo:users:0:breaker_open"] != 0 || st["mongo:users:0:latency_p99_us"] == 0 {
 		t.Fatalf("stats mongo: %v", st)
+	}
+	// The admin API's /stats shows the same shards.
+	var snap struct {
+		Mongo []struct {
+			Pool  string `json:"pool"`
+			Shard int    `json:"shard"`
+			Calls uint64 `json:"calls"`
+			P99   uint64 `json:"p99_us"`
+		} `json:"mongo"`
+	}
+	resp, err := http.Get("http://" + adminAddr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Mongo) != 2 || snap.Mongo[0].Calls != st["mongo:users:0:calls"] || snap.Mongo[1].Shard != 1 || snap.Mongo[0].P99 == 0 {
+		t.Errorf("/stats mongo = %+v, want the 2 shards of stats mongo (%v)", snap.Mongo, st)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -73,8 +74,12 @@ func TestAdminPage(t *testing.T) {
 	m1, m2 := testproc.StartMemcached(t), testproc.StartMemcached(t)
 	adminAddr := testproc.FreePort(t)
 	const token = "page-test-token-0123456789"
-	yaml := fmt.Sprintf("admin: %s\nadmin_token: %s\npools:\n  users: {kind: memcache, servers: [%q, %q], l1: {max_bytes: 1MiB, ttl: 10s}}\nroutes: [{prefix: \"u:\", pool: users}]\n",
-		adminAddr, token, m1, m2)
+	// A peer that never answers: the page lists it, down.
+	_, port, _ := net.SplitHostPort(testproc.FreePort(t))
+	self, peer := "127.0.0.2:"+port, "127.0.0.3:"+port
+	yaml := fmt.Sprintf("admin: %s\nadmin_token: %s\npools:\n  users: {kind: memcache, servers: [%q, %q], l1: {max_bytes: 1MiB, ttl: 10s}}\nroutes: [{prefix: \"u:\", pool: users}]\n"+
+		"peers: {listen: %q, secret: \"page-test-secret-0123456789\", static: [%q]}\n",
+		adminAddr, token, m1, m2, self, peer)
 	f := testproc.StartFaedProc(t, "-config", writeConfig(t, t.TempDir(), yaml))
 	c := dialFaed(t, f.Addr)
 	for i := range 10 {
@@ -109,6 +114,8 @@ func TestAdminPage(t *testing.T) {
 		{`tr[data-pool="users"] [data-server="` + m2 + `"] [data-field="state"]`, "up"},
 		{`tr[data-pool="default"] [data-field="gets"]`, strconv.FormatUint(want.Pools[0].Stats["cmd_get"], 10)},
 		{`#serving`, "serving"},
+		{`#peers tbody tr td:nth-child(1)`, peer},
+		{`#peers tbody tr td:nth-child(2)`, "down"},
 	} {
 		if got := text(t, ctx, tc.sel); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s shows %q, /stats says %q", tc.sel, got, tc.want)

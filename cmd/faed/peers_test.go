@@ -6,8 +6,10 @@ package main_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +64,13 @@ func testPeersMembership(t *testing.T, mode string) {
 	}
 	group := fmt.Sprintf("239.255.77.77:%s", strings.Split(testproc.FreePort(t), ":")[1])
 	dir := t.TempDir()
+	adminAddr := testproc.FreePort(t)
 	start := func(i int) *testproc.Faed {
-		cfg := fmt.Sprintf("peers:\n  listen: %s\n  secret: \"sixteen-byte-secret-for-the-test\"\n  heartbeat: 100ms\n  down_after: 3\n", peerAddrs[i])
+		cfg := ""
+		if i == 0 {
+			cfg = fmt.Sprintf("admin: %s\n", adminAddr)
+		}
+		cfg += fmt.Sprintf("peers:\n  listen: %s\n  secret: \"sixteen-byte-secret-for-the-test\"\n  heartbeat: 100ms\n  down_after: 3\n", peerAddrs[i])
 		if mode == "static" {
 			cfg += fmt.Sprintf("  static: [%q, %q, %q]\n", peerAddrs[0], peerAddrs[1], peerAddrs[2])
 		} else {
@@ -87,6 +94,25 @@ func testPeersMembership(t *testing.T, mode string) {
 			}
 			return n == 2
 		})
+	}
+	// The admin API's /stats lists the peers too.
+	var snap struct {
+		Peers []struct {
+			Addr string `json:"addr"`
+			Up   bool   `json:"up"`
+		} `json:"peers"`
+	}
+	resp, err := http.Get("http://" + adminAddr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&snap)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Peers) != 2 || !snap.Peers[0].Up || !snap.Peers[1].Up {
+		t.Errorf("/stats peers = %+v, want the 2 others up", snap.Peers)
 	}
 	if err := faeds[2].Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
