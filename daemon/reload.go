@@ -79,7 +79,8 @@ func (d *daemon) reload() (*admin.Reloaded, error) {
 
 // restartOnly refuses a configuration that changes what only a restart
 // changes: listeners, loops, the parser's limits (max_key_len,
-// max_item_size), the servants and their files. Each change is one error,
+// max_item_size, max_partial), the servants and their files, the peers
+// membership and the mongo pools. Each change is one error,
 // "field: …".
 func restartOnly(cur, next *conf.Config) error {
 	var errs []error
@@ -103,7 +104,22 @@ func restartOnly(cur, next *conf.Config) error {
 	check("idgen", cur.IDGen, next.IDGen)
 	check("lcache", cur.LCache, next.LCache)
 	check("dlog", cur.DLog, next.DLog)
+	check("max_partial", cur.MaxPartial, next.MaxPartial)
+	check("peers", cur.Peers, next.Peers)
+	check("mongo pools", mongoPools(cur), mongoPools(next))
 	return errors.Join(errs...)
+}
+
+// mongoPools are cfg's mongo pools by name: the mg_* calls' pools are built
+// once, at start.
+func mongoPools(cfg *conf.Config) map[string]*conf.Pool {
+	m := map[string]*conf.Pool{}
+	for name, p := range cfg.Pools {
+		if p != nil && p.Kind == conf.KindMongo {
+			m[name] = p
+		}
+	}
+	return m
 }
 
 // limits are the server's limits a reload changes.

@@ -172,6 +172,8 @@ func TestReloadRefused(t *testing.T) {
 		{name: "unknown field", yaml: good + "max_conn: 5\n", want: []string{"field max_conn not found"}},
 		{name: "restart only", yaml: good + "max_key_len: 200\nlisten_unix: /run/faed/faed.sock\n",
 			want: []string{"listen_unix: changes only on restart (in force \"\", file \"/run/faed/faed.sock\")", "max_key_len: changes only on restart (in force 250, file 200)"}},
+		{name: "peers only on restart", yaml: good + "peers: {listen: \"127.0.0.2:1\", secret: \"0123456789abcdef\"}\n",
+			want: []string{"peers: changes only on restart"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.setNext(tc.yaml)
@@ -200,7 +202,7 @@ func TestReloadRefused(t *testing.T) {
 	}
 	var snap admin.Snapshot
 	f.api("GET", "/stats", "", &snap)
-	if snap.Config.ReloadFailures != 3 || snap.Config.Reloads != 0 || !strings.Contains(snap.Config.LastError, "changes only on restart") {
+	if snap.Config.ReloadFailures != 4 || snap.Config.Reloads != 0 || !strings.Contains(snap.Config.LastError, "changes only on restart") {
 		t.Errorf("config state %+v", snap.Config)
 	}
 	if !strings.Contains(f.log.String(), "reload refused") {
