@@ -3,7 +3,7 @@
 // bytes back, unchanged.
 //
 // That is its one job. [Pool] implements upstream.Pool. Keys are spread over
-// the servers by a weighted consistent-hash ring. A request that arrives on
+// the servers by the configured [Distribution] (package placement). A request that arrives on
 // one of the server's event loops (its waiter is an upstream.LoopWaiter)
 // takes the loop transport (loop.go): the loop has its own pipelined
 // connection to each server, registered into it, and the whole round trip

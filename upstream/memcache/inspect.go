@@ -47,7 +47,7 @@ func (p *Pool) Servers() []ServerState {
 // (else ""). A key is placed as a request for it is: hash_skip_prefix
 // applies.
 func (p *Pool) Owner(key []byte) (server, failover string) {
-	s := p.pick(key)
+	s := p.pick.Pick(key)
 	server = p.servers[s].addr
 	if p.failover != nil {
 		if f := p.failoverOf(key, s); f != s {
