@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
@@ -35,7 +36,7 @@ type Pool struct {
 
 	// loops holds the loop transport's state of each event loop that sent
 	// a request (see loop.go); nil with TransportGoroutine.
-	loops *upstream.PerLoop[loopPool]
+	loops *eventloop.PerLoop[loopPool]
 
 	ctx     context.Context // cancelled by Close; stops every goroutine
 	cancel  context.CancelFunc
@@ -96,7 +97,7 @@ func New(cfg Config) (*Pool, error) {
 		p.failover = placement.New(cfg.Distribution, cfg.Failover).SkipPrefix(cfg.HashSkipPrefix)
 	}
 	if cfg.Transport == TransportLoop {
-		p.loops = &upstream.PerLoop[loopPool]{New: p.newLoopPool}
+		p.loops = &eventloop.PerLoop[loopPool]{New: p.newLoopPool}
 	}
 	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
