@@ -35,7 +35,7 @@ type Pool struct {
 	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart, for a key ItemKey must decode
 
 	// loops holds the loop transport's state of each event loop that sent
-	// a request (see loop.go); nil with TransportGoroutine.
+	// a request (see loopconn_pool.go); nil with TransportGoroutine.
 	loops *eventloop.PerLoop[loopPool]
 
 	ctx     context.Context // cancelled by Close; stops every goroutine

@@ -28,8 +28,8 @@ import (
 // A client connection stays on its loop, and a key always takes the same
 // connection of its server, so a client's requests for a key keep their
 // order. Timeouts, health probes, suspicion after a sibling's timeout and
-// failing fast while down work as on the goroutine transport (conn.go,
-// health.go); the loop is visited by the pool's watchdog through
+// failing fast while down work as on the goroutine transport (goconn.go,
+// goconn_health.go); the loop is visited by the pool's watchdog through
 // EventLoop.Execute. Dialling is the one thing done off the loop: each
 // connection has a dialer goroutine (lconn.dialLoop) that dials,
 // hands the socket to the loop (EventLoop.Enroll) and waits for the session
