@@ -5,16 +5,17 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
 
-// fakeLoop is an upstream.Loop that is only an identity.
+// fakeLoop is an eventloop.Loop that is only an identity.
 type fakeLoop struct{ idx int }
 
 func (l *fakeLoop) Index() int                { return l.idx }
 func (l *fakeLoop) EventLoop() gnet.EventLoop { return nil }
-func (l *fakeLoop) Defer(upstream.Flusher)    {}
+func (l *fakeLoop) Defer(eventloop.Flusher)   {}
 func (l *fakeLoop) Flush()                    {}
 func (l *fakeLoop) Closing() <-chan struct{}  { return nil }
 func (l *fakeLoop) Stopped() <-chan struct{}  { return nil }
@@ -27,10 +28,10 @@ type clientWaiter struct {
 }
 
 // Done records a reply handed over from another loop (a wake-up).
-func (w *clientWaiter) Done(b []byte)       { w.got = append(w.got, "woken:"+string(b)) }
-func (w *clientWaiter) Loop() upstream.Loop { return w.loop }
-func (w *clientWaiter) DoneOnLoop(b []byte) { w.got = append(w.got, string(b)) }
-func (w *clientWaiter) Settled() bool       { return w.settled }
+func (w *clientWaiter) Done(b []byte)        { w.got = append(w.got, "woken:"+string(b)) }
+func (w *clientWaiter) Loop() eventloop.Loop { return w.loop }
+func (w *clientWaiter) DoneOnLoop(b []byte)  { w.got = append(w.got, string(b)) }
+func (w *clientWaiter) Settled() bool        { return w.settled }
 
 // heldPool keeps every request until the test answers it, as the loop
 // transport would: on the request's loop.

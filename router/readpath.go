@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/router/coalesce"
 	"github.com/fae-sidecar/fae/router/l1"
@@ -115,7 +116,7 @@ func (p *readPath) get(req *memcache.Request, out []byte, w upstream.Waiter) ([]
 type leader struct {
 	f    *coalesce.Flight
 	p    *readPath
-	loop upstream.Loop
+	loop eventloop.Loop
 }
 
 func (l *leader) Done(reply []byte) {
@@ -126,7 +127,7 @@ func (l *leader) Done(reply []byte) {
 	l.release()
 }
 
-func (l *leader) Loop() upstream.Loop { return l.loop }
+func (l *leader) Loop() eventloop.Loop { return l.loop }
 
 func (l *leader) DoneOnLoop(reply []byte) {
 	l.fill(reply)
@@ -190,7 +191,7 @@ func (p *readPath) write(req *memcache.Request, out []byte, w upstream.Waiter) (
 type invalidate struct {
 	p     *readPath
 	w     upstream.Waiter
-	loop  upstream.Loop
+	loop  eventloop.Loop
 	keys  []int  // where each key starts in arena
 	arena []byte // the keys, one after the other
 }
@@ -222,7 +223,7 @@ func (iw *invalidate) Done(reply []byte) {
 	w.Done(reply)
 }
 
-func (iw *invalidate) Loop() upstream.Loop { return iw.loop }
+func (iw *invalidate) Loop() eventloop.Loop { return iw.loop }
 
 func (iw *invalidate) DoneOnLoop(reply []byte) {
 	w, l := iw.w, iw.loop

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
@@ -26,10 +27,10 @@ type countWaiter struct {
 	n    int
 }
 
-func (w *countWaiter) Done([]byte)         { w.n++ }
-func (w *countWaiter) Loop() upstream.Loop { return w.loop }
-func (w *countWaiter) DoneOnLoop([]byte)   { w.n++ }
-func (w *countWaiter) Settled() bool       { return true }
+func (w *countWaiter) Done([]byte)          { w.n++ }
+func (w *countWaiter) Loop() eventloop.Loop { return w.loop }
+func (w *countWaiter) DoneOnLoop([]byte)    { w.n++ }
+func (w *countWaiter) Settled() bool        { return true }
 
 // TestReadPathGetAllocs: a get that misses L1 and leads a flight, with a
 // follower, allocates nothing once warmed up: flights and their leaders

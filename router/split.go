@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
@@ -18,9 +19,9 @@ type splitPool struct{ r *Router }
 type splitGet struct {
 	mu    sync.Mutex
 	w     upstream.Waiter
-	loop  upstream.Loop // w's loop: the parts take the same path as w's other requests
-	keys  [][]byte      // copies, in client order
-	owner []int         // part index per key
+	loop  eventloop.Loop // w's loop: the parts take the same path as w's other requests
+	keys  [][]byte       // copies, in client order
+	owner []int          // part index per key
 	parts []*splitPart
 	left  int
 	async bool
@@ -37,7 +38,7 @@ func (p *splitPart) Done(reply []byte) {
 	p.g.partDone(nil)
 }
 
-func (p *splitPart) Loop() upstream.Loop { return p.g.loop }
+func (p *splitPart) Loop() eventloop.Loop { return p.g.loop }
 
 func (p *splitPart) DoneOnLoop(reply []byte) {
 	p.reply = append(p.reply[:0], reply...)
@@ -90,7 +91,7 @@ func (s splitPool) serve(req *memcache.Request, out []byte, w upstream.Waiter) (
 
 // partDone counts a part in; the last one answers the client, on loop l
 // when it is called there (else l is nil).
-func (g *splitGet) partDone(l upstream.Loop) {
+func (g *splitGet) partDone(l eventloop.Loop) {
 	g.mu.Lock()
 	g.left--
 	done := g.left == 0 && g.async

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/mcbin"
 	"github.com/fae-sidecar/fae/proto/mcbin/totext"
 	"github.com/fae-sidecar/fae/upstream"
@@ -214,7 +215,7 @@ func (op *binOp) Done(text []byte) {
 }
 
 // Loop implements upstream.LoopWaiter: op's request is on its slot's loop.
-func (op *binOp) Loop() upstream.Loop {
+func (op *binOp) Loop() eventloop.Loop {
 	if l := op.sl.cn.loop; l != nil {
 		return l
 	}

@@ -14,7 +14,7 @@
 // connection's event loop, which writes the finished slots at the head of
 // the FIFO. Only the event loop writes to a connection.
 //
-// Loop-local upstreams (upstreamconn.go, upstream.Loop): a pool may register
+// Loop-local upstreams (upstreamconn.go, eventloop.Loop): a pool may register
 // its own connections into the event loops; their events go to the pool,
 // which answers on the client's own loop without a wake-up (DoneOnLoop).
 // The loop then serves each client with finished replies once, when the

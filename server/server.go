@@ -13,6 +13,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
@@ -129,7 +130,7 @@ type Server struct {
 	inflight atomic.Int64 // slots waiting for an upstream, all connections
 	partial  atomic.Int64 // bytes of conn.part buffers, all connections
 
-	// The event loops (upstream.Loop), replaced (never changed) when one
+	// The event loops (eventloop.Loop), replaced (never changed) when one
 	// is added; closing and stopped are their Closing and Stopped.
 	loopMu  sync.Mutex
 	loops   atomic.Pointer[[]*loop]
@@ -278,7 +279,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen admits a connection unless the server is full or shutting down.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if lc, ok := c.Context().(upstream.LoopConn); ok {
+	if lc, ok := c.Context().(eventloop.Conn); ok {
 		return s.upstreamOpen(c, lc)
 	}
 	if s.draining.Load() {
@@ -304,7 +305,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	cn, ok := c.Context().(*conn)
 	if !ok {
-		if lc, ok := c.Context().(upstream.LoopConn); ok {
+		if lc, ok := c.Context().(eventloop.Conn); ok {
 			return s.upstreamClose(c, lc, err)
 		}
 		return gnet.None
@@ -324,7 +325,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	cn, ok := c.Context().(*conn)
 	if !ok {
-		if lc, ok := c.Context().(upstream.LoopConn); ok {
+		if lc, ok := c.Context().(eventloop.Conn); ok {
 			return s.upstreamTraffic(c, lc)
 		}
 		return gnet.Close

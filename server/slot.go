@@ -3,6 +3,7 @@ package server
 import (
 	"sync/atomic"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/upstream"
 )
 
@@ -31,7 +32,7 @@ func (s *slot) Done(reply []byte) {
 }
 
 // Loop implements upstream.LoopWaiter.
-func (s *slot) Loop() upstream.Loop { return s.cn.loop }
+func (s *slot) Loop() eventloop.Loop { return s.cn.loop }
 
 // DoneOnLoop implements upstream.LoopWaiter: on the connection's own loop,
 // the reply is kept and the connection served when the loop's event ends,

@@ -3,27 +3,27 @@ package server
 import (
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/thrift"
-	"github.com/fae-sidecar/fae/upstream"
 )
 
-// Loop-local upstreams (see upstream.Loop): a pool may register its own
+// Loop-local upstreams (see eventloop.Loop): a pool may register its own
 // connections into the server's event loops. Their gnet context is an
-// upstream.LoopConn, which gets their events; they are not clients (not
+// eventloop.Conn, which gets their events; they are not clients (not
 // counted, never refused, no stats). A reply a pool finishes on the loop
 // (slot.DoneOnLoop) marks its client dirty; when the event ends the loop
 // runs the pool's deferred writes and serves every dirty client once, so
 // a read that finishes the replies of many requests of a client costs that
 // client one write.
 
-// loop is the server's side of one event loop; it implements upstream.Loop.
+// loop is the server's side of one event loop; it implements eventloop.Loop.
 // All but idx and el is owned by the loop.
 type loop struct {
 	s        *Server
 	idx      int
 	el       gnet.EventLoop
-	dirty    []*conn            // clients with replies finished on the loop
-	deferred []upstream.Flusher // the pools' work for the end of the event
+	dirty    []*conn             // clients with replies finished on the loop
+	deferred []eventloop.Flusher // the pools' work for the end of the event
 	flushing bool
 	slots    []*slot           // written slots for reuse by the loop's connections
 	thrift   *thrift.Processor // runs the Thrift calls that do not block
@@ -58,15 +58,15 @@ func (l *loop) putSlot(sl *slot) {
 	l.slots = append(l.slots, sl)
 }
 
-var _ upstream.Loop = (*loop)(nil)
+var _ eventloop.Loop = (*loop)(nil)
 
 func (l *loop) Index() int                { return l.idx }
 func (l *loop) EventLoop() gnet.EventLoop { return l.el }
 func (l *loop) Closing() <-chan struct{}  { return l.s.closing }
 func (l *loop) Stopped() <-chan struct{}  { return l.s.stopped }
 
-// Defer implements upstream.Loop.
-func (l *loop) Defer(f upstream.Flusher) { l.deferred = append(l.deferred, f) }
+// Defer implements eventloop.Loop.
+func (l *loop) Defer(f eventloop.Flusher) { l.deferred = append(l.deferred, f) }
 
 // markDirty queues cn to be served when the event ends.
 func (l *loop) markDirty(cn *conn) {
@@ -76,7 +76,7 @@ func (l *loop) markDirty(cn *conn) {
 	}
 }
 
-// Flush implements upstream.Loop: it runs the deferred work and serves the
+// Flush implements eventloop.Loop: it runs the deferred work and serves the
 // dirty clients until neither is left (serving a client may send requests,
 // and writing requests may fail replies at once). It does nothing when
 // called from within itself: the outer call goes on until all is done.
@@ -138,19 +138,19 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 
 // upstreamOpen, upstreamTraffic and upstreamClose hand an upstream
 // connection's events to its pool, then end the event on the loop.
-func (s *Server) upstreamOpen(c gnet.Conn, lc upstream.LoopConn) ([]byte, gnet.Action) {
+func (s *Server) upstreamOpen(c gnet.Conn, lc eventloop.Conn) ([]byte, gnet.Action) {
 	act := lc.OnOpen(c)
 	s.loopOf(c.EventLoop()).Flush()
 	return nil, act
 }
 
-func (s *Server) upstreamTraffic(c gnet.Conn, lc upstream.LoopConn) gnet.Action {
+func (s *Server) upstreamTraffic(c gnet.Conn, lc eventloop.Conn) gnet.Action {
 	act := lc.OnTraffic(c)
 	s.loopOf(c.EventLoop()).Flush()
 	return act
 }
 
-func (s *Server) upstreamClose(c gnet.Conn, lc upstream.LoopConn, err error) gnet.Action {
+func (s *Server) upstreamClose(c gnet.Conn, lc eventloop.Conn, err error) gnet.Action {
 	lc.OnClose(c, err)
 	s.loopOf(c.EventLoop()).Flush()
 	return gnet.None

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -35,53 +36,29 @@ const (
 	TransportGoroutine Transport = "goroutine"
 )
 
-// Server is one memcached server of a pool.
-type Server struct {
-	// Addr is the server's host:port.
-	Addr string
-	// Weight is the server's share of the key space relative to the others;
-	// 0 means 1.
-	Weight int
-	// Name, when set, replaces the address in the names of the server's
-	// points under DistTwemproxy, as the name after a twemproxy server
-	// ("host:port:weight name"). Other distributions refuse it.
-	Name string
-}
+// Server is one memcached server of a pool: its address, weight and
+// (under DistTwemproxy) name, as key placement sees them.
+type Server = placement.Server
 
-// Distribution is how keys are placed on servers. Each one is a ring
-// (continuum) of points per server; they differ in how points are named and
-// how keys are hashed, so only a pool with the same distribution, servers,
-// weights (and names) as a client finds the keys that client wrote.
-type Distribution string
+// Distribution is how keys are placed on servers (package placement).
+type Distribution = placement.Distribution
 
+// The distributions; see package placement for what each one matches.
 const (
 	// DistRing is fae's own ring: serialx/hashring's MD5 points, 160 per
 	// unit of weight. The default.
-	DistRing Distribution = "ring"
-	// DistKetama places keys as libmemcached (and so PHP's memcached
-	// extension) does with Memcached::OPT_LIBKETAMA_COMPATIBLE: weighted
-	// ketama, 160 MD5 points per server at equal weights, MD5 key hash.
-	// (A client that sets OPT_DISTRIBUTION after OPT_LIBKETAMA_COMPATIBLE
-	// is back in libmemcached's unweighted mode: DistConsistentMD5.)
-	DistKetama Distribution = "ketama"
-	// DistTwemproxy places keys as twemproxy (nutcracker) does with
-	// "distribution: ketama" and "hash: fnv1a_64".
-	DistTwemproxy Distribution = "twemproxy"
+	DistRing = placement.Ring
+	// DistKetama places keys as libmemcached (PHP's memcached extension
+	// with OPT_LIBKETAMA_COMPATIBLE) does.
+	DistKetama = placement.Ketama
+	// DistTwemproxy places keys as twemproxy's "distribution: ketama",
+	// "hash: fnv1a_64".
+	DistTwemproxy = placement.Twemproxy
 	// DistConsistent places keys as libmemcached's
-	// MEMCACHED_DISTRIBUTION_CONSISTENT with its default hash,
-	// one_at_a_time: PHP's memcached extension with OPT_DISTRIBUTION set to
-	// DISTRIBUTION_CONSISTENT (or memcached.default_consistent_hash on) and
-	// neither OPT_LIBKETAMA_COMPATIBLE nor OPT_HASH set. 100 points per
-	// server whatever its weight, each the one_at_a_time hash of a point
-	// name, unless a server has a weight above 1: libmemcached then builds
-	// DistKetama's continuum, and hashes keys with one_at_a_time over it.
-	DistConsistent Distribution = "libmemcached-consistent"
-	// DistConsistentMD5 is DistConsistent with MD5 for keys and points:
-	// PHP's memcached extension with OPT_LIBKETAMA_COMPATIBLE set first and
-	// OPT_DISTRIBUTION = DISTRIBUTION_CONSISTENT after it, or with OPT_HASH
-	// = HASH_MD5 and DISTRIBUTION_CONSISTENT. With a server of weight above
-	// 1 it places keys as DistKetama does.
-	DistConsistentMD5 Distribution = "libmemcached-consistent-md5"
+	// MEMCACHED_DISTRIBUTION_CONSISTENT with one_at_a_time.
+	DistConsistent = placement.Consistent
+	// DistConsistentMD5 is DistConsistent with MD5.
+	DistConsistentMD5 = placement.ConsistentMD5
 )
 
 // Config configures a Pool. Zero fields take the documented defaults.
@@ -179,11 +156,8 @@ func (c Config) Validate() error {
 	if len(c.Servers) == 0 {
 		return errors.New("memcache: servers: list at least one host:port")
 	}
-	switch c.Distribution {
-	case DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5:
-	default:
-		return fmt.Errorf("memcache: distribution: %q is not one of %s, %s, %s, %s, %s", c.Distribution,
-			DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5)
+	if err := c.Distribution.Check(); err != nil {
+		return fmt.Errorf("memcache: distribution: %w", err)
 	}
 	if len(c.HashSkipPrefix) > memcache.DefaultMaxKeyLen {
 		return fmt.Errorf("memcache: hash_skip_prefix: %d bytes, longer than a key (%d)", len(c.HashSkipPrefix), memcache.DefaultMaxKeyLen)
@@ -202,14 +176,8 @@ func (c Config) Validate() error {
 				return fmt.Errorf("%s.addr: %s is also %s", f, s.Addr, other)
 			}
 			seen[s.Addr] = fmt.Sprintf("%s[%d]", l.field, i)
-			if s.Weight < 0 || s.Weight > maxWeight {
-				return fmt.Errorf("%s.weight: %d is outside 0..%d", f, s.Weight, maxWeight)
-			}
-			if s.Name != "" && c.Distribution != DistTwemproxy {
-				return fmt.Errorf("%s.name: only the %s distribution names servers", f, DistTwemproxy)
-			}
-			if c.Distribution == DistTwemproxy && len(twemproxyName(s)) > maxNameLen {
-				return fmt.Errorf("%s: point name %q is longer than twemproxy's %d bytes", f, twemproxyName(s), maxNameLen)
+			if err := placement.CheckServer(c.Distribution, s); err != nil {
+				return fmt.Errorf("%s.%w", f, err)
 			}
 		}
 	}

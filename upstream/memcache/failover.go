@@ -27,7 +27,7 @@ func (p *Pool) failoverOf(key []byte, s int) int {
 	if !p.servers[s].isDown() {
 		return s
 	}
-	return len(p.cfg.Servers) + p.failover(key)
+	return len(p.cfg.Servers) + p.failover.Pick(key)
 }
 
 // isDown reports whether s refuses requests on every connection. A

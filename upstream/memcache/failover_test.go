@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
 
 // killableMemcached is a real memcached that a test can kill and start
@@ -67,7 +68,7 @@ func keysAfter(p *Pool, i, n int, suffix string) []string {
 	var keys []string
 	for j := 0; len(keys) < n; j++ {
 		k := strconv.Itoa(j) + suffix
-		if p.pick([]byte(k)) == i {
+		if p.pick.Pick([]byte(k)) == i {
 			keys = append(keys, k)
 		}
 	}
@@ -101,7 +102,7 @@ func TestFailover(t *testing.T) {
 			b.kill()
 			// The failover server of each of b's keys, by the same
 			// distribution over the failover list.
-			fpick := newPicker(d, failover)
+			fpick := placement.New(d, failover)
 			waitFor(t, 5*time.Second, "b's keys to reach the failover servers", func() bool {
 				return string(do(t, p, set(bKeys[0], "v2-"+bKeys[0]))) == memcache.ReplyStored
 			})
@@ -110,7 +111,7 @@ func TestFailover(t *testing.T) {
 				if got := do(t, p, set(k, "v2-"+k)); string(got) != memcache.ReplyStored {
 					t.Fatalf("set %s with its server down: %q", k, got)
 				}
-				fi := fpick([]byte(k))
+				fi := fpick.Pick([]byte(k))
 				used[fi] = true
 				if got := dialDirect(t, failover[fi].Addr).do(get(k)); string(got) != hit(k, "v2-"+k) {
 					t.Fatalf("%s on failover[%d] directly: %q", k, fi, got)

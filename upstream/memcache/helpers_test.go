@@ -291,7 +291,7 @@ func keysOn(p *Pool, i, n int, prefix string) []string {
 	var keys []string
 	for j := 0; len(keys) < n; j++ {
 		k := prefix + strconv.Itoa(j)
-		if p.pick([]byte(k)) == i {
+		if p.pick.Pick([]byte(k)) == i {
 			keys = append(keys, k)
 		}
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/internal/hist"
-	"github.com/fae-sidecar/fae/upstream"
 )
 
 // What an operator asks of a running pool: its servers' state, where a key
@@ -47,7 +47,7 @@ func (p *Pool) Servers() []ServerState {
 // (else ""). A key is placed as a request for it is: hash_skip_prefix
 // applies.
 func (p *Pool) Owner(key []byte) (server, failover string) {
-	s := p.pick(key)
+	s := p.pick.Pick(key)
 	server = p.servers[s].addr
 	if p.failover != nil {
 		if f := p.failoverOf(key, s); f != s {
@@ -68,7 +68,7 @@ func (p *Pool) Latency(s *hist.Snapshot) {
 		}
 	}
 	if p.loops != nil {
-		p.loops.All(func(_ upstream.Loop, lp *loopPool) { lp.lat.AddTo(s) })
+		p.loops.All(func(_ eventloop.Loop, lp *loopPool) { lp.lat.AddTo(s) })
 	}
 }
 
@@ -93,8 +93,8 @@ func (p *Pool) Pending(ctx context.Context) (int, error) {
 		return n, nil
 	}
 	var lps []*loopPool
-	var loops []upstream.Loop
-	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+	var loops []eventloop.Loop
+	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
 		loops, lps = append(loops, l), append(lps, lp)
 	})
 	counts := make(chan int, len(lps))

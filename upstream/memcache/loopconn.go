@@ -7,11 +7,11 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/eventloop"
 )
 
 // lconn is one connection of the loop transport to a server, living on one
-// event loop: the gnet context (upstream.LoopConn) of each of its sessions.
+// event loop: the gnet context (eventloop.Conn) of each of its sessions.
 // Everything but the channels is owned by the loop. It keeps the goroutine
 // transport's states (connState): requests queue while connecting, go out
 // when ready, and are refused with why otherwise.
@@ -45,7 +45,7 @@ type lconn struct {
 	hurry chan struct{} // cap 1: skip the backoff
 }
 
-var _ upstream.LoopConn = (*lconn)(nil)
+var _ eventloop.Conn = (*lconn)(nil)
 
 func newLConn(lp *loopPool, s *server) *lconn {
 	return &lconn{
@@ -203,7 +203,7 @@ func (lc *lconn) check(now int64) {
 	}
 }
 
-// OnOpen implements upstream.LoopConn: a session is up. As on the goroutine
+// OnOpen implements eventloop.Conn: a session is up. As on the goroutine
 // transport it starts with a probe, and only the probe's answer makes the
 // connection ready; requests queued during the first dial go out ahead of
 // it.
@@ -222,7 +222,7 @@ func (lc *lconn) OnOpen(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// OnTraffic implements upstream.LoopConn: it pairs each whole reply in the
+// OnTraffic implements eventloop.Conn: it pairs each whole reply in the
 // inbound buffer with the oldest request sent and answers it, on the loop.
 // Any doubt about the pairing ends the session (see conn).
 func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
@@ -287,7 +287,7 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// OnClose implements upstream.LoopConn: the session is over; what is queued
+// OnClose implements eventloop.Conn: the session is over; what is queued
 // fails and the dialer is told to dial again.
 func (lc *lconn) OnClose(c gnet.Conn, err error) {
 	if c != lc.gc {

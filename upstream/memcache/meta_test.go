@@ -101,7 +101,7 @@ func TestMetaBase64Placement(t *testing.T) {
 		if got := do(t, p, &req); string(got) != "HD\r\n" {
 			t.Fatalf("ms %q: %q", raw, got)
 		}
-		want := p.pick([]byte(raw))
+		want := p.pick.Pick([]byte(raw))
 		for s, a := range addrs {
 			got := dialDirect(t, a).raw([]byte("mg " + b64 + " b v\r\n"))
 			if hit := string(got) == "VA 1\r\nv\r\n"; hit != (s == want) {

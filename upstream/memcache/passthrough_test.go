@@ -166,7 +166,7 @@ func TestMultiGetSpread(t *testing.T) {
 	}
 	used := map[int]bool{}
 	for _, k := range keys {
-		used[p.pick([]byte(k))] = true
+		used[p.pick.Pick([]byte(k))] = true
 	}
 	if len(used) != 3 {
 		t.Fatalf("keys landed on %d servers, want 3", len(used))

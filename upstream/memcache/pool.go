@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
 
 // Pool forwards requests to a set of memcached servers. It implements
@@ -17,7 +19,7 @@ import (
 // stops its goroutines and fails what is still queued.
 type Pool struct {
 	cfg     Config
-	pick    picker
+	pick    placer    // cfg.Servers
 	servers []*server // cfg.Servers, then cfg.Failover
 	timeout int64     // cfg.Timeout in nanoseconds of clock()
 	start   time.Time
@@ -25,7 +27,7 @@ type Pool struct {
 
 	// failover picks among the failover servers (servers[len(cfg.Servers):])
 	// the one that takes a key whose server is down; nil without Failover.
-	failover picker
+	failover placer
 
 	st      counters
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
@@ -33,8 +35,8 @@ type Pool struct {
 	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart, for a key ItemKey must decode
 
 	// loops holds the loop transport's state of each event loop that sent
-	// a request (see loop.go); nil with TransportGoroutine.
-	loops *upstream.PerLoop[loopPool]
+	// a request (see loopconn_pool.go); nil with TransportGoroutine.
+	loops *eventloop.PerLoop[loopPool]
 
 	ctx     context.Context // cancelled by Close; stops every goroutine
 	cancel  context.CancelFunc
@@ -44,6 +46,14 @@ type Pool struct {
 }
 
 var _ upstream.Pool = (*Pool)(nil)
+
+// placer maps a key to the index of the server that owns it, among the
+// servers it was built over (a placement.Map). It is the only thing the
+// pool knows about key placement. Safe for concurrent use; Pick must not
+// allocate.
+type placer interface {
+	Pick(key []byte) int
+}
 
 // server is one memcached server and its connections.
 type server struct {
@@ -73,7 +83,7 @@ func New(cfg Config) (*Pool, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
 		cfg:     cfg,
-		pick:    skipPrefix(newPicker(cfg.Distribution, cfg.Servers), cfg.HashSkipPrefix),
+		pick:    placement.New(cfg.Distribution, cfg.Servers).SkipPrefix(cfg.HashSkipPrefix),
 		timeout: int64(cfg.Timeout),
 		start:   time.Now(),
 		flushNo: []byte("SERVER_ERROR flush_all disabled for this pool\r\n"),
@@ -84,10 +94,10 @@ func New(cfg Config) (*Pool, error) {
 	p.gathers.New = func() any { return &gather{p: p} }
 	p.keyBufs.New = func() any { return new([memcache.MaxMetaKey]byte) }
 	if len(cfg.Failover) > 0 {
-		p.failover = skipPrefix(newPicker(cfg.Distribution, cfg.Failover), cfg.HashSkipPrefix)
+		p.failover = placement.New(cfg.Distribution, cfg.Failover).SkipPrefix(cfg.HashSkipPrefix)
 	}
 	if cfg.Transport == TransportLoop {
-		p.loops = &upstream.PerLoop[loopPool]{New: p.newLoopPool}
+		p.loops = &eventloop.PerLoop[loopPool]{New: p.newLoopPool}
 	}
 	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
@@ -265,7 +275,7 @@ func connOf(key []byte, n int) int {
 // partOf numbers the connection of pt's transport that carries key:
 // server*perServer + conn.
 func (p *Pool) partOf(key []byte, pt path) int {
-	s := p.pick(key)
+	s := p.pick.Pick(key)
 	if p.failover != nil && p.servers[s].ready.Load() == 0 {
 		s = p.failoverOf(key, s)
 	}
@@ -286,7 +296,7 @@ func (p *Pool) metaPart(req *memcache.Request, pt path) int {
 	if key, ok := req.ItemKey(nil); ok {
 		return p.partOf(key, pt)
 	}
-	// The picker is a func value, so a key buffer on the stack would
+	// The placer is an interface, so a key buffer on the stack would
 	// escape: keyBufs lends one for the call.
 	buf := p.keyBufs.Get().(*[memcache.MaxMetaKey]byte)
 	key, _ := req.ItemKey(buf[:])

@@ -8,65 +8,16 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
 
-// Config.HashSkipPrefix: keys are placed as PHP's memcached extension with
+// Config.HashSkipPrefix on a pool: keys are placed as PHP's memcached extension with
 // OPT_PREFIX_KEY places them, by the hash of the key without the prefix.
 
 var allDistributions = []Distribution{DistRing, DistKetama, DistTwemproxy, DistConsistent, DistConsistentMD5}
 
 // skipped is the prefix of these tests.
 const skipped = "app:"
-
-// Each key is placed where the plain distribution places the key it is
-// hashed as; and the prefix matters: without it being skipped, most
-// prefixed keys would land elsewhere.
-func TestHashSkipPrefixPlacement(t *testing.T) {
-	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212", Weight: 2}}
-	cases := []struct {
-		name     string
-		key      string
-		hashedAs string
-	}{
-		{name: "prefixed", key: "app:user:1", hashedAs: "user:1"},
-		{name: "no prefix", key: "user:1", hashedAs: "user:1"},
-		{name: "equal to the prefix", key: "app:", hashedAs: "app:"},
-		{name: "shorter than the prefix", key: "ap", hashedAs: "ap"},
-		{name: "prefix inside", key: "x:app:1", hashedAs: "x:app:1"},
-		{name: "prefix twice: skipped once", key: "app:app:1", hashedAs: "app:1"},
-		{name: "other case", key: "APP:1", hashedAs: "APP:1"},
-		{name: "one byte after the prefix", key: "app:z", hashedAs: "z"},
-	}
-	for _, d := range allDistributions {
-		plain := newPicker(d, servers)
-		pick := skipPrefix(plain, skipped)
-		for _, tc := range cases {
-			t.Run(string(d)+"/"+tc.name, func(t *testing.T) {
-				if got, want := pick([]byte(tc.key)), plain([]byte(tc.hashedAs)); got != want {
-					t.Errorf("%q on server %d, want %d (where %q is)", tc.key, got, want, tc.hashedAs)
-				}
-			})
-		}
-		t.Run(string(d)+"/many", func(t *testing.T) {
-			moved := 0
-			for i := range 300 {
-				k := strconv.Itoa(i) + ":user" // counter first, for twemproxy's FNV
-				if got, want := pick([]byte(skipped+k)), plain([]byte(k)); got != want {
-					t.Fatalf("%q on server %d, want %d", skipped+k, got, want)
-				}
-				if plain([]byte(skipped+k)) != plain([]byte(k)) {
-					moved++
-				}
-			}
-			if moved < 100 {
-				t.Errorf("only %d of 300 keys move when the prefix is hashed: the test cannot tell", moved)
-			}
-		})
-	}
-	if got := skipPrefix(newPicker(DistKetama, servers), "")([]byte("app:x")); got != newPicker(DistKetama, servers)([]byte("app:x")) {
-		t.Errorf("no prefix: key placed on %d, not where it is hashed whole", got)
-	}
-}
 
 // phpFleet is three memcached servers and the keys a prefixed client wrote
 // to them straight, each on the server of the key without the prefix.
@@ -88,14 +39,14 @@ func startPHPFleet(t *testing.T) phpFleet {
 
 // write stores each key, with the value "v-"+key, on the server plain
 // places the key without the prefix.
-func (f phpFleet) write(t *testing.T, plain picker, keys []string) {
+func (f phpFleet) write(t *testing.T, plain *placement.Map, keys []string) {
 	t.Helper()
 	conns := make([]*direct, len(f.addrs))
 	for i, a := range f.addrs {
 		conns[i] = dialDirect(t, a)
 	}
 	for _, k := range keys {
-		if got := conns[plain([]byte(strings.TrimPrefix(k, skipped)))].do(set(k, "v-"+k)); string(got) != memcache.ReplyStored {
+		if got := conns[plain.Pick([]byte(strings.TrimPrefix(k, skipped)))].do(set(k, "v-"+k)); string(got) != memcache.ReplyStored {
 			t.Fatalf("set %s: %q", k, got)
 		}
 	}
@@ -125,7 +76,7 @@ func TestHashSkipPrefixPool(t *testing.T) {
 	for _, d := range allDistributions {
 		t.Run(string(d), func(t *testing.T) {
 			p := newPool(t, Config{Servers: f.servers, Distribution: d, HashSkipPrefix: skipped})
-			plain := newPicker(d, f.servers)
+			plain := placement.New(d, f.servers)
 			// Counter first: twemproxy's 32-bit FNV puts keys that differ
 			// only at their end next to each other on the ring.
 			var keys []string
@@ -159,7 +110,7 @@ func TestHashSkipPrefixPool(t *testing.T) {
 				if got := do(t, p, set(k, "s")); string(got) != memcache.ReplyStored {
 					t.Fatalf("set %s: %q", k, got)
 				}
-				if at, want := f.holder(t, k, "s"), plain([]byte(k[len(skipped):])); at != want {
+				if at, want := f.holder(t, k, "s"), plain.Pick([]byte(k[len(skipped):])); at != want {
 					t.Fatalf("set %s stored on server %d, want %d", k, at, want)
 				}
 			}
@@ -170,7 +121,7 @@ func TestHashSkipPrefixPool(t *testing.T) {
 				if got := do(t, p, metaReq(t, "ms "+b64+" 1 b\r\nm\r\n")); string(got) != "HD\r\n" {
 					t.Fatalf("ms %q: %q", skipped+raw, got)
 				}
-				want := plain([]byte(raw))
+				want := plain.Pick([]byte(raw))
 				for s, a := range f.addrs {
 					got := dialDirect(t, a).raw([]byte("mg " + b64 + " b v\r\n"))
 					if on := string(got) == "VA 1\r\nm\r\n"; on != (s == want) {
@@ -189,7 +140,7 @@ func TestHashSkipPrefixFailover(t *testing.T) {
 	for _, d := range allDistributions {
 		t.Run(string(d), func(t *testing.T) {
 			p := newPool(t, Config{Servers: []Server{{Addr: freeAddr(t)}}, Failover: f.servers, Distribution: d, HashSkipPrefix: skipped})
-			plain := newPicker(d, f.servers)
+			plain := placement.New(d, f.servers)
 			first := []byte(skipped + "first")
 			waitFor(t, 5*time.Second, "the server to be down", func() bool {
 				return p.partOf(first, path{})/p.cfg.ConnsPerServer != 0
@@ -197,11 +148,11 @@ func TestHashSkipPrefixFailover(t *testing.T) {
 			moved := 0
 			for i := range 100 {
 				k := strconv.Itoa(i) + ":fo" // counter first, for twemproxy's FNV
-				want := 1 + plain([]byte(k))
+				want := 1 + plain.Pick([]byte(k))
 				if got := p.partOf([]byte(skipped+k), path{}) / p.cfg.ConnsPerServer; got != want {
 					t.Fatalf("%s%s on server %d, want %d", skipped, k, got, want)
 				}
-				if 1+plain([]byte(skipped+k)) != want {
+				if 1+plain.Pick([]byte(skipped+k)) != want {
 					moved++
 				}
 			}
@@ -212,7 +163,7 @@ func TestHashSkipPrefixFailover(t *testing.T) {
 			if got := do(t, p, set(k, "f")); string(got) != memcache.ReplyStored {
 				t.Fatalf("set %s: %q", k, got)
 			}
-			if at, want := f.holder(t, k, "f"), plain([]byte(k[len(skipped):])); at != want {
+			if at, want := f.holder(t, k, "f"), plain.Pick([]byte(k[len(skipped):])); at != want {
 				t.Fatalf("set %s stored on failover server %d, want %d", k, at, want)
 			}
 			if n := testing.AllocsPerRun(100, func() { p.partOf(first, path{}) }); n != 0 {
@@ -222,22 +173,13 @@ func TestHashSkipPrefixFailover(t *testing.T) {
 	}
 }
 
-// Skipping the prefix costs no allocation, whether the key has it or not,
-// and a base64 meta key still places without one.
+// A prefixed base64 meta key is placed without an allocation (the
+// placement itself allocates nothing: placement.TestSkipPrefixAllocs).
 func TestHashSkipPrefixAllocs(t *testing.T) {
-	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212"}}
-	for _, d := range allDistributions {
-		pick := skipPrefix(newPicker(d, servers), skipped)
-		for _, k := range []string{"app:user:12345678", "user:12345678", "app:", "ap"} {
-			key := []byte(k)
-			if n := testing.AllocsPerRun(100, func() { pick(key) }); n != 0 {
-				t.Errorf("%s: pick(%q) allocates %v times, want 0", d, key, n)
-			}
-		}
-	}
 	if raceEnabled {
-		return // sync.Pool drops items under -race
+		t.Skip("sync.Pool drops items under -race")
 	}
+	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212"}}
 	p := newPool(t, Config{Servers: servers, Distribution: DistKetama, HashSkipPrefix: skipped})
 	req := metaReq(t, "md "+base64.StdEncoding.EncodeToString([]byte("app:user:1"))+" b\r\n")
 	if n := testing.AllocsPerRun(100, func() { p.metaPart(req, path{}) }); n != 0 {
@@ -258,20 +200,6 @@ func TestHashSkipPrefixValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			checkValidate(t, Config{Servers: []Server{{Addr: "a:1"}}, HashSkipPrefix: tc.prefix}, tc.wantErr)
-		})
-	}
-}
-
-func BenchmarkHashSkipPrefixPick(b *testing.B) {
-	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211"}}
-	key := []byte("app:user:12345678")
-	for _, d := range allDistributions {
-		b.Run(string(d), func(b *testing.B) {
-			pick := skipPrefix(newPicker(d, servers), skipped)
-			b.ReportAllocs()
-			for b.Loop() {
-				pick(key)
-			}
 		})
 	}
 }

@@ -6,9 +6,9 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/internal/hist"
 	"github.com/fae-sidecar/fae/proto/memcache"
-	"github.com/fae-sidecar/fae/upstream"
 )
 
 // The loop transport (TransportLoop). Each event loop that sends the pool a
@@ -28,8 +28,8 @@ import (
 // A client connection stays on its loop, and a key always takes the same
 // connection of its server, so a client's requests for a key keep their
 // order. Timeouts, health probes, suspicion after a sibling's timeout and
-// failing fast while down work as on the goroutine transport (conn.go,
-// health.go); the loop is visited by the pool's watchdog through
+// failing fast while down work as on the goroutine transport (goconn.go,
+// goconn_health.go); the loop is visited by the pool's watchdog through
 // EventLoop.Execute. Dialling is the one thing done off the loop: each
 // connection has a dialer goroutine (lconn.dialLoop) that dials,
 // hands the socket to the loop (EventLoop.Enroll) and waits for the session
@@ -39,7 +39,7 @@ import (
 // (until the loop stops: then by Pool.Close).
 type loopPool struct {
 	p     *Pool
-	loop  upstream.Loop
+	loop  eventloop.Loop
 	conns []*lconn // server s's connection j is conns[s*LoopConns+j]
 	// dirty lists the connections with requests to write when the
 	// loop's event ends; deferred says lp is on the loop's deferred list.
@@ -59,11 +59,11 @@ type loopPool struct {
 	lat hist.H // round trips of the loop's requests (inspect.go)
 }
 
-var _ upstream.Flusher = (*loopPool)(nil)
+var _ eventloop.Flusher = (*loopPool)(nil)
 
 // newLoopPool makes the pool's state on loop l and starts dialling its
 // connections. It runs on l, within Serve, under the PerLoop lock.
-func (p *Pool) newLoopPool(l upstream.Loop) *loopPool {
+func (p *Pool) newLoopPool(l eventloop.Loop) *loopPool {
 	lp := &loopPool{p: p, loop: l}
 	lp.check = gnet.RunnableFunc(func(context.Context) error {
 		lp.visit(p.clock())
@@ -137,7 +137,7 @@ func (lp *loopPool) markDirty(lc *lconn) {
 	}
 }
 
-// Flush implements upstream.Flusher: at the end of the loop's event, each
+// Flush implements eventloop.Flusher: at the end of the loop's event, each
 // connection with new requests writes them in one write.
 func (lp *loopPool) Flush() {
 	lp.deferred = false
@@ -213,7 +213,7 @@ func (p *Pool) checkLoops() {
 		return
 	}
 	now := p.clock()
-	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
 		if lp.quietFlag.Load() && now < lp.nextVisit {
 			return
 		}
@@ -229,7 +229,7 @@ func (p *Pool) closeLoops() {
 	if p.loops == nil {
 		return
 	}
-	p.loops.All(func(l upstream.Loop, lp *loopPool) {
+	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
 		done := make(chan struct{})
 		err := l.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			lp.close()

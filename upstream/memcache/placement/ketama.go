@@ -1,4 +1,4 @@
-package memcache
+package placement
 
 import (
 	"crypto/md5"
@@ -10,7 +10,7 @@ import (
 )
 
 // Client-compatible key placement: the ketama continua of libmemcached
-// (DistKetama) and twemproxy (DistTwemproxy). Both follow last.fm's
+// (Ketama) and twemproxy (Twemproxy). Both follow last.fm's
 // libketama:
 //
 //   - each server gets floor(weight/total × 160/4 × servers) × 4 points,
@@ -48,7 +48,7 @@ const (
 )
 
 // newKetamaPicker places keys as libmemcached's weighted ketama does
-// (DistKetama).
+// (Ketama).
 func newKetamaPicker(servers []Server) picker {
 	if len(servers) == 1 {
 		// libmemcached skips hashing for a single server.
@@ -59,7 +59,7 @@ func newKetamaPicker(servers []Server) picker {
 }
 
 // newTwemproxyPicker places keys as twemproxy's "distribution: ketama" with
-// "hash: fnv1a_64" does (DistTwemproxy).
+// "hash: fnv1a_64" does (Twemproxy).
 func newTwemproxyPicker(servers []Server) picker {
 	if len(servers) == 1 {
 		return func([]byte) int { return 0 }

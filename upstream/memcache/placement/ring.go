@@ -1,4 +1,4 @@
-package memcache
+package placement
 
 import (
 	"crypto/md5"
@@ -13,46 +13,6 @@ import (
 // serialx/hashring places exactly `weight` points per node, and one point per
 // server spreads keys very unevenly; 160 is what ketama uses per server.
 const pointsPerWeight = 160
-
-// maxWeight bounds Server.Weight so the ring stays small.
-const maxWeight = 100
-
-// picker maps a key to the index of the server that owns it. It is the only
-// thing the pool knows about key placement, so another hashing mode (modula,
-// ketama-compatible, jump) is a new constructor, not a change to the pool.
-// It must be safe for concurrent use and should not allocate.
-type picker func(key []byte) int
-
-// newPicker returns the picker of distribution d (after defaults) over
-// servers.
-func newPicker(d Distribution, servers []Server) picker {
-	switch d {
-	case DistKetama:
-		return newKetamaPicker(servers)
-	case DistTwemproxy:
-		return newTwemproxyPicker(servers)
-	case DistConsistent:
-		return newConsistentPicker(servers)
-	case DistConsistentMD5:
-		return newConsistentMD5Picker(servers)
-	}
-	return newRingPicker(servers)
-}
-
-// skipPrefix returns pick hashing a key that starts with prefix, and is
-// longer than it, without it (Config.HashSkipPrefix); pick itself when
-// prefix is empty. Comparing and re-slicing the key allocates nothing.
-func skipPrefix(pick picker, prefix string) picker {
-	if prefix == "" {
-		return pick
-	}
-	return func(key []byte) int {
-		if len(key) > len(prefix) && string(key[:len(prefix)]) == prefix {
-			key = key[len(prefix):]
-		}
-		return pick(key)
-	}
-}
 
 // newRingPicker places servers on a weighted consistent-hash ring
 // (serialx/hashring with its default MD5 points). A single server needs no

@@ -1,4 +1,4 @@
-package memcache
+package placement
 
 import (
 	"strconv"
@@ -20,7 +20,7 @@ import (
 var consistentVectors = []placementVector{
 	{
 		name:    "md5/default-port-naming",
-		dist:    DistConsistentMD5,
+		dist:    ConsistentMD5,
 		servers: []Server{{Addr: "10.0.1.1:11211"}, {Addr: "10.0.1.2:11211"}, {Addr: "10.0.1.3:11212"}},
 		key:     prefixKey("key:"),
 		want:    "20021102001021011210001022011202110020102210012022010201220002020121022001121111200111100001222112102211001202222111021220210021",
@@ -28,14 +28,14 @@ var consistentVectors = []placementVector{
 	{
 		// Weight 1 is not "above 1": still 100 points each.
 		name:    "md5/two",
-		dist:    DistConsistentMD5,
+		dist:    ConsistentMD5,
 		servers: []Server{{Addr: "x:11211", Weight: 1}, {Addr: "y:11211", Weight: 1}},
 		key:     prefixKey("key:"),
 		want:    "00101110101110101010011110001000111111111011000011111101010111010100000111001111110011011000001010010000000011111111101011100001",
 	},
 	{
 		name: "md5/four",
-		dist: DistConsistentMD5,
+		dist: ConsistentMD5,
 		servers: []Server{
 			{Addr: "cache-a:11211", Weight: 1}, {Addr: "cache-b:11211", Weight: 1},
 			{Addr: "cache-c:11211", Weight: 1}, {Addr: "cache-d:22122", Weight: 1},
@@ -45,21 +45,21 @@ var consistentVectors = []placementVector{
 	},
 	{
 		name:    "md5/high-bytes",
-		dist:    DistConsistentMD5,
+		dist:    ConsistentMD5,
 		servers: []Server{{Addr: "10.0.1.1:11211"}, {Addr: "10.0.1.2:11211"}, {Addr: "10.0.1.3:11212"}},
 		key:     highKey,
 		want:    "11110221111110211012221211112101002011000221211101121101202212112002221112110020001122102001111010112021201222120111202001211010",
 	},
 	{
 		name:    "md5/weighted-is-ketama",
-		dist:    DistConsistentMD5,
+		dist:    ConsistentMD5,
 		servers: []Server{{Addr: "cache-a:11211", Weight: 1}, {Addr: "cache-b:11211", Weight: 3}, {Addr: "10.0.0.9:22122", Weight: 2}},
 		key:     prefixKey("key:"),
 		want:    "12221211212111222122121011202200210202112122210020221011122102121211021111122211011001110111112121121102111121021111012000001020",
 	},
 	{
 		name: "md5/five-uneven-is-ketama",
-		dist: DistConsistentMD5,
+		dist: ConsistentMD5,
 		servers: []Server{
 			{Addr: "h1:11211", Weight: 7}, {Addr: "h2:11211", Weight: 1}, {Addr: "h3:11211", Weight: 1},
 			{Addr: "h4:11211", Weight: 13}, {Addr: "h5:11300", Weight: 5},
@@ -69,21 +69,21 @@ var consistentVectors = []placementVector{
 	},
 	{
 		name:    "oaat/default-port-naming",
-		dist:    DistConsistent,
+		dist:    Consistent,
 		servers: []Server{{Addr: "10.0.1.1:11211"}, {Addr: "10.0.1.2:11211"}, {Addr: "10.0.1.3:11212"}},
 		key:     prefixKey("key:"),
 		want:    "21110000001220112221001122012201112222212210221010221020001111001210002110000122200100110202121211212120100212111010002101100222",
 	},
 	{
 		name:    "oaat/two",
-		dist:    DistConsistent,
+		dist:    Consistent,
 		servers: []Server{{Addr: "x:11211", Weight: 1}, {Addr: "y:11211", Weight: 1}},
 		key:     prefixKey("key:"),
 		want:    "11001110010111100111010111110011011110111110100101000110000010111111110111100000001101101111111101101011011111101101011100000010",
 	},
 	{
 		name: "oaat/four",
-		dist: DistConsistent,
+		dist: Consistent,
 		servers: []Server{
 			{Addr: "cache-a:11211", Weight: 1}, {Addr: "cache-b:11211", Weight: 1},
 			{Addr: "cache-c:11211", Weight: 1}, {Addr: "cache-d:22122", Weight: 1},
@@ -95,7 +95,7 @@ var consistentVectors = []placementVector{
 		// Bytes >= 0x80 go through C's signed char: this case fails if
 		// they are not sign-extended.
 		name:    "oaat/high-bytes",
-		dist:    DistConsistent,
+		dist:    Consistent,
 		servers: []Server{{Addr: "10.0.1.1:11211"}, {Addr: "10.0.1.2:11211"}, {Addr: "10.0.1.3:11212"}},
 		key:     highKey,
 		want:    "01101102201012012101202210002122010010021112110221022011211001220210212001112011100010200101110022112000021110112001111020011210",
@@ -103,14 +103,14 @@ var consistentVectors = []placementVector{
 	{
 		// The ketama continuum (MD5 points), one_at_a_time keys.
 		name:    "oaat/weighted",
-		dist:    DistConsistent,
+		dist:    Consistent,
 		servers: []Server{{Addr: "cache-a:11211", Weight: 1}, {Addr: "cache-b:11211", Weight: 3}, {Addr: "10.0.0.9:22122", Weight: 2}},
 		key:     prefixKey("key:"),
 		want:    "12101120100121111121111002111020111121222201221211101221112222102211110122210211111122101111122211111010101211101212112012112001",
 	},
 	{
 		name: "oaat/five-uneven",
-		dist: DistConsistent,
+		dist: Consistent,
 		servers: []Server{
 			{Addr: "h1:11211", Weight: 7}, {Addr: "h2:11211", Weight: 1}, {Addr: "h3:11211", Weight: 1},
 			{Addr: "h4:11211", Weight: 13}, {Addr: "h5:11300", Weight: 5},
@@ -175,13 +175,13 @@ func TestOneAtATime(t *testing.T) {
 
 func TestConsistentSpread(t *testing.T) {
 	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211"}}
-	for _, d := range []Distribution{DistConsistent, DistConsistentMD5} {
+	for _, d := range []Distribution{Consistent, ConsistentMD5} {
 		t.Run(string(d), func(t *testing.T) {
-			pick := newPicker(d, servers)
+			m := New(d, servers)
 			var n [3]int
 			const total = 30000
 			for i := range total {
-				n[pick([]byte("user:"+strconv.Itoa(i*7919)+":profile"))]++
+				n[m.Pick([]byte("user:"+strconv.Itoa(i*7919)+":profile"))]++
 			}
 			// 100 points a server spread less evenly than ketama's 160.
 			for i := range n {
@@ -194,8 +194,8 @@ func TestConsistentSpread(t *testing.T) {
 }
 
 func TestConsistentSingleServer(t *testing.T) {
-	for _, d := range []Distribution{DistConsistent, DistConsistentMD5} {
-		if got := newPicker(d, []Server{{Addr: "a:1"}})([]byte("k")); got != 0 {
+	for _, d := range []Distribution{Consistent, ConsistentMD5} {
+		if got := New(d, []Server{{Addr: "a:1"}}).Pick([]byte("k")); got != 0 {
 			t.Errorf("%s: one server, picked %d", d, got)
 		}
 	}
@@ -207,9 +207,9 @@ func TestConsistentPickAllocs(t *testing.T) {
 		{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212"}},
 		{{Addr: "a:11211"}, {Addr: "b:11211", Weight: 2}},
 	} {
-		for _, d := range []Distribution{DistConsistent, DistConsistentMD5} {
-			pick := newPicker(d, servers)
-			if n := testing.AllocsPerRun(100, func() { pick(key) }); n != 0 {
+		for _, d := range []Distribution{Consistent, ConsistentMD5} {
+			m := New(d, servers)
+			if n := testing.AllocsPerRun(100, func() { m.Pick(key) }); n != 0 {
 				t.Errorf("%s over %v: pick allocates %v times per key, want 0", d, servers, n)
 			}
 		}
@@ -219,12 +219,12 @@ func TestConsistentPickAllocs(t *testing.T) {
 func BenchmarkConsistentPick(b *testing.B) {
 	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211"}}
 	key := []byte("user:12345678")
-	for _, d := range []Distribution{DistConsistent, DistConsistentMD5} {
+	for _, d := range []Distribution{Consistent, ConsistentMD5} {
 		b.Run(string(d), func(b *testing.B) {
-			pick := newPicker(d, servers)
+			m := New(d, servers)
 			b.ReportAllocs()
 			for b.Loop() {
-				pick(key)
+				m.Pick(key)
 			}
 		})
 	}

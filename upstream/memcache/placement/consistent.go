@@ -1,9 +1,9 @@
-package memcache
+package placement
 
 import "strconv"
 
 // libmemcached's MEMCACHED_DISTRIBUTION_CONSISTENT without libketama's
-// weighting (DistConsistent, DistConsistentMD5): what PHP's memcached
+// weighting (Consistent, ConsistentMD5): what PHP's memcached
 // extension does with OPT_DISTRIBUTION set to DISTRIBUTION_CONSISTENT,
 // including when OPT_LIBKETAMA_COMPATIBLE was set before it, since setting
 // the distribution turns libketama's weighting off again and keeps its MD5
@@ -40,7 +40,7 @@ const consistentPointsPerServer = 100
 
 // newConsistentPicker places keys as libmemcached's
 // MEMCACHED_DISTRIBUTION_CONSISTENT with the one_at_a_time key hash
-// (DistConsistent).
+// (Consistent).
 func newConsistentPicker(servers []Server) picker {
 	if len(servers) == 1 {
 		return func([]byte) int { return 0 }
@@ -51,7 +51,7 @@ func newConsistentPicker(servers []Server) picker {
 
 // newConsistentMD5Picker places keys as libmemcached's
 // MEMCACHED_DISTRIBUTION_CONSISTENT with the MD5 key hash
-// (DistConsistentMD5).
+// (ConsistentMD5).
 func newConsistentMD5Picker(servers []Server) picker {
 	if len(servers) == 1 {
 		return func([]byte) int { return 0 }

@@ -1,7 +1,8 @@
-package memcache
+package placement
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -24,21 +25,21 @@ import (
 var ketamaVectors = []placementVector{
 	{
 		name:    "libmemcached/default-port-naming",
-		dist:    DistKetama,
+		dist:    Ketama,
 		servers: []Server{{Addr: "10.0.1.1:11211"}, {Addr: "10.0.1.2:11211"}, {Addr: "10.0.1.3:11212"}},
 		key:     prefixKey("key:"),
 		want:    "02121102002121121201202112002121221212212120001221110010201001222222212022202011002112201201222211010111101201102011121110112202",
 	},
 	{
 		name:    "libmemcached/weighted",
-		dist:    DistKetama,
+		dist:    Ketama,
 		servers: []Server{{Addr: "cache-a:11211", Weight: 1}, {Addr: "cache-b:11211", Weight: 3}, {Addr: "10.0.0.9:22122", Weight: 2}},
 		key:     prefixKey("key:"),
 		want:    "12221211212111222122121011202200210202112122210020221011122102121211021111122211011001110111112121121102111121021111012000001020",
 	},
 	{
 		name: "libmemcached/five-uneven",
-		dist: DistKetama,
+		dist: Ketama,
 		servers: []Server{
 			{Addr: "h1:11211", Weight: 7}, {Addr: "h2:11211", Weight: 1}, {Addr: "h3:11211", Weight: 1},
 			{Addr: "h4:11211", Weight: 13}, {Addr: "h5:11300", Weight: 5},
@@ -48,28 +49,28 @@ var ketamaVectors = []placementVector{
 	},
 	{
 		name:    "libmemcached/two",
-		dist:    DistKetama,
+		dist:    Ketama,
 		servers: []Server{{Addr: "x:11211"}, {Addr: "y:11211"}},
 		key:     prefixKey("key:"),
 		want:    "10001000010010010011100010001101000111001000101011111101101010010111110101010110111001010101001101001110000000011100001111010100",
 	},
 	{
 		name:    "twemproxy/default-port-naming",
-		dist:    DistTwemproxy,
+		dist:    Twemproxy,
 		servers: []Server{{Addr: "127.0.0.2:11211", Weight: 1}, {Addr: "127.0.0.3:11211", Weight: 2}, {Addr: "127.0.0.4:11211", Weight: 1}},
 		key:     suffixKey(":tw"),
 		want:    "12212010110010121111110121212011020111121101210112211100101001120111122100111102110002111010110110111221010210011201002100111102",
 	},
 	{
 		name:    "twemproxy/host-port-naming",
-		dist:    DistTwemproxy,
+		dist:    Twemproxy,
 		servers: []Server{{Addr: "127.0.0.1:41001"}, {Addr: "127.0.0.1:41002"}, {Addr: "127.0.0.1:41003"}},
 		key:     suffixKey(":tw"),
 		want:    "20221000211100210122020111001202121112022200220010221001221001110122201011220022201001100100022101021121220221001012210110122220",
 	},
 	{
 		name: "twemproxy/named-weighted",
-		dist: DistTwemproxy,
+		dist: Twemproxy,
 		servers: []Server{
 			{Addr: "10.9.0.1:22122", Weight: 1, Name: "alpha"},
 			{Addr: "10.9.0.2:22122", Weight: 3, Name: "beta"},
@@ -82,7 +83,7 @@ var ketamaVectors = []placementVector{
 		// Bytes >= 0x80 go through C's signed char: this case fails if
 		// they are not sign-extended.
 		name:    "twemproxy/high-bytes",
-		dist:    DistTwemproxy,
+		dist:    Twemproxy,
 		servers: []Server{{Addr: "127.0.0.2:11211"}, {Addr: "127.0.0.3:11211"}, {Addr: "127.0.0.4:11211"}},
 		key: func(i int) []byte {
 			return append(suffixKey(":tw")(i), byte(0x80+i%128))
@@ -116,15 +117,19 @@ func TestKetamaKnownAnswers(t *testing.T) { checkKnownAnswers(t, ketamaVectors) 
 func checkKnownAnswers(t *testing.T, vectors []placementVector) {
 	for _, tc := range vectors {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Servers: tc.servers, Distribution: tc.dist}
-			if err := cfg.Validate(); err != nil {
+			if err := tc.dist.Check(); err != nil {
 				t.Fatal(err)
 			}
-			pick := newPicker(tc.dist, tc.servers)
+			for _, s := range tc.servers {
+				if err := CheckServer(tc.dist, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := New(tc.dist, tc.servers)
 			bad := 0
 			for i := range len(tc.want) {
 				want := int(tc.want[i] - '0')
-				if got := pick(tc.key(i)); got != want {
+				if got := m.Pick(tc.key(i)); got != want {
 					if bad++; bad <= 5 {
 						t.Errorf("key %q: server %d, reference says %d", tc.key(i), got, want)
 					}
@@ -221,13 +226,13 @@ func TestKetamaKeyHashes(t *testing.T) {
 func TestKetamaSpread(t *testing.T) {
 	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211", Weight: 2}}
 	want := [3]float64{0.25, 0.25, 0.5}
-	for _, d := range []Distribution{DistKetama, DistTwemproxy} {
+	for _, d := range []Distribution{Ketama, Twemproxy} {
 		t.Run(string(d), func(t *testing.T) {
-			pick := newPicker(d, servers)
+			m := New(d, servers)
 			var n [3]int
 			const total = 40000
 			for i := range total {
-				n[pick([]byte("user:"+strconv.Itoa(i*7919)+":profile"))]++
+				n[m.Pick([]byte("user:"+strconv.Itoa(i*7919)+":profile"))]++
 			}
 			for i := range n {
 				got := float64(n[i]) / total
@@ -240,8 +245,8 @@ func TestKetamaSpread(t *testing.T) {
 }
 
 func TestKetamaSingleServer(t *testing.T) {
-	for _, d := range []Distribution{DistKetama, DistTwemproxy} {
-		if got := newPicker(d, []Server{{Addr: "a:1"}})([]byte("k")); got != 0 {
+	for _, d := range []Distribution{Ketama, Twemproxy} {
+		if got := New(d, []Server{{Addr: "a:1"}}).Pick([]byte("k")); got != 0 {
 			t.Errorf("%s: one server, picked %d", d, got)
 		}
 	}
@@ -250,42 +255,58 @@ func TestKetamaSingleServer(t *testing.T) {
 func TestKetamaPickAllocs(t *testing.T) {
 	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11212"}}
 	key := []byte("user:12345678")
-	for _, d := range []Distribution{DistKetama, DistTwemproxy} {
-		pick := newPicker(d, servers)
-		if n := testing.AllocsPerRun(100, func() { pick(key) }); n != 0 {
+	for _, d := range []Distribution{Ketama, Twemproxy} {
+		m := New(d, servers)
+		if n := testing.AllocsPerRun(100, func() { m.Pick(key) }); n != 0 {
 			t.Errorf("%s: pick allocates %v times per key, want 0", d, n)
 		}
 	}
 }
 
-func TestDistributionValidate(t *testing.T) {
+func TestCheck(t *testing.T) {
+	long := string(make([]byte, maxNameLen+1))
 	cases := []struct {
 		name    string
-		cfg     Config
+		dist    Distribution
+		server  Server
 		wantErr string
 	}{
-		{name: "unknown", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Distribution: "modula"}, wantErr: "distribution"},
-		{name: "name outside twemproxy", cfg: Config{Servers: []Server{{Addr: "a:1", Name: "x"}}, Distribution: DistKetama}, wantErr: "servers[0].name"},
-		{name: "name under consistent", cfg: Config{Servers: []Server{{Addr: "a:1", Name: "x"}}, Distribution: DistConsistentMD5}, wantErr: "servers[0].name"},
-		{name: "name too long", cfg: Config{Servers: []Server{{Addr: "a:1", Name: string(make([]byte, 81))}}, Distribution: DistTwemproxy}, wantErr: "servers[0]"},
-		{name: "failover bad addr", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Failover: []Server{{Addr: "b"}}}, wantErr: "failover[0].addr"},
-		{name: "failover is a server", cfg: Config{Servers: []Server{{Addr: "a:1"}}, Failover: []Server{{Addr: "a:1"}}}, wantErr: "failover[0].addr: a:1 is also servers[0]"},
-		{name: "ok", cfg: Config{Servers: []Server{{Addr: "a:1", Name: "x"}}, Failover: []Server{{Addr: "b:1"}}, Distribution: DistTwemproxy}},
+		{name: "unknown distribution", dist: "modula", server: Server{Addr: "a:1"}, wantErr: `"modula" is not one of ring, ketama`},
+		{name: "weight too big", dist: Ring, server: Server{Addr: "a:1", Weight: MaxWeight + 1}, wantErr: "weight: 101 is outside 0..100"},
+		{name: "negative weight", dist: Ketama, server: Server{Addr: "a:1", Weight: -1}, wantErr: "weight: -1"},
+		{name: "name outside twemproxy", dist: Ketama, server: Server{Addr: "a:1", Name: "x"}, wantErr: "name: only the twemproxy distribution"},
+		{name: "name under consistent", dist: ConsistentMD5, server: Server{Addr: "a:1", Name: "x"}, wantErr: "name: only"},
+		{name: "name too long", dist: Twemproxy, server: Server{Addr: "a:1", Name: long}, wantErr: "name: point name"},
+		{name: "host too long", dist: Twemproxy, server: Server{Addr: long + ":1"}, wantErr: "addr: point name"},
+		{name: "long host, default port", dist: Twemproxy, server: Server{Addr: long[1:] + ":11211"}},
+		{name: "named twemproxy", dist: Twemproxy, server: Server{Addr: "a:1", Name: "x", Weight: MaxWeight}},
+		{name: "ring", dist: Ring, server: Server{Addr: "a:1"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { checkValidate(t, tc.cfg, tc.wantErr) })
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.dist.Check()
+			if err == nil {
+				err = CheckServer(tc.dist, tc.server)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one starting %q", err, tc.wantErr)
+			}
+		})
 	}
 }
 
 func BenchmarkKetamaPick(b *testing.B) {
 	servers := []Server{{Addr: "a:11211"}, {Addr: "b:11211"}, {Addr: "c:11211"}}
 	key := []byte("user:12345678")
-	for _, d := range []Distribution{DistRing, DistKetama, DistTwemproxy} {
+	for _, d := range []Distribution{Ring, Ketama, Twemproxy} {
 		b.Run(string(d), func(b *testing.B) {
-			pick := newPicker(d, servers)
+			m := New(d, servers)
 			b.ReportAllocs()
 			for b.Loop() {
-				pick(key)
+				m.Pick(key)
 			}
 		})
 	}
