@@ -344,7 +344,9 @@ func TestStoppedServer(t *testing.T) {
 		_, err := p.FindOne(ctx, 0, "t", nil, nil)
 		return errors.Is(err, ErrBreakerOpen)
 	})
-	if st := p.Stats()[0]; !st.Open || st.Rejected == 0 || st.Calls < 4 || st.Errors < 3 {
+	// hystrix opens on its own count, which its goroutine may take ahead of
+	// ours: how many calls were sent before it opened is not fixed.
+	if st := p.Stats()[0]; !st.Open || st.Rejected == 0 || st.Errors < 2 || st.Calls < st.Errors {
 		t.Fatalf("stats %+v", st)
 	}
 }
