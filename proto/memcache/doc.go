@@ -3,5 +3,7 @@
 // Requests are parsed straight out of a connection's inbound buffer into a
 // reused [Request] whose byte slices are views into that buffer: parsing does
 // not allocate. Replies are encoded by Append* functions that append to a
-// caller's buffer. The package holds no state and starts no goroutines.
+// caller's buffer. A client that pipelines requests to a server (a pool)
+// finds where each reply ends in the stream it reads with a [Frame], also
+// without allocating. The package holds no state and starts no goroutines.
 package memcache

@@ -202,27 +202,3 @@ func BenchmarkDirectGet(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkFrameScan: framing a reply as it arrives, for the classic and
-// the meta reply shapes.
-func BenchmarkFrameScan(b *testing.B) {
-	for _, tc := range []struct {
-		name  string
-		kind  replyKind
-		reply string
-	}{
-		{"value", kindValues, "VALUE user:12345678 0 100 77\r\n" + string(bytes.Repeat([]byte("x"), 100)) + "\r\nEND\r\n"},
-		{"line", kindLine, "STORED\r\n"},
-		{"va", kindMeta, "VA 100 c77 f0\r\n" + string(bytes.Repeat([]byte("x"), 100)) + "\r\n"},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			reply := []byte(tc.reply)
-			for b.Loop() {
-				f := frame{kind: tc.kind}
-				if err := f.scan(reply); err != nil || !f.done {
-					b.Fatal(err, f.done)
-				}
-			}
-		})
-	}
-}

@@ -123,7 +123,7 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 				}
 			}
 			sub.Keys = g.sub
-			o.kind, o.nkeys = kindValues, len(g.sub)
+			o.kind, o.nkeys = memcache.FrameValues, len(g.sub)
 		}
 		if why := p.enqueue(g.pt, cn, sub, o); why != reasonNone {
 			s := p.servers[cn/n]

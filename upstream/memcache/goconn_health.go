@@ -1,5 +1,7 @@
 package memcache
 
+import "github.com/fae-sidecar/fae/proto/memcache"
+
 // Health: every session starts with a "version" probe and is ready only once
 // it is answered; idle ready connections are pinged; the watchdog cuts a
 // connection whose oldest request is late and makes its siblings prove
@@ -19,7 +21,7 @@ func (c *conn) pushProbeLocked(now int64) {
 		return
 	}
 	o := c.p.getOp(path{})
-	o.probe, o.kind, o.deadline = true, kindLine, now+c.p.timeout
+	o.probe, o.kind, o.deadline = true, memcache.FrameLine, now+c.p.timeout
 	c.out = append(c.out, "version\r\n"...)
 	c.pushLocked(o)
 	c.lastUse = now

@@ -20,9 +20,9 @@ func (c *conn) readLoop() error {
 		o := c.sentHeadLocked()
 		c.mu.Unlock()
 		if o == nil {
-			return errBadReply // bytes nobody asked for
+			return memcache.ErrBadReply // bytes nobody asked for
 		}
-		f := frame{kind: o.kind}
+		f := memcache.Frame{Kind: o.kind}
 		reply, spilled, err := c.readReply(&f)
 		if err != nil {
 			return err
@@ -37,24 +37,24 @@ func (c *conn) readLoop() error {
 		}
 		c.complete(o, reply, &f)
 		if !spilled {
-			br.Discard(f.n)
+			br.Discard(f.N)
 		}
 	}
 }
 
 // readReply reads one whole reply. It is returned straight out of the bufio
-// buffer when it fits (spilled false: the caller discards f.n bytes after
+// buffer when it fits (spilled false: the caller discards f.N bytes after
 // use), else assembled in c.spill. Either way it is valid until the next
 // read.
-func (c *conn) readReply(f *frame) (reply []byte, spilled bool, err error) {
+func (c *conn) readReply(f *memcache.Frame) (reply []byte, spilled bool, err error) {
 	br := c.br
 	for {
 		b, _ := br.Peek(br.Buffered())
-		if err := f.scan(b); err != nil {
+		if err := f.Scan(b); err != nil {
 			return nil, false, err
 		}
-		if f.done {
-			return b[:f.n], false, nil
+		if f.Done {
+			return b[:f.N], false, nil
 		}
 		if br.Buffered() == br.Size() {
 			return c.readSpill(f, b)
@@ -68,16 +68,16 @@ func (c *conn) readReply(f *frame) (reply []byte, spilled bool, err error) {
 // readSpill continues a reply larger than the bufio buffer in c.spill. It
 // reads exactly up to the end of the reply (whole lines, exact data
 // lengths) so that the next reply stays in br.
-func (c *conn) readSpill(f *frame, b []byte) ([]byte, bool, error) {
+func (c *conn) readSpill(f *memcache.Frame, b []byte) ([]byte, bool, error) {
 	br := c.br
 	if cap(c.spill) > maxKeptBuf {
 		c.spill = nil
 	}
 	sp := append(c.spill[:0], b...)
 	br.Discard(len(b))
-	for !f.done {
-		if f.data > 0 {
-			need := f.n + f.data - len(sp)
+	for !f.Done {
+		if f.Data > 0 {
+			need := f.N + f.Data - len(sp)
 			sp = grow(sp, need)
 			if _, err := io.ReadFull(br, sp[len(sp)-need:]); err != nil {
 				return nil, false, err
@@ -88,11 +88,11 @@ func (c *conn) readSpill(f *frame, b []byte) ([]byte, bool, error) {
 				if err == io.EOF {
 					return nil, false, err
 				}
-				return nil, false, errBadReply // bufio.ErrBufferFull: no line
+				return nil, false, memcache.ErrBadReply // bufio.ErrBufferFull: no line
 			}
 			sp = append(sp, line...)
 		}
-		if err := f.scan(sp); err != nil {
+		if err := f.Scan(sp); err != nil {
 			return nil, false, err
 		}
 	}
@@ -111,7 +111,7 @@ func grow(b []byte, n int) []byte {
 }
 
 // complete hands a server's reply to whoever waits for o, then recycles o.
-func (c *conn) complete(o *op, reply []byte, f *frame) {
+func (c *conn) complete(o *op, reply []byte, f *memcache.Frame) {
 	if o.probe {
 		c.probeDone(reply)
 		c.p.putOp(o)
@@ -122,14 +122,14 @@ func (c *conn) complete(o *op, reply []byte, f *frame) {
 
 // answer hands a server's reply to a client's request o (not a probe),
 // then recycles o.
-func (p *Pool) answer(o *op, reply []byte, f *frame) {
-	if f.kind == kindMetaFenced {
-		reply, o.quiet = unfence(reply), false
+func (p *Pool) answer(o *op, reply []byte, f *memcache.Frame) {
+	if f.Kind == memcache.FrameMetaFenced {
+		reply, o.quiet = memcache.Unfence(reply), false
 	}
 	p.st.countReply(o, reply, f)
 	switch {
 	case o.g != nil:
-		o.g.partDone(o.sub, reply, o.kind == kindLine || f.end)
+		o.g.partDone(o.sub, reply, o.kind == memcache.FrameLine || f.End)
 	case o.noReply, o.quiet && memcache.MetaQuietDropCode(o.cmd, reply):
 		o.done(nil)
 	default:

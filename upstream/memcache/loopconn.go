@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/fae-sidecar/fae/eventloop"
+	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // lconn is one connection of the loop transport to a server, living on one
@@ -26,10 +27,10 @@ type lconn struct {
 
 	q       []*op // ring of queued and in-flight ops: MaxPending, and probes
 	head, n int
-	probes  int    // probes in q, which MaxPending does not count
-	unsent  int    // the last unsent ops of q have their bytes in out
-	out     []byte // encoded requests not yet written
-	f       frame  // the head's reply so far, when inReply
+	probes  int            // probes in q, which MaxPending does not count
+	unsent  int            // the last unsent ops of q have their bytes in out
+	out     []byte         // encoded requests not yet written
+	f       memcache.Frame // the head's reply so far, when inReply
 	inReply bool
 
 	lastUse   int64  // clock() of the last request or reply, for health pings
@@ -151,7 +152,7 @@ func (lc *lconn) pushProbe(now int64) {
 	}
 	lc.probes++
 	o := lc.lp.getOp()
-	o.probe, o.kind, o.deadline = true, kindLine, now+lc.lp.p.timeout
+	o.probe, o.kind, o.deadline = true, memcache.FrameLine, now+lc.lp.p.timeout
 	lc.out = append(lc.out, "version\r\n"...)
 	lc.push(o)
 	lc.lastUse = now
@@ -234,7 +235,7 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 		lc.flushNow = true
 		lc.lp.markDirty(lc)
 	}
-	if lc.inReply && lc.f.data > 0 && c.InboundBuffered() < lc.f.n+lc.f.data {
+	if lc.inReply && lc.f.Data > 0 && c.InboundBuffered() < lc.f.N+lc.f.Data {
 		return gnet.None // the rest of a value is on its way
 	}
 	p := lc.lp.p
@@ -248,16 +249,16 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		o := lc.q[lc.head]
 		if !lc.inReply {
-			lc.f, lc.inReply = frame{kind: o.kind}, true
+			lc.f, lc.inReply = memcache.Frame{Kind: o.kind}, true
 		}
-		if err := lc.f.scan(buf[off:]); err != nil {
+		if err := lc.f.Scan(buf[off:]); err != nil {
 			lc.endWhy = reasonBadReply
 			return gnet.Close
 		}
-		if !lc.f.done {
+		if !lc.f.Done {
 			break
 		}
-		n := lc.f.n
+		n := lc.f.N
 		reply := buf[off : off+n]
 		lc.pop()
 		lc.inReply = false

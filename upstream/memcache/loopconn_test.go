@@ -78,21 +78,21 @@ func (c *frontClient) reply(req *memcache.Request) []byte {
 	if req.NoReply {
 		return nil
 	}
-	kind := kindLine
+	kind := memcache.FrameLine
 	if req.Cmd.IsRetrieval() {
-		kind = kindValues
+		kind = memcache.FrameValues
 	}
-	f := frame{kind: kind}
+	f := memcache.Frame{Kind: kind}
 	var got []byte
 	for {
-		if err := f.scan(got); err != nil {
+		if err := f.Scan(got); err != nil {
 			c.t.Fatalf("reply to %s %q: %v (have %q)", req.Cmd, req.Keys, err, got)
 		}
-		if f.done {
+		if f.Done {
 			return got
 		}
-		if f.data > 0 {
-			need := f.n + f.data - len(got)
+		if f.Data > 0 {
+			need := f.N + f.Data - len(got)
 			buf := make([]byte, need)
 			if _, err := io.ReadFull(c.br, buf); err != nil {
 				c.t.Fatalf("reply to %s %q: %v (have %q)", req.Cmd, req.Keys, err, got)

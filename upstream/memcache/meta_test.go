@@ -8,60 +8,16 @@ import (
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
-var metaFrameCases = []struct {
-	name    string
-	kind    replyKind
-	in      string
-	wantLen int // of the reply; -1 incomplete
-	wantErr bool
-}{
-	{name: "HD", kind: kindMeta, in: "HD\r\nEN\r\n", wantLen: 4},
-	{name: "HD flags", kind: kindMeta, in: "HD c5 kfoo O1 W\r\n", wantLen: 17},
-	{name: "EN", kind: kindMeta, in: "EN\r\n", wantLen: 4},
-	{name: "VA", kind: kindMeta, in: "VA 3 c7 t-1\r\nabc\r\nHD\r\n", wantLen: 18},
-	{name: "VA empty", kind: kindMeta, in: "VA 0 W\r\n\r\n", wantLen: 10},
-	{name: "VA data holding lines", kind: kindMeta, in: "VA 8\r\nHD\r\nEN\r\n\r\n", wantLen: 16},
-	{name: "ME", kind: kindMeta, in: "ME k exp=-1 la=0 cas=1 fetch=no cls=1 size=60\r\n", wantLen: 47},
-	{name: "error", kind: kindMeta, in: "CLIENT_ERROR bad data chunk\r\n", wantLen: 29},
-	{name: "VA incomplete", kind: kindMeta, in: "VA 3\r\nab", wantLen: -1},
-	{name: "VALUE", kind: kindMeta, in: "VALUE k 0 1\r\nx\r\nEND\r\n", wantErr: true},
-	{name: "END", kind: kindMeta, in: "END\r\n", wantErr: true},
-	{name: "VALUE before MN", kind: kindMetaFenced, in: "VALUE k 0 1\r\nx\r\nMN\r\n", wantErr: true},
-	{name: "line incomplete", kind: kindMeta, in: "VA 3", wantLen: -1},
-	{name: "VA bad size", kind: kindMeta, in: "VA x\r\n", wantErr: true},
-	{name: "VA data too long", kind: kindMeta, in: "VA 1\r\nabc\r\n", wantErr: true},
-	{name: "no CR", kind: kindMeta, in: "HD\n", wantErr: true},
-	{name: "fenced empty", kind: kindMetaFenced, in: "MN\r\nHD\r\n", wantLen: 4},
-	{name: "fenced HD", kind: kindMetaFenced, in: "HD\r\nMN\r\n", wantLen: 8},
-	{name: "fenced VA", kind: kindMetaFenced, in: "VA 2\r\nMN\r\nMN\r\n", wantLen: 14},
-	{name: "fenced incomplete", kind: kindMetaFenced, in: "HD\r\nM", wantLen: -1},
-}
-
-func TestFrameScanMeta(t *testing.T) {
-	for _, tc := range metaFrameCases {
-		t.Run(tc.name, func(t *testing.T) {
-			f, complete := scanWhole(t, tc.kind, tc.in, tc.wantLen, tc.wantErr)
-			if !complete {
-				return
-			}
-			if !f.done || f.n != tc.wantLen {
-				t.Fatalf("done %v n %d, want %d", f.done, f.n, tc.wantLen)
-			}
-			scanByteByByte(t, tc.kind, tc.in, tc.wantLen)
-		})
-	}
-}
-
 func TestMetaKind(t *testing.T) {
 	tests := []struct {
 		in   string
-		want replyKind
+		want memcache.FrameKind
 	}{
-		{"mg k q v\r\n", kindMeta},
-		{"mg k q N0\r\n", kindMeta},
-		{"ma k q\r\n", kindMeta},
-		{"ma k q N0\r\n", kindMetaFenced},
-		{"ma k N0\r\n", kindMeta},
+		{"mg k q v\r\n", memcache.FrameMeta},
+		{"mg k q N0\r\n", memcache.FrameMeta},
+		{"ma k q\r\n", memcache.FrameMeta},
+		{"ma k q N0\r\n", memcache.FrameMetaFenced},
+		{"ma k N0\r\n", memcache.FrameMeta},
 	}
 	var p memcache.Parser
 	for _, tc := range tests {
@@ -72,12 +28,6 @@ func TestMetaKind(t *testing.T) {
 		if got := metaKind(&req); got != tc.want {
 			t.Errorf("metaKind(%q) = %v, want %v", tc.in, got, tc.want)
 		}
-	}
-	if got := unfence([]byte("MN\r\n")); got != nil {
-		t.Errorf("unfence(MN) = %q", got)
-	}
-	if got := unfence([]byte("HD\r\nMN\r\n")); string(got) != "HD\r\n" {
-		t.Errorf("unfence(HD MN) = %q", got)
 	}
 }
 

@@ -136,7 +136,7 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 	case req.Cmd.IsMeta() && len(req.Keys) == 1:
 		return p.serveOne(req, out, w, pt, metaKind(req), p.metaPart(req, pt))
 	case req.Cmd.HasKey() && len(req.Keys) == 1:
-		return p.serveOne(req, out, w, pt, kindLine, p.partOf(req.Keys[0], pt))
+		return p.serveOne(req, out, w, pt, memcache.FrameLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
 		return p.serveFlush(req, out, w, pt)
 	}
@@ -189,7 +189,7 @@ func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
 
 // serveOne forwards req, whose keys all live on connection number cn (see
 // partOf), as one request.
-func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind replyKind, cn int) ([]byte, bool) {
+func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind memcache.FrameKind, cn int) ([]byte, bool) {
 	o := p.getOp(pt)
 	o.w, o.cmd, o.stat, o.origin, o.kind, o.nkeys = w, req.Cmd, statOf(req), req.Origin, kind, len(req.Keys)
 	o.noReply = req.NoReply
@@ -214,7 +214,7 @@ func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt
 	case len(req.Keys) == 0:
 		return append(out, memcache.ReplyError...), false
 	case len(req.Keys) == 1:
-		return p.serveOne(req, out, w, pt, kindValues, p.partOf(req.Keys[0], pt))
+		return p.serveOne(req, out, w, pt, memcache.FrameValues, p.partOf(req.Keys[0], pt))
 	}
 	g := p.getGather()
 	for _, k := range req.Keys {
@@ -223,7 +223,7 @@ func (p *Pool) serveGet(req *memcache.Request, out []byte, w upstream.Waiter, pt
 	if len(g.parts) == 1 {
 		cn := g.conns[0]
 		p.putGather(g)
-		return p.serveOne(req, out, w, pt, kindValues, cn)
+		return p.serveOne(req, out, w, pt, memcache.FrameValues, cn)
 	}
 	return g.serveGet(req, out, w, pt)
 }
@@ -372,7 +372,7 @@ type op struct {
 	cmd      memcache.Command
 	stat     memcache.Command // the counters it bumps (statOf)
 	origin   memcache.Origin  // what the request stands for (see countMeta)
-	kind     replyKind
+	kind     memcache.FrameKind
 	noReply  bool
 	quiet    bool // a meta command with q, sent without it
 	probe    bool // a "version" health check, not a client's request

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // reason says why a server, a connection or a request failed. Each reason has
@@ -45,11 +47,6 @@ var reasonText = [numReasons]string{
 	reasonPoolClosed:   "pool closed",
 }
 
-// errBadReply is returned by the reply scanner when the bytes from a server
-// cannot be memcached's reply to the request at the head of the queue: the
-// stream is out of step and the connection must go.
-var errBadReply = errors.New("memcache: bad reply from server")
-
 // dialReason classifies a failed dial.
 func dialReason(err error) reason {
 	var ne net.Error
@@ -65,7 +62,7 @@ func dialReason(err error) reason {
 // readReason classifies the error that ended a connection's read loop.
 func readReason(err error) reason {
 	switch {
-	case errors.Is(err, errBadReply):
+	case errors.Is(err, memcache.ErrBadReply):
 		return reasonBadReply
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return reasonClosedByPeer

@@ -83,16 +83,16 @@ func (s *counters) countServe(req *memcache.Request) {
 // countReply counts hits and misses from a server's reply to o, a request
 // for o.nkeys keys whose counters are o.stat's (statOf). Only the first
 // byte of a line reply is looked at.
-func (s *counters) countReply(o *op, reply []byte, f *frame) {
+func (s *counters) countReply(o *op, reply []byte, f *memcache.Frame) {
 	stat := o.stat
-	if f.kind == kindValues {
-		if f.end {
+	if f.Kind == memcache.FrameValues {
+		if f.End {
 			h, m := &s.getHits, &s.getMisses
 			if stat == memcache.CmdGat || stat == memcache.CmdGats {
 				h, m = &s.touchHits, &s.touchMisses
 			}
-			h.Add(uint64(f.hits))
-			m.Add(uint64(o.nkeys - f.hits))
+			h.Add(uint64(f.Hits))
+			m.Add(uint64(o.nkeys - f.Hits))
 		}
 		return
 	}
@@ -101,7 +101,7 @@ func (s *counters) countReply(o *op, reply []byte, f *frame) {
 		c = reply[0]
 	}
 	switch {
-	case f.kind == kindMetaFenced:
+	case f.Kind == memcache.FrameMetaFenced:
 		// An ma with q and N, the one fenced request (reply unfenced):
 		// memcached answers it only when it creates the counter, which it
 		// counts as neither a hit nor a miss, and says nothing when it
@@ -113,7 +113,7 @@ func (s *counters) countReply(o *op, reply []byte, f *frame) {
 			s.countMeta(stat, o.origin, c)
 		}
 		return
-	case f.kind != kindLine:
+	case f.Kind != memcache.FrameLine:
 		s.countMeta(stat, o.origin, c)
 		return
 	}
