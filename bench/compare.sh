@@ -92,7 +92,7 @@ CMDS="$TMP/commands.txt"
 : >"$CMDS"
 
 # logcmd records a command line (with its temp paths) for the report.
-logcmd() { printf '%q ' "$@" | sed "s|$TMP|\$TMP|g" >>"$CMDS"; echo >>"$CMDS"; }
+logcmd() { printf '%q ' "$@" | sed "s|$TMP|\$TMP|g; s|$ROOT/||g" >>"$CMDS"; echo >>"$CMDS"; }
 
 # start NAME CMD...: runs CMD in the background, records its pid in
 # PIDS and in the variable NAME_PID.
