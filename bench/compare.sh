@@ -4,22 +4,28 @@
 # Builds faed and fae-bench, starts one memcached, one nutcracker and one
 # faed (-servers) in front of that same memcached, all at once on free
 # 127.0.0.1 ports, and runs each scenario of bench/scenarios.yaml against
-# the three targets in turns (faed nutcracker memcached, faed nutcracker
-# memcached, ...). Then it measures the RSS that 10,000 idle client
-# connections add to each server. It writes
+# the targets in turns (faed nutcracker memcached, faed nutcracker
+# memcached, ...). A scenario with faed_config gets a faed of its own; one
+# with faed_l1_config a second faed, target faed-l1, measured beside the
+# first; one with upstream_delay a lag relay (fae-bench relay) in front of
+# memcached, and its own faed(s) and nutcracker behind it, and the
+# memcached target is the relay (a client of a remote memcached). Each
+# round also reads the CPU time and read/write syscalls of every server
+# process (fae-bench run --pid), per request. Then it measures the RSS
+# that 10,000 idle client connections add to each server. It writes
 #   bench/results/YYYY-MM-DD-HHMM.md          the report (commands, machine, tables)
 #   bench/results/YYYY-MM-DD-HHMM-SN.json     every round of scenario SN
 #   bench/results/YYYY-MM-DD-HHMM-SN.png      its latency-by-percentile plot
 # Every process it starts is killed on exit (trap), and its temp dir removed.
 #
 # Usage: bench/compare.sh [--duration 5s] [--rounds 3] [--warmup 1s]
-#                         [--scenarios "S1 S2 S3 S4 S5"] [--idle-conns 10000]
+#                         [--scenarios "S1 S2 S3 S4 S5 S6 S7 S8"] [--idle-conns 10000]
 #                         [--out bench/results]
 # Environment: FAED_ARGS      extra faed flags (e.g. "-loops 1")
 #              MEMCACHED_ARGS extra memcached flags
 #
-# A full run (5 scenarios x 3 targets x 3 rounds of 5s + 1s warmup, plus
-# the idle test) takes about 6-7 minutes on 2 cores.
+# A full run (8 scenarios x 3 or 4 targets x 3 rounds of 5s + 1s warmup,
+# plus the idle test) takes about 12 minutes on 2 cores.
 #
 # For the Makefile (the lead adds it):
 #   bench: ## faed vs nutcracker vs memcached: bench/compare.sh (DURATION, ROUNDS)
@@ -86,7 +92,7 @@ CMDS="$TMP/commands.txt"
 : >"$CMDS"
 
 # logcmd records a command line (with its temp paths) for the report.
-logcmd() { printf '%q ' "$@" | sed "s|$TMP|\$TMP|g" >>"$CMDS"; echo >>"$CMDS"; }
+logcmd() { printf '%q ' "$@" | sed "s|$TMP|\$TMP|g; s|$ROOT/||g" >>"$CMDS"; echo >>"$CMDS"; }
 
 # start NAME CMD...: runs CMD in the background, records its pid in
 # PIDS and in the variable NAME_PID.
@@ -156,6 +162,31 @@ start faed "$TMP/faed" -config "$TMP/faed-base.yaml" -listen "$FD" -servers "$MC
 "$FB" scenarios --scenarios bench/scenarios.yaml >"$TMP/scenarios.tsv"
 [ -n "$SCENARIOS" ] || SCENARIOS=$(cut -f1 "$TMP/scenarios.tsv" | tr '\n' ' ')
 
+# stop NAME: SIGTERM to a process started with start, and wait for it.
+stop() {
+	local pidvar="${1}_PID"
+	kill "${!pidvar}" 2>/dev/null || true
+	wait "${!pidvar}" 2>/dev/null || true
+}
+
+# start_faed NAME CONFIG BACKEND: a faed of its own for one scenario, with
+# CONFIG ("__MEMCACHED__" replaced by BACKEND) or, for "-", -servers
+# BACKEND; sets NAME_ADDR.
+start_faed() {
+	local name=$1 config=$2 backend=$3 addr
+	addr=$("$FB" freeport)
+	if [ "$config" != "-" ]; then
+		sed "s|__MEMCACHED__|$backend|g" "$config" >"$TMP/$name.yaml"
+		# shellcheck disable=SC2086
+		start "$name" "$TMP/faed" -config "$TMP/$name.yaml" -listen "$addr" ${FAED_ARGS:-}
+	else
+		# shellcheck disable=SC2086
+		start "$name" "$TMP/faed" -config "$TMP/faed-base.yaml" -listen "$addr" -servers "$backend" ${FAED_ARGS:-}
+	fi
+	"$FB" waitport --addr "$addr"
+	printf -v "${name}_ADDR" '%s' "$addr"
+}
+
 JSONS=()
 ABORTED=""
 SECTIONS="$TMP/sections.md"
@@ -163,24 +194,59 @@ SECTIONS="$TMP/sections.md"
 for sc in $SCENARIOS; do
 	line=$(awk -F'\t' -v s="$sc" '$1 == s' "$TMP/scenarios.tsv")
 	[ -n "$line" ] || { echo "compare.sh: no scenario $sc in bench/scenarios.yaml" >&2; exit 2; }
-	faed_config=$(cut -f2 <<<"$line")
-	desc=$(cut -f3 <<<"$line")
+	IFS=$'\t' read -r _ faed_config l1_config delay desc <<<"$line"
+	# Processes started for this scenario only, stopped after it.
+	scoped=()
+	notes=()
+	backend="$MC"
+	if [ "$delay" != "-" ]; then
+		# The hop: a lag relay in front of memcached; every target reaches
+		# memcached through it, the memcached target too.
+		RL=$("$FB" freeport)
+		start "relay_$sc" "$FB" relay --listen "$RL" --upstream "$MC" --delay "$delay"
+		"$FB" waitport --addr "$RL"
+		backend="$RL"
+		scoped+=("relay_$sc")
+		notes+=("Every target reaches memcached through \`fae-bench relay --delay $delay\` (a lag relay: each chunk held $delay each way, a connection's first bytes a round trip more for its handshake); the memcached target is that relay, as a client of a remote memcached sees it.")
+	fi
 	target_faed="$FD"
-	note=""
-	if [ "$faed_config" != "-" ]; then
-		# A scenario with its own faed config gets its own faed.
-		sed "s|__MEMCACHED__|$MC|g" "$faed_config" >"$TMP/faed-$sc.yaml"
-		FDS=$("$FB" freeport)
-		# shellcheck disable=SC2206
-		start "faed_$sc" "$TMP/faed" -config "$TMP/faed-$sc.yaml" -listen "$FDS" ${FAED_ARGS:-}
-		"$FB" waitport --addr "$FDS"
-		target_faed="$FDS"
-		note="faed runs with \`-config $faed_config\` (see that file)."
+	faed_pid=$faed_PID
+	if [ "$faed_config" != "-" ] || [ "$backend" != "$MC" ]; then
+		start_faed "faed_$sc" "$faed_config" "$backend"
+		scoped+=("faed_$sc")
+		v="faed_${sc}_ADDR" && target_faed=${!v}
+		v="faed_${sc}_PID" && faed_pid=${!v}
+		[ "$faed_config" = "-" ] || notes+=("faed runs with \`-config $faed_config\` (see that file).")
+	fi
+	targets=(--target "faed=$target_faed")
+	pids=(--pid "faed=$faed_pid")
+	if [ "$l1_config" != "-" ]; then
+		start_faed "faedl1_$sc" "$l1_config" "$backend"
+		scoped+=("faedl1_$sc")
+		v="faedl1_${sc}_ADDR" && targets+=(--target "faed-l1=${!v}")
+		v="faedl1_${sc}_PID" && pids+=(--pid "faed-l1=${!v}")
+		notes+=("faed-l1 is a second faed with \`-config $l1_config\` (its L1 cache on).")
+	fi
+	target_nc="$NC"
+	nc_pid=$nutcracker_PID
+	if [ "$backend" != "$MC" ]; then
+		SNC=$("$FB" freeport)
+		SNC_STATS=$("$FB" freeport)
+		sed "s|listen: $NC|listen: $SNC|; s|- $MC:1|- $backend:1|" "$TMP/nutcracker.yml" >"$TMP/nutcracker-$sc.yml"
+		start "nutcracker_$sc" /usr/sbin/nutcracker -c "$TMP/nutcracker-$sc.yml" -s "${SNC_STATS##*:}" -a 127.0.0.1 -v 4 -o "$TMP/nutcracker-$sc.out" -p "$TMP/nutcracker-$sc.pid"
+		"$FB" waitport --addr "$SNC"
+		scoped+=("nutcracker_$sc")
+		target_nc="$SNC"
+		v="nutcracker_${sc}_PID" && nc_pid=${!v}
+	fi
+	targets+=(--target "nutcracker=$target_nc" --target "memcached=$backend")
+	pids+=(--pid "nutcracker=$nc_pid" --pid "memcached=$memcached_PID" --pid "backend=$memcached_PID")
+	if [ "$delay" != "-" ]; then
+		v="relay_${sc}_PID" && pids+=(--pid "relay=${!v}")
 	fi
 	echo "== $sc: $desc" >&2
 	json="$OUT/$STAMP-$sc.json"
-	cmd=("$FB" run --scenarios bench/scenarios.yaml --scenario "$sc"
-		--target "faed=$target_faed" --target "nutcracker=$NC" --target "memcached=$MC"
+	cmd=("$FB" run --scenarios bench/scenarios.yaml --scenario "$sc" "${targets[@]}" "${pids[@]}"
 		--duration "$DURATION" --warmup "$WARMUP" --rounds "$ROUNDS"
 		--count-upstream "$MC" --json "$json" --markdown "$TMP/$sc.md")
 	logcmd "${cmd[@]}"
@@ -189,10 +255,22 @@ for sc in $SCENARIOS; do
 		status=failed
 	fi
 	cat "$TMP/$sc.log" >&2
+	for who in memcached nutcracker faed "${scoped[@]}"; do
+		if ! alive "$who"; then
+			ABORTED="$who exited during $sc"
+			notes+=("**$who exited during $sc; the scenarios after it were not run.** Its log: \`$(tail -5 "$TMP/$who.log" | tr '\n' ' ')\`")
+		fi
+	done
+	# Stop this scenario's processes; the relay says what it did when it stops.
+	relay_line=""
+	for who in "${scoped[@]}"; do
+		stop "$who"
+		case $who in relay_*) relay_line=$(grep '^relay ' "$TMP/$who.log" || true) ;; esac
+	done
 	{
 		echo "### $sc: $desc"
 		echo
-		[ -n "$note" ] && { echo "$note"; echo; }
+		for n in "${notes[@]}"; do echo "$n"; echo; done
 		if [ "$status" = ok ]; then
 			cat "$TMP/$sc.md"
 			"$FB" plot --json "$json" --out "$OUT/$STAMP-$sc.png"
@@ -203,6 +281,14 @@ for sc in $SCENARIOS; do
 			echo "**fae-bench failed for $sc.**"
 		fi
 		echo
+		if [ -n "$relay_line" ]; then
+			echo "The relay, over the whole scenario (prefill and warmups included):"
+			echo
+			echo '```'
+			echo "$relay_line"
+			echo '```'
+			echo
+		fi
 		echo '<details><summary>rounds, in the order run</summary>'
 		echo
 		echo '```'
@@ -211,18 +297,7 @@ for sc in $SCENARIOS; do
 		echo '</details>'
 		echo
 	} >>"$SECTIONS"
-	for who in memcached nutcracker faed; do
-		if ! alive "$who"; then
-			{ echo "**$who exited during $sc; the scenarios after it were not run.** Its log:"; echo; echo '```'; tail -20 "$TMP/$who.log"; echo '```'; echo; } >>"$SECTIONS"
-			ABORTED="$who exited during $sc"
-		fi
-	done
 	[ -z "$ABORTED" ] || break
-	if [ "$faed_config" != "-" ]; then
-		pidvar="faed_${sc}_PID"
-		kill "${!pidvar}" 2>/dev/null || true
-		wait "${!pidvar}" 2>/dev/null || true
-	fi
 done
 
 # --- idle connections --------------------------------------------------------
@@ -262,12 +337,17 @@ cat "$IDLE" >&2
 {
 	echo "# fae-bench: faed vs nutcracker vs memcached, $STAMP"
 	echo
-	echo "Written by \`bench/compare.sh --duration $DURATION --rounds $ROUNDS --warmup $WARMUP\`. Each scenario runs the"
-	echo "three targets in turns (faed, nutcracker, memcached, then again, $ROUNDS rounds of $DURATION after a"
+	echo "Written by \`bench/compare.sh --duration $DURATION --rounds $ROUNDS --warmup $WARMUP\`. Each scenario runs its"
+	echo "targets in turns (faed, [faed-l1,] nutcracker, memcached, then again, $ROUNDS rounds of $DURATION after a"
 	echo "$WARMUP warmup each); figures are each target's median of rounds; \"ratio\" columns compare with faed"
 	echo "(req/s above 1x: faster than faed; p99 below 1x: quicker than faed). nutcracker and faed proxy to the same"
 	echo "memcached, which is also measured directly. Load generator, proxies and memcached share the machine's"
-	echo "cores, so absolute figures are low and noisy; compare ratios."
+	echo "cores, so absolute figures are low and noisy; compare ratios. \"cpu µs/req\" is the target's own server"
+	echo "process's CPU time (user + system, /proc/PID/stat) over the requests of the round, \"reads/req\" and"
+	echo "\"writes/req\" its read and write syscalls (/proc/PID/io syscr, syscw: read/readv and write/writev,"
+	echo "not recvmsg/sendmsg, which memcached replies with); \"backend\" is memcached's CPU per request whichever"
+	echo "target is measured, \"relay\" the lag relay's in the scenarios with a hop. These are the figures that"
+	echo "stay stable on a shared machine."
 	echo
 	echo "## Machine"
 	echo
@@ -285,7 +365,7 @@ cat "$IDLE" >&2
 	echo "## Overview"
 	echo
 	if [ ${#JSONS[@]} -gt 0 ]; then
-		"$FB" overview "${JSONS[@]}"
+		"$FB" overview --ratio faed/nutcracker --ratio faed-l1/memcached "${JSONS[@]}"
 	fi
 	echo
 	echo "## Idle connections: RSS added by $IDLE_CONNS idle clients"
@@ -314,6 +394,8 @@ cat "$IDLE" >&2
 	echo '```yaml'
 	cat "$TMP/nutcracker.yml"
 	echo '```'
+	echo
+	echo "Scenarios with a hop (upstream_delay) run a nutcracker of their own with this config, its server the relay."
 	echo
 	echo "nutcracker's settings match faed's defaults so the comparison is of the proxies, not their tuning:"
 	echo "2 connections to the server (faed's \`conns_per_server\`), 500ms server timeout (faed's \`timeout\`),"

@@ -8,7 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,8 +123,8 @@ func TestWorkerZeroAlloc(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wk.drop()
-	wk.batchOf(8, true) // grow the batch and key buffers
-	allocs := testing.AllocsPerRun(200, func() { wk.batchOf(8, true) })
+	wk.batchOf(8, true, time.Time{}) // grow the batch and key buffers
+	allocs := testing.AllocsPerRun(200, func() { wk.batchOf(8, true, time.Time{}) })
 	if wk.counts.Errors != 0 {
 		t.Fatalf("errors: %s", wk.errSample)
 	}
@@ -133,44 +133,10 @@ func TestWorkerZeroAlloc(t *testing.T) {
 	}
 }
 
-// fakeServer serves every connection with serve until the test ends.
-func fakeServer(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { serve(c) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
 func TestRunTurnCountsErrors(t *testing.T) {
 	// Answers every request line with SERVER_ERROR; set data lines too,
 	// which puts the stream out of step for sets: gets only here.
-	serverError := fakeServer(t, func(c net.Conn) {
+	serverError := testproc.ServeTCP(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
 			if _, err := r.ReadSlice('\n'); err != nil {
@@ -182,7 +148,7 @@ func TestRunTurnCountsErrors(t *testing.T) {
 		}
 	})
 	// Answers one get with a VALUE for a key never asked for, then hangs up.
-	wrongKey := fakeServer(t, func(c net.Conn) {
+	wrongKey := testproc.ServeTCP(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		if _, err := r.ReadSlice('\n'); err == nil {
 			c.Write([]byte("VALUE nobody 0 1\r\nx\r\nEND\r\n"))
@@ -243,5 +209,89 @@ func TestReadStatsAndIdle(t *testing.T) {
 	st, err = ReadStats(context.Background(), addr, 5*time.Second)
 	if err != nil || st.CmdGet != 20 {
 		t.Errorf("after 20 idle probes: cmd_get %d, %v", st.CmdGet, err)
+	}
+}
+
+// TestPerConnReconnects: with PerConn, each connection carries that many
+// requests (a batch never spans two) and memcached sees every connection.
+func TestPerConnReconnects(t *testing.T) {
+	// One worker thread: memcached counts connections in the order they
+	// came (with several, the readiness probe's may be counted late).
+	addr := testproc.StartMemcached(t, "-t", "1")
+	tests := []struct {
+		name                        string
+		perConn, pipeline, requests int
+		wantConns                   int64 // connections that carried the turn, the first one dialled before it
+	}{
+		{name: "one request each", perConn: 1, pipeline: 1, requests: 50, wantConns: 50},
+		{name: "3 each, no pipelining", perConn: 3, pipeline: 1, requests: 300, wantConns: 100},
+		{name: "5 each in batches of 2, 2, 1", perConn: 5, pipeline: 2, requests: 100, wantConns: 20},
+		{name: "pipeline deeper than per-conn", perConn: 4, pipeline: 16, requests: 100, wantConns: 25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := shortWorkload()
+			w.Conns, w.Warmup, w.PerConn, w.Pipeline, w.Requests = 1, 0, tt.perConn, tt.pipeline, int64(tt.requests)
+			before, err := ReadStats(context.Background(), addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := RunTurn(context.Background(), Target{Name: "m", Addr: addr}, w, TurnOptions{Round: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, err := ReadStats(context.Background(), addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCounts(t, r, 1)
+			if r.Requests != int64(tt.requests) || r.Errors != 0 {
+				t.Errorf("%d requests, %d errors (%s); want %d, none", r.Requests, r.Errors, r.ErrorSample, tt.requests)
+			}
+			if r.Dials != tt.wantConns-1 {
+				t.Errorf("%d dials while measuring, want %d", r.Dials, tt.wantConns-1)
+			}
+			// The after-stats connection is counted too.
+			if got := int64(after.TotalConns - before.TotalConns); got != tt.wantConns+1 {
+				t.Errorf("memcached accepted %d connections, want %d and the stats one", got, tt.wantConns)
+			}
+		})
+	}
+}
+
+// TestPerConnLatencyCountsTheConnect runs a worker on a clock that the
+// dial moves on by a second: the first batch of each connection takes
+// that second in its latency, the others do not.
+func TestPerConnLatencyCountsTheConnect(t *testing.T) {
+	addr := testproc.StartMemcached(t)
+	w := shortWorkload()
+	w.PerConn, w.Pipeline, w.GetRatio = 3, 1, 1
+	ks, err := NewKeySpace(w.Keys, w.Zipf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk := newWorker(addr, &w, ks, rand.NewPCG(1, 1))
+	clock := time.Unix(1000, 0)
+	wk.now = func() time.Time { clock = clock.Add(time.Microsecond); return clock }
+	real := wk.dialConn
+	wk.dialConn = func(ctx context.Context, addr string) (net.Conn, error) {
+		clock = clock.Add(time.Second)
+		return real(ctx, addr)
+	}
+	defer wk.drop()
+	var budget atomic.Int64
+	budget.Store(30)
+	wk.run(context.Background(), time.Time{}, &budget, true)
+	if wk.counts.Errors != 0 || wk.counts.Dials != 10 {
+		t.Fatalf("%d errors (%s), %d dials; want none, 10", wk.counts.Errors, wk.errSample, wk.counts.Dials)
+	}
+	var over int64
+	for _, bar := range wk.hist.Distribution() {
+		if bar.From >= int64(time.Second)/2 { // a bucket's From may be just under 1s
+			over += bar.Count
+		}
+	}
+	if over != 10 || wk.hist.TotalCount() != 30 {
+		t.Errorf("%d of %d latencies include the 1s connect, want 10 of 30 (one per connection)", over, wk.hist.TotalCount())
 	}
 }

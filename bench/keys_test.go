@@ -62,6 +62,7 @@ func TestKeyGen(t *testing.T) {
 		{name: "ycsb zipf 0.99 (Gray)", n: 1000, s: 0.99, wantTop: 1 / zeta(1000, 0.99), wantRatio: math.Pow(2, 0.99), tol: 0.1},
 		{name: "zipf 0.5 (Gray)", n: 1000, s: 0.5, wantTop: 1 / zeta(1000, 0.5), wantRatio: math.Pow(2, 0.5), tol: 0.15},
 		{name: "zipf 1.5 (math/rand/v2)", n: 1000, s: 1.5, wantTop: 1 / zeta(1000, 1.5), wantRatio: math.Pow(2, 1.5), tol: 0.1},
+		{name: "zipf 1.1 over 100,000 keys (S6, S7)", n: 100000, s: 1.1, wantTop: 1 / zeta(100000, 1.1), wantRatio: math.Pow(2, 1.1), tol: 0.1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

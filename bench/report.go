@@ -28,6 +28,47 @@ type Summary struct {
 	// Percentiles is the median of the rounds' latency distributions,
 	// point by point.
 	Percentiles []Point `json:"percentiles"`
+	// Procs is the median over rounds of each measured process's use per
+	// request, in the order of the rounds' Procs.
+	Procs []ProcSummary `json:"procs,omitempty"`
+}
+
+// ProcSummary is one process's median use per request over a target's
+// rounds.
+type ProcSummary struct {
+	Name         string  `json:"name"`
+	CPUPerReq    float64 `json:"cpu_us_per_req"`
+	ReadsPerReq  float64 `json:"reads_per_req"`
+	WritesPerReq float64 `json:"writes_per_req"`
+}
+
+// summarizeProcs takes the median of each process's per-request figures
+// over rounds.
+func summarizeProcs(rounds [][]ProcUse) []ProcSummary {
+	if len(rounds) == 0 {
+		return nil
+	}
+	var out []ProcSummary
+	for i, p := range rounds[0] {
+		var cpu, rd, wr []float64
+		for _, r := range rounds {
+			if i < len(r) && r[i].Name == p.Name {
+				cpu, rd, wr = append(cpu, r[i].CPUPerReq), append(rd, r[i].ReadsPerReq), append(wr, r[i].WritesPerReq)
+			}
+		}
+		out = append(out, ProcSummary{Name: p.Name, CPUPerReq: median(cpu), ReadsPerReq: median(rd), WritesPerReq: median(wr)})
+	}
+	return out
+}
+
+// proc returns the summary of the process named name, if measured.
+func (s *Summary) proc(name string) (ProcSummary, bool) {
+	for _, p := range s.Procs {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return ProcSummary{}, false
 }
 
 // Summarize computes each target's Summary from results, in target order.
@@ -37,6 +78,7 @@ func Summarize(targets []Target, results []*Result) []Summary {
 		s := Summary{Target: t.Name, UpstreamPerClientGet: -1}
 		var rps, kps, p50, p90, p99, p999, mx, up []float64
 		var pts [][]float64
+		var procs [][]ProcUse
 		for _, r := range results {
 			if r.Target != t.Name {
 				continue
@@ -51,6 +93,9 @@ func Summarize(targets []Target, results []*Result) []Summary {
 			p999, mx = append(p999, r.Latency.P999), append(mx, r.Latency.Max)
 			if r.Upstream != nil {
 				up = append(up, r.Upstream.PerClientGet)
+			}
+			if len(r.Procs) > 0 {
+				procs = append(procs, r.Procs)
 			}
 			for i, p := range r.Percentiles {
 				if i == len(pts) {
@@ -71,6 +116,7 @@ func Summarize(targets []Target, results []*Result) []Summary {
 		if len(up) > 0 {
 			s.UpstreamPerClientGet = median(up)
 		}
+		s.Procs = summarizeProcs(procs)
 		first := firstResult(results, t.Name)
 		for i, v := range pts {
 			if i < len(first.Percentiles) {
@@ -133,13 +179,24 @@ func micros(us float64) string {
 
 // WriteTable writes sums as a Markdown table, columns padded so it also
 // reads as plain text. The ratio columns compare with the first target;
-// the upstream column appears when any target counted upstream gets.
+// the upstream column appears when any target counted upstream gets; the
+// process columns when processes were measured: the target's own (the
+// process named after it: CPU, read and write syscalls per request), and
+// the CPU per request of each process named after no target (a relay, the
+// backend).
 func WriteTable(w io.Writer, sums []Summary) error {
 	header := []string{"target", "req/s", "keys/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs",
 		"hit %", "errors", "req/s ratio", "p99 ratio"}
 	withUp := slices.ContainsFunc(sums, func(s Summary) bool { return s.UpstreamPerClientGet >= 0 })
 	if withUp {
 		header = append(header, "upstream gets/client get")
+	}
+	withOwn, others := procColumns(sums)
+	if withOwn {
+		header = append(header, "cpu µs/req", "reads/req", "writes/req")
+	}
+	for _, o := range others {
+		header = append(header, o+" cpu µs/req")
 	}
 	rows := [][]string{header}
 	for _, s := range sums {
@@ -161,10 +218,48 @@ func WriteTable(w io.Writer, sums []Summary) error {
 			}
 			row = append(row, up)
 		}
+		if withOwn {
+			if p, ok := s.proc(s.Target); ok {
+				row = append(row, cpuMicros(p.CPUPerReq), perReq(p.ReadsPerReq), perReq(p.WritesPerReq))
+			} else {
+				row = append(row, "-", "-", "-")
+			}
+		}
+		for _, o := range others {
+			cell := "-"
+			if p, ok := s.proc(o); ok {
+				cell = cpuMicros(p.CPUPerReq)
+			}
+			row = append(row, cell)
+		}
 		rows = append(rows, row)
 	}
 	return writeRows(w, rows)
 }
+
+// procColumns says whether any target has its own process measured, and
+// names the measured processes that are no target, in order.
+func procColumns(sums []Summary) (withOwn bool, others []string) {
+	targets := make(map[string]bool, len(sums))
+	for _, s := range sums {
+		targets[s.Target] = true
+	}
+	for _, s := range sums {
+		for _, p := range s.Procs {
+			switch {
+			case p.Name == s.Target:
+				withOwn = true
+			case !targets[p.Name] && !slices.Contains(others, p.Name):
+				others = append(others, p.Name)
+			}
+		}
+	}
+	return withOwn, others
+}
+
+func cpuMicros(us float64) string { return strconv.FormatFloat(us, 'f', 1, 64) }
+
+func perReq(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
 // writeRows writes rows (the first is the header) as a Markdown table,
 // padded: the first column left-aligned, the others right-aligned.
@@ -205,18 +300,32 @@ func writeRows(w io.Writer, rows [][]string) error {
 }
 
 // WriteOverview writes one row per report (scenario): each target's
-// median req/s and p99, the first target's ratios to the second (req/s
-// first/second: above 1 means the first is faster; p99 first/second:
-// below 1 means the first is quicker), the errors of all targets, and
-// the first target's upstream gets per client get when counted. The
-// targets are taken from the first report, by name.
-func WriteOverview(w io.Writer, reports []*Report) error {
+// median req/s, p99 and CPU per request (when its process was measured),
+// the ratios of each pair of targets in ratios (req/s a/b: above 1 means
+// a is faster; p99 a/b: below 1 means a is quicker; empty: the first two
+// targets), the errors of all targets, and the first target's upstream
+// gets per client get when counted. Targets are every target of any
+// report, in order of first appearance; a report without one shows "-".
+func WriteOverview(w io.Writer, reports []*Report, ratios [][2]string) error {
 	if len(reports) == 0 {
 		return nil
 	}
-	names := make([]string, 0, len(reports[0].Targets))
-	for _, t := range reports[0].Targets {
-		names = append(names, t.Name)
+	var names []string
+	for _, rep := range reports {
+		for _, t := range rep.Targets {
+			if !slices.Contains(names, t.Name) {
+				names = append(names, t.Name)
+			}
+		}
+	}
+	if len(ratios) == 0 && len(names) > 1 {
+		ratios = [][2]string{{names[0], names[1]}}
+	}
+	withCPU := false
+	for _, rep := range reports {
+		if own, _ := procColumns(rep.Summary); own {
+			withCPU = true
+		}
 	}
 	header := []string{"scenario"}
 	for _, n := range names {
@@ -225,8 +334,13 @@ func WriteOverview(w io.Writer, reports []*Report) error {
 	for _, n := range names {
 		header = append(header, n+" p99 µs")
 	}
-	if len(names) > 1 {
-		header = append(header, names[0]+"/"+names[1]+" req/s", names[0]+"/"+names[1]+" p99")
+	if withCPU {
+		for _, n := range names {
+			header = append(header, n+" cpu µs/req")
+		}
+	}
+	for _, r := range ratios {
+		header = append(header, r[0]+"/"+r[1]+" req/s", r[0]+"/"+r[1]+" p99")
 	}
 	header = append(header, "errors", names[0]+" upstream gets/client get")
 	rows := [][]string{header}
@@ -238,14 +352,35 @@ func WriteOverview(w io.Writer, reports []*Report) error {
 			errs += s.Counts.Errors
 		}
 		row := []string{rep.Scenario}
-		for _, n := range names {
-			row = append(row, strconv.FormatFloat(by[n].ReqPerSec, 'f', 0, 64))
+		cell := func(n string, f func(Summary) string) string {
+			if s, ok := by[n]; ok {
+				return f(s)
+			}
+			return "-"
 		}
 		for _, n := range names {
-			row = append(row, micros(by[n].Latency.P99))
+			row = append(row, cell(n, func(s Summary) string { return strconv.FormatFloat(s.ReqPerSec, 'f', 0, 64) }))
 		}
-		if len(names) > 1 {
-			a, b := by[names[0]], by[names[1]]
+		for _, n := range names {
+			row = append(row, cell(n, func(s Summary) string { return micros(s.Latency.P99) }))
+		}
+		if withCPU {
+			for _, n := range names {
+				row = append(row, cell(n, func(s Summary) string {
+					if p, ok := s.proc(n); ok {
+						return cpuMicros(p.CPUPerReq)
+					}
+					return "-"
+				}))
+			}
+		}
+		for _, r := range ratios {
+			a, okA := by[r[0]]
+			b, okB := by[r[1]]
+			if !okA || !okB {
+				row = append(row, "-", "-")
+				continue
+			}
 			row = append(row,
 				strconv.FormatFloat(ratio(a.ReqPerSec, b.ReqPerSec), 'f', 2, 64)+"x",
 				strconv.FormatFloat(ratio(a.Latency.P99, b.Latency.P99), 'f', 2, 64)+"x")

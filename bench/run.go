@@ -44,6 +44,9 @@ type Counts struct {
 	Hits     int64 `json:"hits"`
 	Misses   int64 `json:"misses"`
 	Errors   int64 `json:"errors"` // requests answered with an error line, or lost to an I/O or protocol error
+	// Dials counts the connections opened while measuring: one per
+	// PerConn requests, and redials after errors.
+	Dials int64 `json:"dials,omitempty"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -54,6 +57,7 @@ func (c *Counts) add(o Counts) {
 	c.Hits += o.Hits
 	c.Misses += o.Misses
 	c.Errors += o.Errors
+	c.Dials += o.Dials
 }
 
 // Latency holds latency percentiles in microseconds.
@@ -87,6 +91,8 @@ type Result struct {
 	ErrorSample string `json:"error_sample,omitempty"`
 	// Upstream is set when the turn counted a backend's gets.
 	Upstream *Upstream `json:"upstream,omitempty"`
+	// Procs is what each process of TurnOptions.Procs used.
+	Procs []ProcUse `json:"procs,omitempty"`
 
 	hist *hdrhistogram.Histogram // merged; nil after JSON round trip
 }
@@ -136,6 +142,9 @@ type TurnOptions struct {
 	// Upstream, when set, is a memcached whose "stats" are read before and
 	// after the measured part of the turn (see Upstream).
 	Upstream string
+	// Procs are processes whose CPU time and syscalls are read before and
+	// after the measured part of the turn (see ProcUse).
+	Procs []Proc
 }
 
 // RunTurn runs w against t once: it opens w.Conns connections, runs the
@@ -184,6 +193,10 @@ func RunTurn(ctx context.Context, t Target, w Workload, opt TurnOptions) (*Resul
 	// Why: the garbage of the previous turn (histograms, buffers) is
 	// collected now rather than during this turn's measurement.
 	runtime.GC()
+	procsBefore, err := sampleProcs(opt.Procs)
+	if err != nil {
+		return nil, err
+	}
 	var budget *atomic.Int64
 	if w.Requests > 0 {
 		budget = new(atomic.Int64)
@@ -191,6 +204,10 @@ func RunTurn(ctx context.Context, t Target, w Workload, opt TurnOptions) (*Resul
 	}
 	elapsed := runPhase(ctx, workers, time.Now().Add(w.Duration), budget, true)
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	procsAfter, err := sampleProcs(opt.Procs)
+	if err != nil {
 		return nil, err
 	}
 
@@ -203,6 +220,9 @@ func RunTurn(ctx context.Context, t Target, w Workload, opt TurnOptions) (*Resul
 		}
 	}
 	res.finish(elapsed)
+	for i, p := range opt.Procs {
+		res.Procs = append(res.Procs, procUse(p, procsBefore[i], procsAfter[i], res.Requests))
+	}
 	if opt.Upstream != "" {
 		after, err := ReadStats(ctx, opt.Upstream, w.Timeout)
 		if err != nil {
@@ -267,6 +287,12 @@ type worker struct {
 
 	counts    Counts
 	errSample string
+	onConn    int // requests sent on conn (PerConn)
+
+	// dialConn and now are net.Dialer's DialContext and time.Now, but in
+	// tests; now is the clock of latencies only (deadlines are real).
+	dialConn func(ctx context.Context, addr string) (net.Conn, error)
+	now      func() time.Time
 
 	mu   sync.Mutex // guards conn against the context's AfterFunc
 	conn net.Conn
@@ -278,15 +304,18 @@ func newWorker(addr string, w *Workload, ks *KeySpace, src rand.Source) *worker 
 	for i := range value {
 		value[i] = 'a' + byte(i%26)
 	}
+	d := &net.Dialer{Timeout: w.Timeout}
 	return &worker{
-		addr:  addr,
-		w:     w,
-		rng:   rng,
-		keys:  ks.Gen(rng),
-		value: value,
-		batch: make([]pending, 0, w.Pipeline),
-		c:     NewClient(nil, nil, 64<<10),
-		hist:  newHist(),
+		addr:     addr,
+		w:        w,
+		rng:      rng,
+		keys:     ks.Gen(rng),
+		value:    value,
+		batch:    make([]pending, 0, w.Pipeline),
+		c:        NewClient(nil, nil, 64<<10),
+		hist:     newHist(),
+		dialConn: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+		now:      time.Now,
 	}
 }
 
@@ -297,8 +326,7 @@ func (wk *worker) dialInitial(ctx context.Context) {
 }
 
 func (wk *worker) dial(ctx context.Context) error {
-	d := net.Dialer{Timeout: wk.w.Timeout}
-	conn, err := d.DialContext(ctx, "tcp", wk.addr)
+	conn, err := wk.dialConn(ctx, wk.addr)
 	if err != nil {
 		return err
 	}
@@ -306,6 +334,7 @@ func (wk *worker) dial(ctx context.Context) error {
 	wk.conn = conn
 	wk.mu.Unlock()
 	wk.c.Reset(conn, conn)
+	wk.onConn = 0
 	return nil
 }
 
@@ -345,6 +374,13 @@ func (wk *worker) run(ctx context.Context, until time.Time, budget *atomic.Int64
 	defer stop()
 	for ctx.Err() == nil {
 		n := wk.w.Pipeline
+		if wk.w.PerConn > 0 {
+			used := wk.onConn
+			if wk.conn == nil {
+				used = 0 // a new connection is dialled below
+			}
+			n = min(n, wk.w.PerConn-used)
+		}
 		if budget != nil {
 			left := budget.Add(-int64(n))
 			if left+int64(n) <= 0 {
@@ -359,7 +395,9 @@ func (wk *worker) run(ctx context.Context, until time.Time, budget *atomic.Int64
 		if record {
 			wk.counts.Requests += int64(n)
 		}
+		var t0 time.Time // the batch's latencies count from here: the dial, or the flush
 		if wk.conn == nil {
+			t0 = wk.now()
 			if err := wk.dial(ctx); err != nil {
 				wk.fail(err, n, record)
 				t := time.NewTimer(redialBackoff)
@@ -370,15 +408,28 @@ func (wk *worker) run(ctx context.Context, until time.Time, budget *atomic.Int64
 				t.Stop()
 				continue
 			}
+			if record {
+				wk.counts.Dials++
+			}
 		}
-		wk.batchOf(n, record)
+		wk.batchOf(n, record, t0)
+		if wk.w.PerConn > 0 && wk.conn != nil {
+			wk.onConn += n
+			// Why close now, not before the next batch: a PHP worker
+			// closes its connection when its page is done, so the server
+			// sees the close while the next page is being sent.
+			if wk.onConn >= wk.w.PerConn {
+				wk.drop()
+			}
+		}
 	}
 }
 
 // batchOf writes n requests, flushes them, and reads their n replies,
-// recording each reply's latency from the flush. An I/O or protocol error
-// drops the connection and fails the rest of the batch.
-func (wk *worker) batchOf(n int, record bool) {
+// recording each reply's latency from t0 (the zero time: from the flush).
+// An I/O or protocol error drops the connection and fails the rest of the
+// batch.
+func (wk *worker) batchOf(n int, record bool, t0 time.Time) {
 	w := wk.w
 	wk.list.Reset()
 	wk.batch = wk.batch[:0]
@@ -396,8 +447,10 @@ func (wk *worker) batchOf(n int, record bool) {
 			wk.batch = append(wk.batch, pending{})
 		}
 	}
-	t0 := time.Now()
-	if err := wk.conn.SetDeadline(t0.Add(w.Timeout)); err != nil {
+	if t0.IsZero() {
+		t0 = wk.now()
+	}
+	if err := wk.conn.SetDeadline(time.Now().Add(w.Timeout)); err != nil {
 		wk.fail(err, n, record)
 		wk.drop()
 		return
@@ -415,7 +468,7 @@ func (wk *worker) batchOf(n int, record bool) {
 		} else {
 			err = wk.c.ReadStored()
 		}
-		lat := time.Since(t0)
+		lat := wk.now().Sub(t0)
 		if err != nil {
 			var re *ReplyError
 			if errors.As(err, &re) {

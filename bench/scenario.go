@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -18,6 +19,16 @@ type Scenario struct {
 	// with (relative to the repository root; bench/compare.sh reads it);
 	// empty means faed -servers with no file.
 	FaedConfig string `yaml:"faed_config"`
+	// FaedL1Config, when set, is the config of a second faed that
+	// bench/compare.sh measures beside the first, as target "faed-l1"
+	// (the same pool with an L1 cache).
+	FaedL1Config string `yaml:"faed_l1_config"`
+	// UpstreamDelay, when set, puts a network hop between every target and
+	// memcached: compare.sh starts a lag relay (fae-bench relay) holding
+	// every chunk this long each way in front of memcached, and the
+	// targets reach memcached through it, the memcached target itself
+	// too (a client talking to a remote memcached).
+	UpstreamDelay time.Duration `yaml:"upstream_delay"`
 	// Workload holds the scenario's fields; those it leaves out keep
 	// DefaultWorkload's values.
 	Workload `yaml:",inline"`
@@ -59,6 +70,9 @@ func LoadScenarios(path string) (map[string]*Scenario, error) {
 		s := &Scenario{Name: name, Workload: DefaultWorkload()}
 		if err := node.Decode(s); err != nil {
 			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)
+		}
+		if s.UpstreamDelay < 0 {
+			return nil, fmt.Errorf("%s: scenarios.%s: upstream_delay %v: must not be negative", path, name, s.UpstreamDelay)
 		}
 		if err := s.Workload.Validate(); err != nil {
 			return nil, fmt.Errorf("%s: scenarios.%s: %w", path, name, err)

@@ -15,8 +15,8 @@ func TestStandardScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(ScenarioNames(all), " "); got != "S1 S2 S3 S4 S5" {
-		t.Fatalf("scenarios %q, want S1 S2 S3 S4 S5", got)
+	if got := strings.Join(ScenarioNames(all), " "); got != "S1 S2 S3 S4 S5 S6 S7 S8" {
+		t.Fatalf("scenarios %q, want S1 to S8", got)
 	}
 	hundred := ValueSize{Min: 100, Max: 100}
 	tests := []struct {
@@ -28,12 +28,20 @@ func TestStandardScenarios(t *testing.T) {
 		zipf       float64
 		getRatio   float64
 		faedConfig string
+		l1Config   string
+		delay      time.Duration
+		perConn    int
 	}{
 		{name: "S1", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9},
 		{name: "S2", conns: 50, pipeline: 16, multiget: 1, keys: 10000, getRatio: 0.9},
 		{name: "S3", conns: 50, pipeline: 1, multiget: 50, keys: 10000, getRatio: 0.9},
 		{name: "S4", conns: 50, pipeline: 1, multiget: 1, keys: 100000, zipf: 0.99, getRatio: 0.9, faedConfig: "bench/faed-l1.yaml"},
 		{name: "S5", conns: 200, pipeline: 1, multiget: 1, keys: 1, getRatio: 1},
+		{name: "S6", conns: 50, pipeline: 1, multiget: 1, keys: 100000, zipf: 1.1, getRatio: 0.9,
+			l1Config: "bench/faed-l1.yaml", delay: 100 * time.Microsecond},
+		{name: "S7", conns: 50, pipeline: 1, multiget: 1, keys: 100000, zipf: 1.1, getRatio: 0.9,
+			l1Config: "bench/faed-l1.yaml", delay: 100 * time.Microsecond, perConn: 5},
+		{name: "S8", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9, perConn: 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,15 +51,21 @@ func TestStandardScenarios(t *testing.T) {
 				w.Zipf != tt.zipf || w.GetRatio != tt.getRatio || w.ValueSize != hundred || !w.Prefill {
 				t.Errorf("workload %+v", w)
 			}
-			if s.FaedConfig != tt.faedConfig {
-				t.Errorf("faed_config %q, want %q", s.FaedConfig, tt.faedConfig)
+			if s.FaedConfig != tt.faedConfig || s.FaedL1Config != tt.l1Config {
+				t.Errorf("faed_config %q, faed_l1_config %q; want %q, %q", s.FaedConfig, s.FaedL1Config, tt.faedConfig, tt.l1Config)
+			}
+			if s.UpstreamDelay != tt.delay || w.PerConn != tt.perConn {
+				t.Errorf("upstream_delay %v, per_conn %d; want %v, %d", s.UpstreamDelay, w.PerConn, tt.delay, tt.perConn)
 			}
 			if w.Duration != 5*time.Second || w.Warmup != time.Second {
 				t.Errorf("duration %v warmup %v, want 5s and 1s", w.Duration, w.Warmup)
 			}
-			if s.FaedConfig != "" {
-				if _, err := os.Stat(filepath.Join("..", s.FaedConfig)); err != nil {
-					t.Errorf("faed_config: %v", err)
+			for _, c := range []string{s.FaedConfig, s.FaedL1Config} {
+				if c == "" {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join("..", c)); err != nil {
+					t.Errorf("faed config: %v", err)
 				}
 			}
 		})
@@ -87,6 +101,8 @@ func TestLoadScenariosInvalid(t *testing.T) {
 		{file: "zipf-one.yaml", want: "zipf"},
 		{file: "bad-duration.yaml", want: "duration"},
 		{file: "zero-conns.yaml", want: "conns"},
+		{file: "negative-upstream-delay.yaml", want: "upstream_delay"},
+		{file: "negative-per-conn.yaml", want: "per-conn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

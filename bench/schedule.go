@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type Config struct {
 	// Upstream, when set, is the memcached behind the targets whose get
 	// counters are read around each turn (see Upstream).
 	Upstream string
+	// Procs are processes whose CPU time and syscalls each turn measures
+	// (see ProcUse).
+	Procs []Proc
 }
 
 // Report is everything a run measured; it is what --json writes.
@@ -73,6 +77,7 @@ type Report struct {
 	Targets   []Target    `json:"targets"`
 	Rounds    int         `json:"rounds"`
 	Upstream  string      `json:"upstream,omitempty"`
+	Procs     []Proc      `json:"procs,omitempty"`
 	Prefill   []Prefilled `json:"prefill,omitempty"`
 	Results   []*Result   `json:"results"` // in turn order
 	Summary   []Summary   `json:"summary"` // per target, in target order
@@ -100,7 +105,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	rep := &Report{
 		Scenario: cfg.Scenario, Started: time.Now().UTC(), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
-		Workload: cfg.Workload, Targets: cfg.Targets, Rounds: cfg.Rounds, Upstream: cfg.Upstream,
+		Workload: cfg.Workload, Targets: cfg.Targets, Rounds: cfg.Rounds, Upstream: cfg.Upstream, Procs: cfg.Procs,
 	}
 	if cfg.Workload.Prefill {
 		for _, t := range cfg.Targets {
@@ -116,7 +121,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	turns := Schedule(len(cfg.Targets), cfg.Rounds)
 	run := func(ctx context.Context, t Turn) (*Result, error) {
-		return RunTurn(ctx, cfg.Targets[t.Target], cfg.Workload, TurnOptions{Round: t.Round, Upstream: cfg.Upstream})
+		return RunTurn(ctx, cfg.Targets[t.Target], cfg.Workload, TurnOptions{Round: t.Round, Upstream: cfg.Upstream, Procs: cfg.Procs})
 	}
 	progress := func(r *Result) {
 		fmt.Fprintf(log, "round %d/%d %-12s %10.0f req/s  p50 %s  p99 %s  max %s µs  hit %.1f%%  errors %d",
@@ -124,6 +129,19 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 			micros(r.Latency.Max), 100*r.HitRatio, r.Errors)
 		if r.Upstream != nil {
 			fmt.Fprintf(log, "  upstream/client gets %.3f", r.Upstream.PerClientGet)
+		}
+		// The target's own process, and those named after no target (the
+		// other targets' servers idle through this turn).
+		for _, p := range r.Procs {
+			switch {
+			case p.Name == r.Target:
+				fmt.Fprintf(log, "  cpu %.1f µs/req", p.CPUPerReq)
+			case !slices.ContainsFunc(cfg.Targets, func(t Target) bool { return t.Name == p.Name }):
+				fmt.Fprintf(log, "  %s cpu %.1f µs/req", p.Name, p.CPUPerReq)
+			}
+		}
+		if r.Dials > 0 && cfg.Workload.PerConn > 0 {
+			fmt.Fprintf(log, "  dials %d", r.Dials)
 		}
 		if r.ErrorSample != "" {
 			fmt.Fprintf(log, "  first error: %s", r.ErrorSample)

@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSchedule(t *testing.T) {
@@ -159,6 +161,26 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+func TestSummarizeProcs(t *testing.T) {
+	targets := []Target{{Name: "faed"}}
+	var results []*Result
+	for i, cpu := range []float64{30, 10, 20} {
+		r := result("faed", i+1, 100, 10, nil)
+		r.Procs = []ProcUse{
+			procUse(Proc{Name: "faed", PID: 1}, ProcSample{}, ProcSample{CPU: time.Duration(cpu) * time.Millisecond, Syscr: uint64(200 + i), Syscw: 100}, 1000),
+			procUse(Proc{Name: "relay", PID: 2}, ProcSample{CPU: time.Second}, ProcSample{CPU: time.Second + 5*time.Millisecond}, 1000),
+		}
+		results = append(results, r)
+	}
+	got := Summarize(targets, results)[0].Procs
+	// faed: 20ms over 1000 requests is 20µs each; syscr 200, 201, 202.
+	want := []ProcSummary{{Name: "faed", CPUPerReq: 20, ReadsPerReq: 0.201, WritesPerReq: 0.1}, {Name: "relay", CPUPerReq: 5}}
+	if len(got) != 2 || math.Abs(got[0].CPUPerReq-20) > 1e-9 || got[0].ReadsPerReq != 0.201 || got[0].WritesPerReq != 0.1 ||
+		got[1].Name != "relay" || math.Abs(got[1].CPUPerReq-5) > 1e-9 {
+		t.Errorf("procs %+v, want %+v", got, want)
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	sums := []Summary{
 		{Target: "faed", ReqPerSec: 123456.4, KeysPerSec: 123456.4, Latency: Latency{P50: 5.123, P90: 55.55, P99: 120, P999: 900, Max: 12345},
@@ -198,7 +220,7 @@ func TestWriteOverview(t *testing.T) {
 		}}
 	}
 	var b strings.Builder
-	err := WriteOverview(&b, []*Report{rep("S1", 30000, 20000, 500, 1000, 1), rep("S5", 10000, 40000, 2000, 1000, -1)})
+	err := WriteOverview(&b, []*Report{rep("S1", 30000, 20000, 500, 1000, 1), rep("S5", 10000, 40000, 2000, 1000, -1)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +231,57 @@ func TestWriteOverview(t *testing.T) {
 `
 	if b.String() != want {
 		t.Errorf("overview:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestWriteOverviewTargetsAndRatios: targets are the union of the reports'
+// (a report without one shows "-"), each with its own CPU per request, and
+// the ratio columns are the pairs asked for.
+func TestWriteOverviewTargetsAndRatios(t *testing.T) {
+	own := func(name string, cpu float64) []ProcSummary {
+		return []ProcSummary{{Name: name, CPUPerReq: cpu}, {Name: "relay", CPUPerReq: 9}}
+	}
+	s1 := &Report{Scenario: "S1", Targets: []Target{{Name: "faed"}, {Name: "nutcracker"}, {Name: "memcached"}}, Summary: []Summary{
+		{Target: "faed", ReqPerSec: 30000, Latency: Latency{P99: 500}, UpstreamPerClientGet: 1, Procs: own("faed", 10)},
+		{Target: "nutcracker", ReqPerSec: 20000, Latency: Latency{P99: 1000}, UpstreamPerClientGet: 1, Procs: own("nutcracker", 20)},
+		{Target: "memcached", ReqPerSec: 40000, Latency: Latency{P99: 400}, UpstreamPerClientGet: 1, Procs: own("memcached", 5)},
+	}}
+	s6 := &Report{Scenario: "S6", Targets: []Target{{Name: "faed"}, {Name: "faed-l1"}, {Name: "nutcracker"}, {Name: "memcached"}}, Summary: []Summary{
+		{Target: "faed", ReqPerSec: 11000, Latency: Latency{P99: 900}, UpstreamPerClientGet: 1, Procs: own("faed", 30)},
+		{Target: "faed-l1", ReqPerSec: 26000, Latency: Latency{P99: 600}, UpstreamPerClientGet: 0.2, Procs: own("faed-l1", 15)},
+		{Target: "nutcracker", ReqPerSec: 10000, Latency: Latency{P99: 1000}, UpstreamPerClientGet: 1},
+		{Target: "memcached", ReqPerSec: 13000, Latency: Latency{P99: 1200}, UpstreamPerClientGet: 1, Procs: own("memcached", 5)},
+	}}
+	var b strings.Builder
+	if err := WriteOverview(&b, []*Report{s1, s6}, [][2]string{{"faed", "nutcracker"}, {"faed-l1", "memcached"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := `| scenario | faed req/s | nutcracker req/s | memcached req/s | faed-l1 req/s | faed p99 µs | nutcracker p99 µs | memcached p99 µs | faed-l1 p99 µs | faed cpu µs/req | nutcracker cpu µs/req | memcached cpu µs/req | faed-l1 cpu µs/req | faed/nutcracker req/s | faed/nutcracker p99 | faed-l1/memcached req/s | faed-l1/memcached p99 | errors | faed upstream gets/client get |
+| -------- | ---------: | ---------------: | --------------: | ------------: | ----------: | ----------------: | ---------------: | -------------: | --------------: | --------------------: | -------------------: | -----------------: | --------------------: | ------------------: | ----------------------: | --------------------: | -----: | ----------------------------: |
+| S1       |      30000 |            20000 |           40000 |             - |         500 |              1000 |              400 |              - |            10.0 |                  20.0 |                  5.0 |                  - |                 1.50x |               0.50x |                       - |                     - |      0 |                         1.000 |
+| S6       |      11000 |            10000 |           13000 |         26000 |         900 |              1000 |             1200 |            600 |            30.0 |                     - |                  5.0 |               15.0 |                 1.10x |               0.90x |                   2.00x |                 0.50x |      0 |                         1.000 |
+`
+	if b.String() != want {
+		t.Errorf("overview:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestWriteTableProcs(t *testing.T) {
+	sums := []Summary{
+		{Target: "faed", ReqPerSec: 1000, UpstreamPerClientGet: -1, Procs: []ProcSummary{
+			{Name: "faed", CPUPerReq: 12.34, ReadsPerReq: 1.5, WritesPerReq: 1.25}, {Name: "relay", CPUPerReq: 7}, {Name: "nutcracker", CPUPerReq: 0.1}}},
+		{Target: "nutcracker", ReqPerSec: 900, UpstreamPerClientGet: -1, Procs: []ProcSummary{{Name: "relay", CPUPerReq: 8}}},
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, sums); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	// Own columns for the target's own process; the relay's CPU for every
+	// row; another target's process (nutcracker in faed's row) not shown.
+	if !strings.HasSuffix(lines[0], "| cpu µs/req | reads/req | writes/req | relay cpu µs/req |") ||
+		!strings.HasSuffix(lines[2], "|       12.3 |      1.50 |       1.25 |              7.0 |") ||
+		!strings.HasSuffix(lines[3], "|          - |         - |          - |              8.0 |") {
+		t.Errorf("table:\n%s", b.String())
 	}
 }

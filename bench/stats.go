@@ -13,6 +13,8 @@ type Stats struct {
 	CmdGet    uint64 // keys looked up by get/gets
 	GetHits   uint64 // of which found
 	BytesRead uint64 // bytes read from clients
+	// TotalConns is total_connections: connections accepted since start.
+	TotalConns uint64
 }
 
 // ReadStats sends "stats" to the memcached at addr over a new connection
@@ -34,7 +36,7 @@ func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, 
 		return Stats{}, err
 	}
 	var st Stats
-	var seen int
+	var seen int // of the three required counters
 	var perr error
 	err = c.ReadStats(func(name, value string) {
 		var p *uint64
@@ -45,6 +47,9 @@ func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, 
 			p = &st.GetHits
 		case "bytes_read":
 			p = &st.BytesRead
+		case "total_connections":
+			p = &st.TotalConns
+			seen-- // optional: not every memcached-speaking server has it
 		default:
 			return
 		}

@@ -35,6 +35,12 @@ type Workload struct {
 	KeyPrefix string `json:"key_prefix" yaml:"key_prefix"`
 	// Prefill sets every key once, before a target's first turn.
 	Prefill bool `json:"prefill" yaml:"prefill"`
+	// PerConn, when > 0, closes each connection after this many requests
+	// and opens a new one, as a PHP-FPM worker does for each page; a batch
+	// never spans two connections, and the connect is counted in the
+	// latency of the first batch on the new one. 0: connections live for
+	// the whole turn.
+	PerConn int `json:"per_conn,omitempty" yaml:"per_conn"`
 	// Timeout bounds each batch's round trip; a batch past it is an I/O
 	// error and its connection is redialed.
 	Timeout time.Duration `json:"timeout" yaml:"timeout"`
@@ -104,6 +110,9 @@ func (w *Workload) Validate() error {
 	}
 	if n := len(w.KeyPrefix) + len(fmt.Sprint(w.Keys)); n > maxKeyLen {
 		bad("key-prefix", "keys would be %d bytes, over memcached's %d", n, maxKeyLen)
+	}
+	if w.PerConn < 0 {
+		bad("per-conn", "%d: must not be negative (0: long-lived connections)", w.PerConn)
 	}
 	if w.Timeout <= 0 {
 		bad("timeout", "%v: must be positive", w.Timeout)

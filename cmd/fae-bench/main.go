@@ -10,8 +10,9 @@
 //	fae-bench idle --target host:port --pid PID --conns 10000
 //	fae-bench chunked --target host:port --pid PID --size 1048576 --chunk 128
 //	fae-bench partial --target host:port --pid PID --conns 300 --size 1048576
+//	fae-bench relay --listen host:port --upstream host:port --delay 100us
 //	fae-bench plot --json run.json --out latency.png
-//	fae-bench overview S1.json S2.json ...
+//	fae-bench overview [--ratio a/b ...] S1.json S2.json ...
 //	fae-bench scenarios --scenarios bench/scenarios.yaml
 //	fae-bench freeport
 //	fae-bench waitport --addr host:port
@@ -63,18 +64,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChunked(ctx, args, stdout, stderr)
 	case "partial":
 		return runPartial(ctx, args, stdout, stderr)
+	case "relay":
+		return runRelay(ctx, args, stdout, stderr)
 	case "plot":
 		return runPlot(args, stderr)
 	case "scenarios":
 		return runScenarios(args, stdout, stderr)
 	case "overview":
-		return runOverview(args, stdout)
+		return runOverview(args, stdout, stderr)
 	case "freeport":
 		return runFreePort(stdout)
 	case "waitport":
 		return runWaitPort(ctx, args, stderr)
 	}
-	return fmt.Errorf("unknown command %q: want run, idle, chunked, partial, plot, overview, scenarios, freeport or waitport", cmd)
+	return fmt.Errorf("unknown command %q: want run, idle, chunked, partial, relay, plot, overview, scenarios, freeport or waitport", cmd)
 }
 
 // targetList is a repeatable --target flag.
@@ -102,6 +105,26 @@ func (l *targetList) Set(s string) error {
 	return nil
 }
 
+// procList is a repeatable --pid flag.
+type procList []bench.Proc
+
+func (l *procList) String() string {
+	var s []string
+	for _, p := range *l {
+		s = append(s, fmt.Sprintf("%s=%d", p.Name, p.PID))
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *procList) Set(s string) error {
+	p, err := bench.ParseProc(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, p)
+	return nil
+}
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fae-bench run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -120,6 +143,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&fw.MultiGet, "multiget", fw.MultiGet, "keys per get")
 	fs.StringVar(&fw.KeyPrefix, "key-prefix", fw.KeyPrefix, "key prefix (key = prefix + decimal id)")
 	fs.BoolVar(&fw.Prefill, "prefill", fw.Prefill, "set every key once per target before its first round")
+	fs.IntVar(&fw.PerConn, "per-conn", fw.PerConn, "close each connection after this many requests and open a new one, the connect counted in the latency (0: long-lived)")
 	fs.DurationVar(&fw.Timeout, "timeout", fw.Timeout, "bound on one batch's round trip (past it: I/O error, redial)")
 	fs.Uint64Var(&fw.Seed, "seed", fw.Seed, "random seed (same seed: same request stream per round for every target)")
 	rounds := fs.Int("rounds", 3, "rounds; each runs every target once, in turn")
@@ -129,6 +153,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scenarios := fs.String("scenarios", "bench/scenarios.yaml", "scenarios YAML `file`")
 	cpuProfile := fs.String("cpuprofile", "", "write fae-bench's own CPU profile to `file` (to check the load generator is not the bottleneck)")
 	upstream := fs.String("count-upstream", "", "memcached `host:port` behind the targets: count its gets per client get key each round")
+	var procs procList
+	fs.Var(&procs, "pid", "`name=PID` of a process whose CPU time and read/write syscalls each round measures, per request: "+
+		"a target's server (named after the target) or another process on the path; repeat for several")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -164,7 +191,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := bench.Run(ctx, bench.Config{Scenario: *scenario, Workload: w, Targets: targets, Rounds: *rounds, Upstream: *upstream}, stderr)
+	rep, err := bench.Run(ctx, bench.Config{Scenario: *scenario, Workload: w, Targets: targets, Rounds: *rounds, Upstream: *upstream, Procs: procs}, stderr)
 	if err != nil {
 		return err
 	}
@@ -207,6 +234,7 @@ func overrideSetFlags(fs *flag.FlagSet, w, flags *bench.Workload) {
 		"multiget":   func() { w.MultiGet = flags.MultiGet },
 		"key-prefix": func() { w.KeyPrefix = flags.KeyPrefix },
 		"prefill":    func() { w.Prefill = flags.Prefill },
+		"per-conn":   func() { w.PerConn = flags.PerConn },
 		"timeout":    func() { w.Timeout = flags.Timeout },
 		"seed":       func() { w.Seed = flags.Seed },
 	}
@@ -235,6 +263,9 @@ func describe(rep *bench.Report) string {
 		fmt.Fprintf(&b, " zipf %v", w.Zipf)
 	}
 	fmt.Fprintf(&b, ", %.0f%% gets of %d key(s), %s-byte values", 100*w.GetRatio, w.MultiGet, w.ValueSize)
+	if w.PerConn > 0 {
+		fmt.Fprintf(&b, ", a new connection every %d requests", w.PerConn)
+	}
 	return b.String()
 }
 
@@ -381,19 +412,33 @@ func readReport(path string) (*bench.Report, error) {
 }
 
 // runOverview prints one Markdown row per report file (scenario).
-func runOverview(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
+func runOverview(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fae-bench overview", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var ratios [][2]string
+	fs.Func("ratio", "`a/b`: compare target a with target b (req/s and p99); repeat for several (default: the first two targets)", func(s string) error {
+		a, b, ok := strings.Cut(s, "/")
+		if !ok || a == "" || b == "" {
+			return fmt.Errorf("ratio %q: want a/b, two target names", s)
+		}
+		ratios = append(ratios, [2]string{a, b})
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
 		return errors.New("overview: give report files written by fae-bench run --json")
 	}
 	var reps []*bench.Report
-	for _, a := range args {
+	for _, a := range fs.Args() {
 		rep, err := readReport(a)
 		if err != nil {
 			return err
 		}
 		reps = append(reps, rep)
 	}
-	return bench.WriteOverview(stdout, reps)
+	return bench.WriteOverview(stdout, reps, ratios)
 }
 
 func runPlot(args []string, stderr io.Writer) error {
@@ -414,8 +459,9 @@ func runPlot(args []string, stderr io.Writer) error {
 	return benchplot.Write(rep, *out)
 }
 
-// runScenarios lists a scenarios file, one per line: name, faed_config
-// ("-" for none) and description, tab-separated, for scripts.
+// runScenarios lists a scenarios file, one per line: name, faed_config,
+// faed_l1_config, upstream_delay ("-" for none) and description,
+// tab-separated, for scripts.
 func runScenarios(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fae-bench scenarios", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -429,11 +475,17 @@ func runScenarios(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, name := range bench.ScenarioNames(all) {
 		s := all[name]
-		cfg := s.FaedConfig
-		if cfg == "" {
-			cfg = "-"
+		orDash := func(v string) string {
+			if v == "" {
+				return "-"
+			}
+			return v
 		}
-		fmt.Fprintf(stdout, "%s\t%s\t%s\n", name, cfg, s.Description)
+		delay := "-"
+		if s.UpstreamDelay > 0 {
+			delay = s.UpstreamDelay.String()
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\n", name, orDash(s.FaedConfig), orDash(s.FaedL1Config), delay, s.Description)
 	}
 	return nil
 }

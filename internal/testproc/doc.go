@@ -1,5 +1,6 @@
-// Package testproc starts and stops real processes for tests: memcached
-// servers and the faed binary built from this module.
+// Package testproc starts and stops the real parts tests run against:
+// memcached servers, the faed binary built from this module, and scripted
+// TCP servers on loopback (ServeTCP), with WaitFor to wait on what they do.
 //
 // That is its one job. Every process it starts listens on a free loopback
 // port, is waited for by polling (never by sleeping a fixed time), and is

@@ -1,0 +1,5 @@
+//go:build !race
+
+package lagrelay
+
+const raceEnabled = false
