@@ -163,10 +163,16 @@ func BenchmarkPoolMultiGet(b *testing.B) {
 		want += len(memcache.AppendValue(nil, k, 0, value, 0, false))
 	}
 	w := &benchWaiter{ch: make(chan struct{}, 1), want: want + len(memcache.ReplyEnd)}
+	out := make([]byte, 0, w.want)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, async := p.Serve(req, nil, w); !async {
-			b.Fatal("answered at once")
+		// Serve answers at once when every part was answered before it
+		// returned (fast servers, a descheduled caller).
+		if reply, async := p.Serve(req, out[:0], w); !async {
+			if len(reply) != w.want {
+				w.bad++
+			}
+			continue
 		}
 		<-w.ch
 	}

@@ -8,17 +8,18 @@ import (
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
+	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
 
-// Defaults applied by New to zero fields of Config.
+// Defaults applied by New to zero fields of Config (the pipeline's).
 const (
-	DefaultConnsPerServer = 2
-	DefaultTimeout        = 500 * time.Millisecond
-	DefaultDialTimeout    = 500 * time.Millisecond
-	DefaultMaxPending     = 1024
-	DefaultMaxPendingSize = 4 << 20
-	DefaultHealthInterval = time.Second
-	DefaultLoopConns      = 1
+	DefaultConnsPerServer = pipeline.DefaultConnsPerServer
+	DefaultTimeout        = pipeline.DefaultTimeout
+	DefaultDialTimeout    = pipeline.DefaultDialTimeout
+	DefaultMaxPending     = pipeline.DefaultMaxPending
+	DefaultMaxPendingSize = pipeline.DefaultMaxPendingSize
+	DefaultHealthInterval = pipeline.DefaultHealthInterval
+	DefaultLoopConns      = pipeline.DefaultLoopConns
 )
 
 // Transport is how requests reach the servers.
@@ -119,34 +120,31 @@ type Config struct {
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.ConnsPerServer == 0 {
-		c.ConnsPerServer = DefaultConnsPerServer
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
-	}
-	if c.MaxPendingSize == 0 {
-		c.MaxPendingSize = DefaultMaxPendingSize
-	}
-	if c.HealthInterval == 0 {
-		c.HealthInterval = DefaultHealthInterval
-	}
+	pc := c.pipelineConfig().WithDefaults()
+	c.ConnsPerServer, c.LoopConns, c.MaxPending, c.MaxPendingSize = pc.ConnsPerServer, pc.LoopConns, pc.MaxPending, pc.MaxPendingSize
+	c.Timeout, c.DialTimeout, c.HealthInterval = pc.Timeout, pc.DialTimeout, pc.HealthInterval
 	if c.Distribution == "" {
 		c.Distribution = DistRing
 	}
 	if c.Transport == "" {
 		c.Transport = TransportLoop
 	}
-	if c.LoopConns == 0 {
-		c.LoopConns = DefaultLoopConns
-	}
 	return c
+}
+
+// pipelineConfig is the configuration of c's connections (without servers and
+// probe).
+func (c Config) pipelineConfig() pipeline.Config {
+	return pipeline.Config{
+		ConnsPerServer: c.ConnsPerServer,
+		Loops:          c.Transport == TransportLoop,
+		LoopConns:      c.LoopConns,
+		Timeout:        c.Timeout,
+		DialTimeout:    c.DialTimeout,
+		MaxPending:     c.MaxPending,
+		MaxPendingSize: c.MaxPendingSize,
+		HealthInterval: c.HealthInterval,
+	}
 }
 
 // Validate reports the first invalid field of c (after defaults), naming its

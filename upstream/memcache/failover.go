@@ -21,30 +21,11 @@ package memcache
 // come back only to a server that answers.
 
 // failoverOf returns the server that takes key, whose server s has no ready
-// connection: s itself while it may still take requests, else the failover
-// server of key.
+// connection: s itself while it may still take requests (pipeline.Down),
+// else the failover server of key.
 func (p *Pool) failoverOf(key []byte, s int) int {
-	if !p.servers[s].isDown() {
+	if !p.pipe.Down(s) {
 		return s
 	}
 	return len(p.cfg.Servers) + p.failover.Pick(key)
-}
-
-// isDown reports whether s refuses requests on every connection. A
-// connection is in its first dial (stateConnecting) only once, at the
-// start, so after every connection has left it (dialed) the ready count
-// alone answers, without locks.
-func (s *server) isDown() bool {
-	if !s.dialed.Load() {
-		for _, c := range s.conns {
-			c.mu.Lock()
-			first := c.state == stateConnecting
-			c.mu.Unlock()
-			if first {
-				return false
-			}
-		}
-		s.dialed.Store(true)
-	}
-	return s.ready.Load() == 0
 }

@@ -132,7 +132,7 @@ func TestHungServer(t *testing.T) {
 				}
 				tc.bad(nc)
 			})
-			p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.addr()}}, Timeout: timeout, HealthInterval: 50 * time.Millisecond})
+			p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.Addr()}}, Timeout: timeout, HealthInterval: 50 * time.Millisecond})
 			liveKey, badKeys := keysOn(p, 0, 1, "h")[0], keysOn(p, 1, 6, "h")
 
 			// A request to the bad server is pending; the live one answers
@@ -173,7 +173,7 @@ func TestHungServer(t *testing.T) {
 			}
 
 			healthy.Store(true)
-			fake.closeConns() // as if the server restarted
+			fake.CloseConns() // as if the server restarted
 			waitFor(t, 5*time.Second, "the server to come back", func() bool {
 				return string(do(t, p, get(badKeys[0]))) == memcache.ReplyEnd
 			})
@@ -196,7 +196,7 @@ func TestHungServer(t *testing.T) {
 // SERVER_ERROR at once instead of buffering.
 func TestQueueFull(t *testing.T) {
 	fake := startFake(t, hang)
-	p := newPool(t, Config{Servers: []Server{{Addr: fake.addr()}}, ConnsPerServer: 1, MaxPending: 4, Timeout: 300 * time.Millisecond})
+	p := newPool(t, Config{Servers: []Server{{Addr: fake.Addr()}}, ConnsPerServer: 1, MaxPending: 4, Timeout: 300 * time.Millisecond})
 	var recs []*recorder
 	rejected := 0
 	for i := range 8 {
@@ -236,7 +236,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	live := startMemcached(t)
 	fake := startFake(t, hang)
 	before := runtime.NumGoroutine()
-	p, err := New(Config{Servers: []Server{{Addr: live}, {Addr: fake.addr()}, {Addr: freeAddr(t)}}, Timeout: 10 * time.Second})
+	p, err := New(Config{Servers: []Server{{Addr: live}, {Addr: fake.Addr()}, {Addr: freeAddr(t)}}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
 
 // gather is one request fanned out to several connections: a multi-key read
@@ -59,6 +60,10 @@ func (p *Pool) putGather(g *gather) {
 	p.gathers.Put(g)
 }
 
+// maxKeptBuf is the largest buffer a gather keeps for reuse; a larger one (a
+// big value went through) is dropped after use.
+const maxKeptBuf = 1 << 20
+
 // trim empties b for reuse unless it grew too big to keep.
 func trim(b []byte) []byte {
 	if cap(b) > maxKeptBuf {
@@ -110,11 +115,10 @@ func (g *gather) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter
 func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte, bool) {
 	p := g.p
 	g.left.Store(int32(len(g.parts)) + 1)
-	deadline := p.clock() + p.timeout
 	n := p.perServer(g.pt)
 	for i, cn := range g.conns {
 		o := p.getOp(g.pt)
-		o.g, o.sub, o.cmd, o.stat, o.deadline = g, i, sub.Cmd, sub.Cmd, deadline
+		o.g, o.sub, o.cmd, o.stat = g, i, sub.Cmd, sub.Cmd
 		if keys != nil {
 			g.sub = g.sub[:0]
 			for j, k := range keys {
@@ -123,9 +127,9 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 				}
 			}
 			sub.Keys = g.sub
-			o.kind, o.nkeys = memcache.FrameValues, len(g.sub)
+			o.f.Kind, o.nkeys = memcache.FrameValues, len(g.sub)
 		}
-		if why := p.enqueue(g.pt, cn, sub, o); why != reasonNone {
+		if why := p.enqueue(g.pt, cn, sub, o); why != pipeline.ReasonNone {
 			s := p.servers[cn/n]
 			p.putOp(o)
 			p.failNow(nil, s, why, true) // count it

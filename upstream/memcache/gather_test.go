@@ -1,7 +1,6 @@
 package memcache
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
@@ -93,38 +92,5 @@ func TestGatherMerge(t *testing.T) {
 				t.Fatalf("got\n%q\nwant\n%q", got, tc.want)
 			}
 		})
-	}
-}
-
-// TestEnqueueBounds checks a connection's queue limits without a network:
-// a connection still dialling queues requests and writes nothing.
-func TestEnqueueBounds(t *testing.T) {
-	cfg := Config{Servers: []Server{{Addr: "127.0.0.1:1"}}, MaxPending: 3, MaxPendingSize: 1000}.withDefaults()
-	p := &Pool{cfg: cfg}
-	p.ops.New = func() any { return new(op) }
-	s := &server{addr: "127.0.0.1:1"}
-	c := newConn(p, s)
-	s.conns = []*conn{c}
-	big := set("big", strings.Repeat("x", 600))
-	cases := []struct {
-		name string
-		req  *memcache.Request
-		want reason
-	}{
-		{"a big request alone is taken", big, reasonNone},
-		{"a second one would pass the size bound", big, reasonQueueFull},
-		{"a small one fits", set("s", "x"), reasonNone},
-		{"third request", set("s", "x"), reasonNone},
-		{"past MaxPending", set("s", "x"), reasonQueueFull},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := c.enqueue(tc.req, p.getOp(path{})); got != tc.want {
-				t.Fatalf("enqueue: %v, want %v", reasonText[got], reasonText[tc.want])
-			}
-		})
-	}
-	if c.n != 3 || c.unsent != 3 {
-		t.Errorf("queue holds %d (%d unsent), want 3", c.n, c.unsent)
 	}
 }

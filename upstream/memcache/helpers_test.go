@@ -3,7 +3,6 @@ package memcache
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,67 +296,11 @@ func keysOn(p *Pool, i, n int, prefix string) []string {
 	return keys
 }
 
-// fakeServer is a TCP server that misbehaves: it accepts and then does what
+// startFake starts a server that misbehaves: it accepts and then does what
 // handle says with each connection. It stops when the test ends.
-type fakeServer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func startFake(t testing.TB, handle func(nc net.Conn)) *fakeServer {
+func startFake(t testing.TB, handle func(nc net.Conn)) *testproc.Fake {
 	t.Helper()
-	return startFakeWith(t, net.ListenConfig{}, handle)
-}
-
-// startFakeWith is startFake listening with lc (to set socket options).
-func startFakeWith(t testing.TB, lc net.ListenConfig, handle func(nc net.Conn)) *fakeServer {
-	t.Helper()
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeServer{ln: ln}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, nc)
-			f.mu.Unlock()
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				handle(nc)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		f.mu.Lock()
-		for _, nc := range f.conns {
-			nc.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return f
-}
-
-func (f *fakeServer) addr() string { return f.ln.Addr().String() }
-
-// closeConns closes every connection accepted so far.
-func (f *fakeServer) closeConns() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, nc := range f.conns {
-		nc.Close()
-	}
+	return testproc.StartFake(t, net.ListenConfig{}, handle)
 }
 
 // hang reads and discards everything, answering nothing.

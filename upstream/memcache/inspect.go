@@ -3,9 +3,6 @@ package memcache
 import (
 	"context"
 
-	"github.com/panjf2000/gnet/v2"
-
-	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/internal/hist"
 )
 
@@ -20,7 +17,7 @@ type ServerState struct {
 	Addr string
 	// Failover is set for a server of the failover list.
 	Failover bool
-	// Up: at least one connection is ready (see failover.go for "down").
+	// Up: at least one connection is ready (see pipeline.Pipeline.Down).
 	Up bool
 	// Ready is the number of ready connections, of both transports.
 	Ready int
@@ -33,10 +30,10 @@ type ServerState struct {
 func (p *Pool) Servers() []ServerState {
 	out := make([]ServerState, 0, len(p.servers))
 	for i, s := range p.servers {
-		r := s.ready.Load()
+		r := p.pipe.Ready(i)
 		out = append(out, ServerState{
 			Addr: s.addr, Failover: i >= len(p.cfg.Servers),
-			Up: r > 0, Ready: int(max(r, 0)), Timeouts: s.suspects.Load(),
+			Up: r > 0, Ready: r, Timeouts: p.pipe.Timeouts(i),
 		})
 	}
 	return out
@@ -61,74 +58,10 @@ func (p *Pool) Owner(key []byte) (server, failover string) {
 // moment a request is queued on a connection to the moment its reply is
 // read, per request (a multi-get split over servers counts once per
 // server).
-func (p *Pool) Latency(s *hist.Snapshot) {
-	for _, sv := range p.servers {
-		for _, c := range sv.conns {
-			c.lat.AddTo(s)
-		}
-	}
-	if p.loops != nil {
-		p.loops.All(func(_ eventloop.Loop, lp *loopPool) { lp.lat.AddTo(s) })
-	}
-}
+func (p *Pool) Latency(s *hist.Snapshot) { p.pipe.Latency(s) }
 
 // Pending returns the number of clients' requests queued or in flight on
 // the pool's connections (health probes not counted). The loop transport's
 // connections are counted on their loops, so a request a loop was queueing
 // when Pending was called is counted. It returns early with ctx's error.
-func (p *Pool) Pending(ctx context.Context) (int, error) {
-	n := 0
-	for _, s := range p.servers {
-		for _, c := range s.conns {
-			c.mu.Lock()
-			for i := range c.n {
-				if !c.q[(c.head+i)%len(c.q)].probe {
-					n++
-				}
-			}
-			c.mu.Unlock()
-		}
-	}
-	if p.loops == nil {
-		return n, nil
-	}
-	var lps []*loopPool
-	var loops []eventloop.Loop
-	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
-		loops, lps = append(loops, l), append(lps, lp)
-	})
-	counts := make(chan int, len(lps))
-	for i, lp := range lps {
-		err := loops[i].EventLoop().Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-			counts <- lp.pending()
-			return nil
-		}))
-		if err != nil {
-			counts <- 0 // the loop has stopped: its connections are closed
-		}
-	}
-	for i := range lps {
-		select {
-		case c := <-counts:
-			n += c
-		case <-loops[i].Stopped():
-			// Nothing runs on a stopped loop any more.
-		case <-ctx.Done():
-			return n, ctx.Err()
-		}
-	}
-	return n, nil
-}
-
-// pending counts the clients' requests on lp's connections, on lp's loop.
-func (lp *loopPool) pending() int {
-	n := 0
-	for _, lc := range lp.conns {
-		for i := range lc.n {
-			if !lc.q[(lc.head+i)%len(lc.q)].probe {
-				n++
-			}
-		}
-	}
-	return n
-}
+func (p *Pool) Pending(ctx context.Context) (int, error) { return p.pipe.Pending(ctx) }

@@ -77,7 +77,7 @@ func TestPendingAndLatency(t *testing.T) {
 				nc.Close()
 			})
 			t.Cleanup(shut) // before the fake server's own cleanup waits for it
-			p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.addr()}}, Transport: tr, Timeout: 30 * time.Second})
+			p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.Addr()}}, Transport: tr, Timeout: 30 * time.Second})
 			faed := loopFront(t, p, 2)
 			c, slow := dialFront(t, faed), dialFront(t, faed)
 			liveKeys, hungKeys := keysOn(p, 0, 10, "p"), keysOn(p, 1, 3, "p")

@@ -1,17 +1,15 @@
 package memcache
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
+	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
 
 // Pool forwards requests to a set of memcached servers. It implements
@@ -21,28 +19,24 @@ type Pool struct {
 	cfg     Config
 	pick    placer    // cfg.Servers
 	servers []*server // cfg.Servers, then cfg.Failover
-	timeout int64     // cfg.Timeout in nanoseconds of clock()
-	start   time.Time
-	flushNo []byte // the reply to flush_all when !cfg.AllowFlush
+	flushNo []byte    // the reply to flush_all when !cfg.AllowFlush
 
 	// failover picks among the failover servers (servers[len(cfg.Servers):])
 	// the one that takes a key whose server is down; nil without Failover.
 	failover placer
+
+	// pipe carries the requests: its server i is servers[i].
+	pipe *pipeline.Pipeline
 
 	st      counters
 	ops     sync.Pool // *op: taken in Serve, put back after the reply is handed over
 	gathers sync.Pool // *gather: same lifetime, for fanned-out requests
 	keyBufs sync.Pool // *[memcache.MaxMetaKey]byte: taken and put back in metaPart, for a key ItemKey must decode
 
-	// loops holds the loop transport's state of each event loop that sent
-	// a request (see loopconn_pool.go); nil with TransportGoroutine.
-	loops *eventloop.PerLoop[loopPool]
-
-	ctx     context.Context // cancelled by Close; stops every goroutine
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // every goroutine the pool starts
-	closing atomic.Bool
-	once    sync.Once
+	// loopOps recycles the ops of the requests of each event loop that
+	// sent one on the loop transport, without locks; nil with
+	// TransportGoroutine.
+	loopOps *eventloop.PerLoop[loopOps]
 }
 
 var _ upstream.Pool = (*Pool)(nil)
@@ -55,20 +49,12 @@ type placer interface {
 	Pick(key []byte) int
 }
 
-// server is one memcached server and its connections.
+// server is one memcached server of the pool.
 type server struct {
-	addr  string
-	conns []*conn
-	// ready counts connections in stateReady; the server is up when > 0.
-	ready atomic.Int32
-	// dialed is set once no connection is in its first dial (see isDown).
-	dialed atomic.Bool
-	// lines holds the prebuilt SERVER_ERROR line for each reason.
-	lines [numReasons][]byte
-	// suspects counts the timeouts of the server's connections, of either
-	// transport; a loop connection that sees it change proves itself again
-	// (see conn.suspect).
-	suspects atomic.Uint64
+	addr string
+	// lines holds the prebuilt SERVER_ERROR line for each reason, so that
+	// failing fast does not allocate.
+	lines [pipeline.NumReasons][]byte
 }
 
 // New validates cfg, applies its defaults and starts connecting to the
@@ -80,48 +66,34 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
 		cfg:     cfg,
 		pick:    placement.New(cfg.Distribution, cfg.Servers).SkipPrefix(cfg.HashSkipPrefix),
-		timeout: int64(cfg.Timeout),
-		start:   time.Now(),
 		flushNo: []byte("SERVER_ERROR flush_all disabled for this pool\r\n"),
-		ctx:     ctx,
-		cancel:  cancel,
 	}
-	p.ops.New = func() any { return new(op) }
+	p.ops.New = func() any { return &op{p: p} }
 	p.gathers.New = func() any { return &gather{p: p} }
 	p.keyBufs.New = func() any { return new([memcache.MaxMetaKey]byte) }
 	if len(cfg.Failover) > 0 {
 		p.failover = placement.New(cfg.Distribution, cfg.Failover).SkipPrefix(cfg.HashSkipPrefix)
 	}
 	if cfg.Transport == TransportLoop {
-		p.loops = &eventloop.PerLoop[loopPool]{New: p.newLoopPool}
+		p.loopOps = &eventloop.PerLoop[loopOps]{New: func(eventloop.Loop) *loopOps { return &loopOps{} }}
 	}
+	var addrs []string
 	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
-		for r := range numReasons {
-			s.lines[r] = fmt.Appendf(nil, "SERVER_ERROR upstream %s %s\r\n", sc.Addr, reasonText[r])
-		}
-		for range cfg.ConnsPerServer {
-			s.conns = append(s.conns, newConn(p, s))
+		for r := range pipeline.NumReasons {
+			s.lines[r] = fmt.Appendf(nil, "SERVER_ERROR upstream %s %s\r\n", sc.Addr, r)
 		}
 		p.servers = append(p.servers, s)
+		addrs = append(addrs, sc.Addr)
 	}
-	for _, s := range p.servers {
-		for _, c := range s.conns {
-			p.wg.Add(1)
-			go c.run()
-		}
-	}
-	p.wg.Add(1)
-	go p.watch()
+	pc := cfg.pipelineConfig()
+	pc.Servers, pc.Probe = addrs, p.newProbe
+	p.pipe = pipeline.New(pc)
 	return p, nil
 }
-
-// clock is the pool's monotonic time in nanoseconds.
-func (p *Pool) clock() int64 { return int64(time.Since(p.start)) }
 
 // Serve implements upstream.Pool. Every request it takes over is answered
 // exactly once, never from within Serve: on the loop transport by
@@ -144,17 +116,18 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 	return append(out, memcache.ReplyError...), false
 }
 
-// path is the transport a request takes: the loop transport on lp's
-// connections, answering lw on its loop, when lp is set; else the
-// goroutine transport.
+// path is the transport a request takes: the loop transport on lane,
+// answering lw on its loop (its ops recycled in ops), when lane is set;
+// else the goroutine transport.
 type path struct {
-	lp *loopPool
-	lw upstream.LoopWaiter
+	lane *pipeline.Lane
+	ops  *loopOps
+	lw   upstream.LoopWaiter
 }
 
 // pathOf picks the transport of a request answered to w.
 func (p *Pool) pathOf(w upstream.Waiter) path {
-	if p.loops == nil {
+	if p.loopOps == nil {
 		return path{}
 	}
 	lw, ok := w.(upstream.LoopWaiter)
@@ -162,45 +135,39 @@ func (p *Pool) pathOf(w upstream.Waiter) path {
 		return path{}
 	}
 	l := lw.Loop()
-	if l == nil || p.closing.Load() {
+	lane := p.pipe.Lane(l) // nil when l is, or once the pool is closing
+	if lane == nil {
 		return path{}
 	}
-	return path{lp: p.loops.Get(l), lw: lw}
+	return path{lane: lane, ops: p.loopOps.Get(l), lw: lw}
 }
 
 // perServer is the number of connections to each server on pt's
 // transport: connection number cn (see partOf) is server cn/perServer's
 // connection cn%perServer.
-func (p *Pool) perServer(pt path) int {
-	if pt.lp != nil {
-		return p.cfg.LoopConns
-	}
-	return p.cfg.ConnsPerServer
-}
+func (p *Pool) perServer(pt path) int { return p.pipe.PerServer(pt.lane) }
 
 // enqueue queues r, for op o, on connection number cn of pt's transport. It
 // returns why it could not.
-func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) reason {
-	if pt.lp != nil {
-		return pt.lp.enqueue(cn, r, o)
-	}
-	return p.servers[cn/p.cfg.ConnsPerServer].enqueue(cn%p.cfg.ConnsPerServer, r, o)
+func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) pipeline.Reason {
+	o.srv = cn / p.perServer(pt)
+	o.req = *r
+	return p.pipe.Enqueue(pt.lane, cn, o)
 }
 
 // serveOne forwards req, whose keys all live on connection number cn (see
 // partOf), as one request.
 func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt path, kind memcache.FrameKind, cn int) ([]byte, bool) {
 	o := p.getOp(pt)
-	o.w, o.cmd, o.stat, o.origin, o.kind, o.nkeys = w, req.Cmd, statOf(req), req.Origin, kind, len(req.Keys)
+	o.w, o.cmd, o.stat, o.origin, o.f, o.nkeys = w, req.Cmd, statOf(req), req.Origin, memcache.Frame{Kind: kind}, len(req.Keys)
 	o.noReply = req.NoReply
-	o.deadline = p.clock() + p.timeout
 	// Always ask for a reply, so that every request sent has one to match;
 	// a meta command's q is applied to the reply instead (see answer).
 	sub := *req
 	sub.NoReply = false
 	o.quiet = req.Meta.Quiet()
 	sub.Meta = sub.Meta.Loud(req.Cmd)
-	if why := p.enqueue(pt, cn, &sub, o); why != reasonNone {
+	if why := p.enqueue(pt, cn, &sub, o); why != pipeline.ReasonNone {
 		p.putOp(o)
 		return p.failNow(out, p.servers[cn/p.perServer(pt)], why, req.NoReply), false
 	}
@@ -244,9 +211,9 @@ func (p *Pool) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter, 
 }
 
 // failNow answers a request that could not be queued.
-func (p *Pool) failNow(out []byte, s *server, why reason, noReply bool) []byte {
+func (p *Pool) failNow(out []byte, s *server, why pipeline.Reason, noReply bool) []byte {
 	p.st.errors.Add(1)
-	if why == reasonQueueFull {
+	if why == pipeline.ReasonQueueFull {
 		p.st.rejected.Add(1)
 	}
 	if noReply {
@@ -276,7 +243,7 @@ func connOf(key []byte, n int) int {
 // server*perServer + conn.
 func (p *Pool) partOf(key []byte, pt path) int {
 	s := p.pick.Pick(key)
-	if p.failover != nil && p.servers[s].ready.Load() == 0 {
+	if p.failover != nil && p.pipe.Ready(s) == 0 {
 		s = p.failoverOf(key, s)
 	}
 	n := p.perServer(pt)
@@ -307,10 +274,11 @@ func (p *Pool) metaPart(req *memcache.Request, pt path) int {
 
 // Stats implements upstream.Pool.
 func (p *Pool) Stats(add func(name string, value uint64)) {
-	p.st.report(add)
+	timeouts, reconnects := p.pipe.Stats()
+	p.st.report(add, timeouts, reconnects)
 	var up uint64
-	for _, s := range p.servers {
-		if s.ready.Load() > 0 {
+	for i := range p.servers {
+		if p.pipe.Ready(i) > 0 {
 			up++
 		}
 	}
@@ -322,105 +290,6 @@ func (p *Pool) Stats(add func(name string, value uint64)) {
 // with "SERVER_ERROR … pool closed". Requests served after Close fail at
 // once. It waits for the goroutines to end and always returns nil.
 func (p *Pool) Close() error {
-	p.once.Do(func() {
-		p.closing.Store(true)
-		p.cancel()
-		for _, s := range p.servers {
-			for _, c := range s.conns {
-				c.close()
-			}
-		}
-		p.closeLoops()
-		p.wg.Wait()
-	})
+	p.pipe.Close()
 	return nil
-}
-
-// watch is the pool's watchdog: it fails connections whose oldest request is
-// late and pings idle ones. One goroutine for the whole pool, so timeouts
-// cost no timer per request.
-func (p *Pool) watch() {
-	defer p.wg.Done()
-	tick := min(p.cfg.Timeout, p.cfg.HealthInterval) / 8
-	tick = max(min(tick, 100*time.Millisecond), time.Millisecond)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := p.clock()
-		for _, s := range p.servers {
-			for _, c := range s.conns {
-				c.check(now)
-			}
-		}
-		p.checkLoops()
-	}
-}
-
-// op is one request queued on a connection. It is taken from Pool.ops in
-// Serve and put back by whoever hands its reply over (complete or fail).
-type op struct {
-	w        upstream.Waiter
-	lw       upstream.LoopWaiter // on the loop transport: w, answered on its loop
-	lp       *loopPool           // on the loop transport: where o is recycled
-	g        *gather             // set for a part of a fanned-out request
-	sub      int                 // the part's index in g
-	cmd      memcache.Command
-	stat     memcache.Command // the counters it bumps (statOf)
-	origin   memcache.Origin  // what the request stands for (see countMeta)
-	kind     memcache.FrameKind
-	noReply  bool
-	quiet    bool // a meta command with q, sent without it
-	probe    bool // a "version" health check, not a client's request
-	nkeys    int
-	deadline int64 // clock() after which the request is late
-}
-
-// getOp returns an op for a request on pt's transport.
-func (p *Pool) getOp(pt path) *op {
-	if pt.lp != nil {
-		o := pt.lp.getOp()
-		o.lw = pt.lw
-		return o
-	}
-	return p.ops.Get().(*op)
-}
-
-func (p *Pool) putOp(o *op) {
-	lp := o.lp
-	*o = op{}
-	if lp != nil {
-		lp.putOp(o)
-		return
-	}
-	p.ops.Put(o)
-}
-
-// done hands reply to the client's waiter of o.
-func (o *op) done(reply []byte) {
-	if o.lw != nil {
-		o.lw.DoneOnLoop(reply)
-		return
-	}
-	o.w.Done(reply)
-}
-
-// fail answers o with line (a SERVER_ERROR line of the pool).
-func (p *Pool) fail(o *op, line []byte) {
-	if !o.probe {
-		p.st.errors.Add(1)
-		switch {
-		case o.g != nil:
-			o.g.partDone(o.sub, line, false)
-		case o.noReply:
-			o.done(nil)
-		default:
-			o.done(line)
-		}
-	}
-	p.putOp(o)
 }

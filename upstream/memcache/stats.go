@@ -10,11 +10,9 @@ import (
 // looked up by name on the request path). Names follow memcached's where
 // memcached has one.
 type counters struct {
-	requests   atomic.Uint64 // requests served (every Serve call)
-	errors     atomic.Uint64 // requests or parts answered with SERVER_ERROR by the pool
-	timeouts   atomic.Uint64 // connections closed because a reply was late
-	reconnects atomic.Uint64 // connections opened after the first
-	rejected   atomic.Uint64 // requests refused because a queue was full
+	requests atomic.Uint64 // requests served (every Serve call)
+	errors   atomic.Uint64 // requests or parts answered with SERVER_ERROR by the pool
+	rejected atomic.Uint64 // requests refused because a queue was full
 
 	cmdGet       atomic.Uint64 // keys asked by get, gets
 	cmdSet       atomic.Uint64 // set, add, replace, append, prepend, cas
@@ -182,12 +180,14 @@ func bump(c, hitByte byte, hit, miss *atomic.Uint64) {
 	}
 }
 
-// report hands every counter to add, in a fixed order.
-func (s *counters) report(add func(string, uint64)) {
+// report hands every counter to add, in a fixed order, with the
+// pipeline's connections cut because a reply was late (timeouts) and
+// opened after the first (reconnects).
+func (s *counters) report(add func(string, uint64), timeouts, reconnects uint64) {
 	add("requests", s.requests.Load())
 	add("errors", s.errors.Load())
-	add("timeouts", s.timeouts.Load())
-	add("reconnects", s.reconnects.Load())
+	add("timeouts", timeouts)
+	add("reconnects", reconnects)
 	add("rejected", s.rejected.Load())
 	add("cmd_get", s.cmdGet.Load())
 	add("cmd_set", s.cmdSet.Load())

@@ -1,9 +1,7 @@
-package memcache
+package pipeline
 
-import "github.com/fae-sidecar/fae/proto/memcache"
-
-// Health: every session starts with a "version" probe and is ready only once
-// it is answered; idle ready connections are pinged; the watchdog cuts a
+// Health: every session starts with a probe (Config.Probe) and is ready only
+// once it is answered; idle ready connections are probed; the watchdog cuts a
 // connection whose oldest request is late and makes its siblings prove
 // themselves again.
 
@@ -12,30 +10,25 @@ func (c *conn) setReadyLocked() {
 	if c.state != stateReady {
 		c.srv.ready.Add(1)
 	}
-	c.state, c.why, c.wasUp = stateReady, reasonNone, true
+	c.state, c.why, c.wasUp = stateReady, ReasonNone, true
 }
 
-// pushProbeLocked queues a "version" request, if there is room.
+// pushProbeLocked queues a probe, if there is room.
 func (c *conn) pushProbeLocked(now int64) {
 	if c.n == len(c.q) {
 		return
 	}
-	o := c.p.getOp(path{})
-	o.probe, o.kind, o.deadline = true, memcache.FrameLine, now+c.p.timeout
-	c.out = append(c.out, "version\r\n"...)
-	c.pushLocked(o)
+	o := c.p.cfg.Probe()
+	c.out = o.Encode(c.out)
+	c.pushLocked(entry{op: o, enq: now, probe: true})
 	c.lastUse = now
 }
 
-// probeDone handles the reply to a probe: any VERSION line proves the server
+// probeDone handles the answer to a probe, which proved the server
 // answers.
-func (c *conn) probeDone(reply []byte) {
+func (c *conn) probeDone() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(reply) < 8 || string(reply[:8]) != "VERSION " {
-		c.abortLocked(reasonBadReply)
-		return
-	}
 	if c.state == stateProbing || c.state == stateConnecting {
 		c.setReadyLocked()
 	}
@@ -54,22 +47,22 @@ func (c *conn) suspect(now int64) {
 	switch c.state {
 	case stateConnecting:
 		// Its first probe is still out: stop queueing behind it.
-		c.state, c.why = stateProbing, reasonTimeout
+		c.state, c.why = stateProbing, ReasonTimeout
 	case stateReady:
 		c.srv.ready.Add(-1)
-		c.state, c.why = stateProbing, reasonTimeout
+		c.state, c.why = stateProbing, ReasonTimeout
 		c.pushProbeLocked(now)
 		c.signal()
 	}
 }
 
 // check is the watchdog's visit: a connection whose oldest request is late
-// and that has read no reply for a Timeout is cut (its replies can no longer be trusted to pair up); an idle ready
-// one is pinged.
+// and that has read no reply for a Timeout is cut (its replies can no longer
+// be trusted to pair up); an idle ready one is probed.
 func (c *conn) check(now int64) {
 	c.mu.Lock()
 	switch {
-	case c.n > 0 && c.q[c.head].deadline < now && now-c.lastReply > c.p.timeout:
+	case c.n > 0 && c.p.late(c.q[c.head], now) && now-c.lastReply > c.p.timeout:
 		if c.nc != nil {
 			c.mu.Unlock()
 			// Siblings first: once this connection's requests fail, a
@@ -81,8 +74,8 @@ func (c *conn) check(now int64) {
 				}
 			}
 			c.srv.suspects.Add(1) // and the loops' connections
-			c.p.st.timeouts.Add(1)
-			c.abort(reasonTimeout)
+			c.p.timeouts.Add(1)
+			c.abort(ReasonTimeout)
 			return
 		}
 		// Still dialling: nothing was sent, so the queue can just go.
@@ -91,7 +84,7 @@ func (c *conn) check(now int64) {
 		// are being failed here.
 		ops := c.drainLocked(nil)
 		c.mu.Unlock()
-		c.failAll(ops, reasonTimeout)
+		failAll(ops, ReasonTimeout)
 		return
 	case c.state == stateReady && c.n == 0 && now-c.lastUse > int64(c.p.cfg.HealthInterval):
 		c.pushProbeLocked(now)

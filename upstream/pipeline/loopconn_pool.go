@@ -1,4 +1,4 @@
-package memcache
+package pipeline
 
 import (
 	"context"
@@ -8,63 +8,63 @@ import (
 
 	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/internal/hist"
-	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
-// The loop transport (TransportLoop). Each event loop that sends the pool a
-// request gets its own connections to every server (LoopConns each),
-// registered into that loop, so that the whole round trip runs on the loop:
+// The loop transport (Config.Loops). Each event loop that asks for a Lane
+// gets its own connections to every server (LoopConns each), registered
+// into that loop, so that the whole round trip runs on the loop:
 //
-//   - Serve encodes the request into the connection's buffer and queues its
-//     op (no lock: the loop owns everything here);
+//   - Enqueue encodes the request into the connection's buffer and queues
+//     its op (no lock: the loop owns everything here);
 //   - when the loop's event ends, Flush writes each connection's buffer
 //     once (Loop.Defer), so a pipelined batch costs one write; while
 //     requests are in flight, new ones wait for the server's next bytes
 //     (lconn.write), so under load many clients' requests share a write;
 //   - the replies arrive in the connection's OnTraffic on the same loop,
-//     are framed straight out of gnet's inbound buffer, and answered with
-//     DoneOnLoop; the server then writes each client once.
+//     are framed straight out of gnet's inbound buffer (Op.Scan), and
+//     handed over on the loop (Op.Done); a pool answers its clients with
+//     DoneOnLoop, and the server then writes each client once.
 //
-// A client connection stays on its loop, and a key always takes the same
-// connection of its server, so a client's requests for a key keep their
-// order. Timeouts, health probes, suspicion after a sibling's timeout and
+// A client connection stays on its loop, so a caller that picks the
+// connection by key keeps a client's requests for a key in order. Timeouts, health probes, suspicion after a sibling's timeout and
 // failing fast while down work as on the goroutine transport (goconn.go,
-// goconn_health.go); the loop is visited by the pool's watchdog through
+// goconn_health.go); the loop is visited by the pipeline's watchdog through
 // EventLoop.Execute. Dialling is the one thing done off the loop: each
 // connection has a dialer goroutine (lconn.dialLoop) that dials,
 // hands the socket to the loop (EventLoop.Enroll) and waits for the session
 // to end.
 
-// loopPool is the pool's state on one event loop. It is owned by the loop
-// (until the loop stops: then by Pool.Close).
-type loopPool struct {
-	p     *Pool
+// Lane is the loop transport's connections on one event loop (see
+// Pipeline.Lane). It is owned by the loop (until the loop stops: then by
+// Pipeline.Close).
+type Lane struct {
+	p     *Pipeline
 	loop  eventloop.Loop
 	conns []*lconn // server s's connection j is conns[s*LoopConns+j]
 	// dirty lists the connections with requests to write when the
-	// loop's event ends; deferred says lp is on the loop's deferred list.
+	// loop's event ends; deferred says the lane is on the loop's deferred
+	// list.
 	dirty    []*lconn
 	deferred bool
-	free     []*op // recycled ops
 	closed   bool
 	check    gnet.Runnable // the watchdog's visit, built once
 
 	// quiet: nothing was queued at the last visit, nor since. A quiet loop
 	// needs no timeout checks, so the watchdog, which sees quietFlag,
-	// visits it only for health pings; each visit wakes the loop.
+	// visits it only for health probes; each visit wakes the loop.
 	quiet     bool
 	quietFlag atomic.Bool
 	nextVisit int64 // clock() of the next visit of a quiet loop; the watchdog's
 
-	lat hist.H // round trips of the loop's requests (inspect.go)
+	lat hist.H // round trips of the loop's requests (Latency)
 }
 
-var _ eventloop.Flusher = (*loopPool)(nil)
+var _ eventloop.Flusher = (*Lane)(nil)
 
-// newLoopPool makes the pool's state on loop l and starts dialling its
-// connections. It runs on l, within Serve, under the PerLoop lock.
-func (p *Pool) newLoopPool(l eventloop.Loop) *loopPool {
-	lp := &loopPool{p: p, loop: l}
+// newLane makes the pipeline's lane on loop l and starts dialling its
+// connections. It runs on l, under the PerLoop lock.
+func (p *Pipeline) newLane(l eventloop.Loop) *Lane {
+	lp := &Lane{p: p, loop: l}
 	lp.check = gnet.RunnableFunc(func(context.Context) error {
 		lp.visit(p.clock())
 		return nil
@@ -78,7 +78,7 @@ func (p *Pool) newLoopPool(l eventloop.Loop) *loopPool {
 		// Close has already gone over the loops: this one is born closed.
 		lp.closed = true
 		for _, lc := range lp.conns {
-			lc.state, lc.why = stateClosed, reasonPoolClosed
+			lc.state, lc.why = stateClosed, ReasonPoolClosed
 		}
 		return lp
 	}
@@ -89,12 +89,14 @@ func (p *Pool) newLoopPool(l eventloop.Loop) *loopPool {
 	return lp
 }
 
-// enqueue encodes r into connection cn's buffer and queues o for its reply;
-// the bytes leave when the loop's event ends. It returns why it could not.
-func (lp *loopPool) enqueue(cn int, r *memcache.Request, o *op) reason {
+// enqueue encodes o into connection cn's buffer and queues it for its
+// reply; the bytes leave when the loop's event ends. It returns why it
+// could not.
+func (lp *Lane) enqueue(cn int, o Op) Reason {
 	lc := lp.conns[cn]
+	now := lp.p.clock()
 	if lc.seen != lc.srv.suspects.Load() {
-		lc.suspect(lp.p.clock())
+		lc.suspect(now)
 	}
 	switch lc.state {
 	case stateReady, stateConnecting:
@@ -109,23 +111,23 @@ func (lp *loopPool) enqueue(cn int, r *memcache.Request, o *op) reason {
 		return lc.why
 	}
 	if lc.n-lc.probes >= lp.p.cfg.MaxPending {
-		return reasonQueueFull
+		return ReasonQueueFull
 	}
 	waiting := lc.outbound()
 	prev := len(lc.out)
-	lc.out = memcache.AppendRequest(lc.out, r)
+	lc.out = o.Encode(lc.out)
 	if waiting+len(lc.out) > lp.p.cfg.MaxPendingSize && waiting+prev > 0 {
 		lc.out = lc.out[:prev]
-		return reasonQueueFull
+		return ReasonQueueFull
 	}
-	lc.push(o)
-	lc.lastUse = o.deadline - lp.p.timeout
+	lc.push(entry{op: o, enq: now})
+	lc.lastUse = now
 	lp.markDirty(lc)
-	return reasonNone
+	return ReasonNone
 }
 
 // markDirty has lc's buffer written when the loop's event ends.
-func (lp *loopPool) markDirty(lc *lconn) {
+func (lp *Lane) markDirty(lc *lconn) {
 	if lc.dirty {
 		return
 	}
@@ -139,7 +141,7 @@ func (lp *loopPool) markDirty(lc *lconn) {
 
 // Flush implements eventloop.Flusher: at the end of the loop's event, each
 // connection with new requests writes them in one write.
-func (lp *loopPool) Flush() {
+func (lp *Lane) Flush() {
 	lp.deferred = false
 	for i := 0; i < len(lp.dirty); i++ {
 		lc := lp.dirty[i]
@@ -151,7 +153,7 @@ func (lp *loopPool) Flush() {
 }
 
 // visit is the watchdog's check of every connection of the loop.
-func (lp *loopPool) visit(now int64) {
+func (lp *Lane) visit(now int64) {
 	if lp.closed {
 		return
 	}
@@ -166,54 +168,38 @@ func (lp *loopPool) visit(now int64) {
 }
 
 // busy notes that something was queued (lc.push).
-func (lp *loopPool) busy() {
+func (lp *Lane) busy() {
 	lp.quiet = false
 	lp.quietFlag.Store(false)
 }
 
-func (lp *loopPool) getOp() *op {
-	var o *op
-	if n := len(lp.free); n > 0 {
-		o = lp.free[n-1]
-		lp.free[n-1] = nil
-		lp.free = lp.free[:n-1]
-	} else {
-		o = new(op)
-	}
-	o.lp = lp
-	return o
-}
-
-// putOp takes back o, already cleared by Pool.putOp.
-func (lp *loopPool) putOp(o *op) { lp.free = append(lp.free, o) }
-
-// close fails everything queued on the loop's connections with "pool
-// closed", closes them and refuses requests from now on. It runs on the
+// close fails everything queued on the loop's connections with
+// ReasonPoolClosed, closes them and refuses requests from now on. It runs on the
 // loop, or after the loop has stopped.
-func (lp *loopPool) close() {
+func (lp *Lane) close() {
 	lp.closed = true
 	for _, lc := range lp.conns {
 		if lc.state == stateReady {
 			lc.srv.ready.Add(-1)
 		}
-		lc.state, lc.why = stateClosed, reasonPoolClosed
+		lc.state, lc.why = stateClosed, ReasonPoolClosed
 		if lc.gc != nil {
-			lc.endWhy = reasonPoolClosed
+			lc.endWhy = ReasonPoolClosed
 			// OnClose, from within this call, fails what is queued. A
 			// stopped loop ignores it: its connections are closed.
 			_ = lp.loop.EventLoop().Close(lc.gc)
 		}
-		lc.failAll(reasonPoolClosed)
+		lc.failAll(ReasonPoolClosed)
 	}
 }
 
 // checkLoops has every loop visited by the watchdog (on the loop).
-func (p *Pool) checkLoops() {
+func (p *Pipeline) checkLoops() {
 	if p.loops == nil {
 		return
 	}
 	now := p.clock()
-	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
+	p.loops.All(func(l eventloop.Loop, lp *Lane) {
 		if lp.quietFlag.Load() && now < lp.nextVisit {
 			return
 		}
@@ -222,14 +208,14 @@ func (p *Pool) checkLoops() {
 	})
 }
 
-// closeLoops is Pool.Close's part for the loop transport: each loop fails
+// closeLoops is Pipeline.Close's part for the loop transport: each loop fails
 // what is queued on its connections and closes them; a loop that has
 // stopped is done with by Close itself.
-func (p *Pool) closeLoops() {
+func (p *Pipeline) closeLoops() {
 	if p.loops == nil {
 		return
 	}
-	p.loops.All(func(l eventloop.Loop, lp *loopPool) {
+	p.loops.All(func(l eventloop.Loop, lp *Lane) {
 		done := make(chan struct{})
 		err := l.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 			lp.close()

@@ -1,7 +1,7 @@
-package memcache
+package pipeline
 
 import (
-	"bytes"
+	"context"
 	"io"
 	"net"
 	"strconv"
@@ -12,19 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // stallRelay forwards each connection to a memcached, and can stop
-// reading what the pool sends (as a stalled server does: the pool's
-// writes block once the socket buffers are full) and reset the pool's
-// connection. Its sockets have a small receive buffer (see smallSendBuffer).
+// reading what the pipeline sends (as a stalled server does: the
+// pipeline's writes block once the socket buffers are full) and reset the
+// pipeline's connection. Its sockets have a small receive buffer (see
+// relayBuffer).
 type stallRelay struct {
-	*fakeServer
+	*testproc.Fake
 	mu        sync.Mutex
 	resumed   *sync.Cond
 	paused    bool
-	forwarded int // bytes from the pool, forwarded to memcached
+	forwarded int // bytes from the pipeline, forwarded to memcached
 }
 
 func startStallRelay(t *testing.T, target string) *stallRelay {
@@ -40,32 +42,36 @@ func startStallRelay(t *testing.T, target string) *stallRelay {
 		}
 		return err
 	}}
-	r.fakeServer = startFakeWith(t, lc, func(nc net.Conn) {
-		up, err := net.Dial("tcp", target)
-		if err != nil {
-			nc.Close()
+	r.Fake = testproc.StartFake(t, lc, func(nc net.Conn) { r.forward(nc, target) })
+	t.Cleanup(r.resume) // let the relay's goroutines end (runs before the fake stops)
+	return r
+}
+
+// forward copies nc to a new connection to target, and back, until either
+// ends; while paused it stops reading nc.
+func (r *stallRelay) forward(nc net.Conn, target string) {
+	up, err := net.Dial("tcp", target)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	defer up.Close()
+	go io.Copy(nc, up)
+	buf := make([]byte, 64<<10)
+	for {
+		r.mu.Lock()
+		for r.paused {
+			r.resumed.Wait()
+		}
+		r.mu.Unlock()
+		n, err := nc.Read(buf)
+		if _, werr := up.Write(buf[:n]); werr != nil || err != nil {
 			return
 		}
-		defer up.Close()
-		go io.Copy(nc, up)
-		buf := make([]byte, 64<<10)
-		for {
-			r.mu.Lock()
-			for r.paused {
-				r.resumed.Wait()
-			}
-			r.mu.Unlock()
-			n, err := nc.Read(buf)
-			if _, werr := up.Write(buf[:n]); werr != nil || err != nil {
-				return
-			}
-			r.mu.Lock()
-			r.forwarded += n
-			r.mu.Unlock()
-		}
-	})
-	t.Cleanup(r.resume) // let the relay's goroutines end
-	return r
+		r.mu.Lock()
+		r.forwarded += n
+		r.mu.Unlock()
+	}
 }
 
 func (r *stallRelay) pause() {
@@ -87,42 +93,42 @@ func (r *stallRelay) bytes() int {
 	return r.forwarded
 }
 
-// reset resets the pool's latest connection (RST): a write blocked on it
-// fails.
+// reset resets the pipeline's latest connection (RST): a write blocked on
+// it fails.
 func (r *stallRelay) reset(t *testing.T) {
-	r.fakeServer.mu.Lock()
-	nc := r.conns[len(r.conns)-1].(*net.TCPConn)
-	r.fakeServer.mu.Unlock()
+	conns := r.Conns()
+	nc := conns[len(conns)-1].(*net.TCPConn)
 	if err := nc.SetLinger(0); err != nil {
 		t.Fatal(err)
 	}
 	nc.Close()
 }
 
-// relayBuffer is the socket buffer size on both ends of the pool's
-// connection to the relay: a write blocks once some 16KiB are on their way,
-// so that a stall leaves the writer blocked in the middle of a 64KiB
+// relayBuffer is the socket buffer size on both ends of the pipeline's
+// connection to the relay: a write blocks once some 16KiB are on their
+// way, so that a stall leaves the writer blocked in the middle of a 64KiB
 // request. (Left to autotuning, loopback sockets take megabytes.)
 const relayBuffer = 4 << 10
 
-// smallSendBuffer shrinks the send buffer of the connection of the pool's
-// only server.
-func smallSendBuffer(t *testing.T, p *Pool) {
-	t.Helper()
-	c := p.servers[0].conns[0]
-	c.mu.Lock()
-	nc := c.nc
-	c.mu.Unlock()
-	if err := nc.(*net.TCPConn).SetWriteBuffer(relayBuffer); err != nil {
-		t.Fatal(err)
+// dialSmallSendBuffer is a Config.Dial whose connections have a send
+// buffer of relayBuffer.
+func dialSmallSendBuffer(ctx context.Context, addr string) (net.Conn, error) {
+	nc, err := dialTCP(ctx, addr)
+	if err != nil {
+		return nil, err
 	}
+	if err := nc.(*net.TCPConn).SetWriteBuffer(relayBuffer); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return nc, nil
 }
 
-// writerTook reports whether the writer of the pool's only connection
+// writerTook reports whether the writer of the pipeline's only connection
 // has taken requests whose replies are still to come. With the relay
 // paused and requests larger than the socket buffers (see relayBuffer),
 // it is blocked in a write, most of its buffer unsent.
-func writerTook(p *Pool) bool {
+func writerTook(p *Pipeline) bool {
 	c := p.servers[0].conns[0]
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,7 +142,7 @@ func namedValue(key string, n int) string {
 }
 
 // TestWriteFailureKeepsBuffersApart: the goroutine transport's writer swaps
-// two buffers with Serve, which encodes into one while the writer writes
+// two buffers with Enqueue, which encodes into one while the writer writes
 // the other. A write that fails must give its buffer back all the same:
 // otherwise, on the next session, both are one buffer, and requests are
 // encoded over the bytes being written. Here a write fails while the
@@ -145,45 +151,45 @@ func namedValue(key string, n int) string {
 // connection). Then, in the next session, the server stalls with the
 // writer blocked in the middle of a buffer, while requests queue up to
 // MaxPendingSize: every request must still be the one memcached gets,
-// every set stored, every value read back (through the pool and straight
+// every set stored, every value read back (through the relay and straight
 // from memcached) the one set for its key.
 func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 	mc := startMemcached(t)
 	relay := startStallRelay(t, mc)
-	p := newPool(t, Config{
-		Servers:        []Server{{Addr: relay.addr()}},
-		Transport:      TransportGoroutine,
+	p := newPipeline(t, Config{
+		Servers:        []string{relay.Addr()},
 		ConnsPerServer: 1,
 		MaxPending:     1 << 16,   // the byte bound, below, is the one reached
 		MaxPendingSize: 256 << 10, // less than the buffer the writer keeps
-		HealthInterval: time.Hour, // no ping between the writes below
+		HealthInterval: time.Hour, // no probe between the writes below
+		Dial:           dialSmallSendBuffer,
 	})
 
 	waitFor(t, 10*time.Second, "the first session", func() bool {
-		return string(do(t, p, get("nothing"))) == memcache.ReplyEnd
+		o := getOp("nothing")
+		return p.Enqueue(nil, 0, o) == ReasonNone && string(o.answer(t).reply) == memcache.ReplyEnd
 	})
-	smallSendBuffer(t, p)
 	// A write of 512KiB: the writer keeps that buffer for reuse.
-	if got := do(t, p, set("big", namedValue("big", 512<<10))); string(got) != memcache.ReplyStored {
+	if got := do(t, p, 0, setOp("big", namedValue("big", 512<<10))); got != memcache.ReplyStored {
 		t.Fatalf("set big: %q", got)
 	}
 	// A write that fails: a request larger than the socket buffers can
 	// hold, the server stops reading it midway, and resets.
-	huge := newRecorder(t)
-	if _, async := p.Serve(set("huge", namedValue("huge", 4<<20)), nil, huge); !async {
-		t.Fatal("set huge answered at once")
+	huge := setOp("huge", namedValue("huge", 4<<20))
+	if why := p.Enqueue(nil, 0, huge); why != ReasonNone {
+		t.Fatalf("set huge: %v", why)
 	}
 	waitFor(t, 10*time.Second, "the huge request to be on its way", func() bool { return relay.bytes() > 1<<20 })
 	relay.pause()
 	relay.reset(t)
 	relay.resume()
-	if got := huge.reply("set huge"); !isServerError(got) {
-		t.Fatalf("set huge on a reset connection: %q", got)
+	if r := huge.answer(t); r.why == ReasonNone {
+		t.Fatalf("set huge on a reset connection: %q", r.reply)
 	}
 	waitFor(t, 10*time.Second, "the next session", func() bool {
-		return string(do(t, p, get("nothing"))) == memcache.ReplyEnd
+		o := getOp("nothing")
+		return p.Enqueue(nil, 0, o) == ReasonNone && string(o.answer(t).reply) == memcache.ReplyEnd
 	})
-	smallSendBuffer(t, p)
 
 	// The next session, while the server stalls: requests queue behind a
 	// blocked write up to MaxPendingSize.
@@ -191,15 +197,14 @@ func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 	for round := range 2 {
 		relay.pause()
 		var keys []string
-		var recs []*recorder
+		var ops []*testOp
 		for i := 0; ; i++ {
 			key := "r" + strconv.Itoa(round) + "-" + strconv.Itoa(i)
 			value := namedValue(key, 64<<10+13*i)
-			rec := newRecorder(t)
-			out, async := p.Serve(set(key, value), nil, rec)
-			if !async {
-				if !strings.Contains(string(out), reasonText[reasonQueueFull]) {
-					t.Fatalf("set %s: %q, want it queued or %q", key, out, reasonText[reasonQueueFull])
+			o := setOp(key, value)
+			if why := p.Enqueue(nil, 0, o); why != ReasonNone {
+				if why != ReasonQueueFull {
+					t.Fatalf("set %s: %v, want it queued or %v", key, why, ReasonQueueFull)
 				}
 				if writerTook(p) {
 					break // full behind a blocked write
@@ -208,23 +213,24 @@ func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 				waitFor(t, 10*time.Second, "the writer to take the queued requests", func() bool { return writerTook(p) })
 				continue
 			}
-			keys, recs = append(keys, key), append(recs, rec)
+			keys, ops = append(keys, key), append(ops, o)
 			want[key] = value
 		}
+		t.Logf("round %d: %d requests queued behind a blocked write", round, len(ops))
 		relay.resume()
-		for i, rec := range recs {
-			if got := rec.reply("set " + keys[i]); string(got) != memcache.ReplyStored {
-				t.Errorf("set %s: %q", keys[i], got)
+		for i, o := range ops {
+			if r := o.answer(t); string(r.reply) != memcache.ReplyStored {
+				t.Errorf("set %s: %q (%v)", keys[i], r.reply, r.why)
 			}
 		}
 	}
-	direct := dialDirect(t, mc)
+	direct := New(Config{Servers: []string{mc}, ConnsPerServer: 1, Timeout: 5 * time.Second, Probe: probe})
+	defer direct.Close()
 	for key, value := range want {
-		wantReply := "VALUE " + key + " 0 " + strconv.Itoa(len(value)) + "\r\n" + value + "\r\nEND\r\n"
-		if got := do(t, p, get(key)); string(got) != wantReply {
-			t.Errorf("get %s through the pool: %.80q", key, got)
+		if got := do(t, p, 0, getOp(key)); got != hit(key, value) {
+			t.Errorf("get %s through the relay: %.80q", key, got)
 		}
-		if got := direct.do(get(key)); string(got) != wantReply {
+		if got := do(t, direct, 0, getOp(key)); got != hit(key, value) {
 			t.Errorf("get %s from memcached: %.80q", key, got)
 		}
 	}
@@ -266,25 +272,29 @@ func unansweredAddr(t *testing.T) string {
 	return addr
 }
 
-// holdingWaiter counts its answers; the first one waits in Done until
-// hold reports true.
-type holdingWaiter struct {
+// holdingOp counts its answers; the first one waits in Fail (or Done)
+// until hold reports true.
+type holdingOp struct {
+	*testOp
 	hold    func() bool
 	calls   atomic.Int32
-	first   []byte
-	settled chan struct{} // closed when the first Done returns
+	first   Reason
+	settled chan struct{} // closed when the first answer returns
 }
 
-func (w *holdingWaiter) Done(reply []byte) {
-	if w.calls.Add(1) > 1 {
+func (o *holdingOp) answered(why Reason) {
+	if o.calls.Add(1) > 1 {
 		return
 	}
-	w.first = bytes.Clone(reply)
-	for !w.hold() {
-		time.Sleep(time.Millisecond) // polling the pool's state
+	o.first = why
+	for !o.hold() {
+		time.Sleep(time.Millisecond) // polling the pipeline's state
 	}
-	close(w.settled)
+	close(o.settled)
 }
+
+func (o *holdingOp) Done([]byte) bool { o.answered(ReasonNone); return true }
+func (o *holdingOp) Fail(why Reason)  { o.answered(why) }
 
 // TestTimeoutWhileDialling: a request queued during the first dial and
 // timed out by the watchdog is answered once, even when the dial fails
@@ -292,33 +302,32 @@ func (w *holdingWaiter) Done(reply []byte) {
 // into the slice the dialling goroutine drains into: it failed the same
 // request again.)
 func TestTimeoutWhileDialling(t *testing.T) {
-	p := newPool(t, Config{
-		Servers:        []Server{{Addr: unansweredAddr(t)}},
-		Transport:      TransportGoroutine,
+	p := newPipeline(t, Config{
+		Servers:        []string{unansweredAddr(t)},
 		ConnsPerServer: 1,
 		Timeout:        20 * time.Millisecond,
 		DialTimeout:    300 * time.Millisecond,
 	})
 	c := p.servers[0].conns[0]
-	w := &holdingWaiter{settled: make(chan struct{})}
-	w.hold = func() bool { // the dial has failed: what was queued is failed
+	o := &holdingOp{testOp: getOp("k"), settled: make(chan struct{})}
+	o.hold = func() bool { // the dial has failed: what was queued is failed
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.state == stateDown
 	}
-	if _, async := p.Serve(get("k"), nil, w); !async {
-		t.Fatal("served at once while dialling")
+	if why := p.Enqueue(nil, 0, o); why != ReasonNone {
+		t.Fatalf("refused while dialling: %v", why)
 	}
 	select {
-	case <-w.settled:
+	case <-o.settled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer")
 	}
-	p.Close() // waits for every goroutine of the pool
-	if n := w.calls.Load(); n != 1 {
+	p.Close() // waits for every goroutine of the pipeline
+	if n := o.calls.Load(); n != 1 {
 		t.Fatalf("answered %d times", n)
 	}
-	if want := "SERVER_ERROR upstream " + p.servers[0].addr + " timeout\r\n"; string(w.first) != want {
-		t.Fatalf("answered %q, want %q", w.first, want)
+	if o.first != ReasonTimeout {
+		t.Fatalf("answered with %v, want %v", o.first, ReasonTimeout)
 	}
 }

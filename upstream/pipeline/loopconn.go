@@ -1,4 +1,4 @@
-package memcache
+package pipeline
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/fae-sidecar/fae/eventloop"
-	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // lconn is one connection of the loop transport to a server, living on one
@@ -17,20 +16,20 @@ import (
 // transport's states (connState): requests queue while connecting, go out
 // when ready, and are refused with why otherwise.
 type lconn struct {
-	lp  *loopPool
+	lp  *Lane
 	srv *server
 
 	state  connState
-	why    reason    // why the connection does not take requests
+	why    Reason    // why the connection does not take requests
 	gc     gnet.Conn // the current session; nil between sessions
-	endWhy reason    // why the pool ended the current session itself
+	endWhy Reason    // why the pipeline ended the current session itself
 
-	q       []*op // ring of queued and in-flight ops: MaxPending, and probes
+	q       []entry // ring of queued and in-flight ops: MaxPending, and probes
 	head, n int
-	probes  int            // probes in q, which MaxPending does not count
-	unsent  int            // the last unsent ops of q have their bytes in out
-	out     []byte         // encoded requests not yet written
-	f       memcache.Frame // the head's reply so far, when inReply
+	probes  int      // probes in q, which MaxPending does not count
+	unsent  int      // the last unsent ops of q have their bytes in out
+	out     []byte   // encoded requests not yet written
+	prog    Progress // how far the head's reply was framed, when inReply
 	inReply bool
 
 	lastUse   int64  // clock() of the last request or reply, for health pings
@@ -48,22 +47,22 @@ type lconn struct {
 
 var _ eventloop.Conn = (*lconn)(nil)
 
-func newLConn(lp *loopPool, s *server) *lconn {
+func newLConn(lp *Lane, s *server) *lconn {
 	return &lconn{
 		lp:    lp,
 		srv:   s,
-		q:     make([]*op, lp.p.cfg.MaxPending+maxProbes),
+		q:     make([]entry, lp.p.cfg.MaxPending+maxProbes),
 		seen:  s.suspects.Load(),
 		ended: make(chan bool, 1),
 		hurry: make(chan struct{}, 1),
 	}
 }
 
-func (lc *lconn) push(o *op) {
+func (lc *lconn) push(e entry) {
 	if lc.lp.quiet {
 		lc.lp.busy()
 	}
-	lc.q[(lc.head+lc.n)%len(lc.q)] = o
+	lc.q[(lc.head+lc.n)%len(lc.q)] = e
 	lc.n++
 	lc.unsent++
 }
@@ -72,7 +71,7 @@ func (lc *lconn) pop() {
 	if lc.q[lc.head].probe {
 		lc.probes--
 	}
-	lc.q[lc.head] = nil
+	lc.q[lc.head] = entry{}
 	lc.head = (lc.head + 1) % len(lc.q)
 	lc.n--
 }
@@ -112,20 +111,19 @@ func (lc *lconn) write() {
 	}
 }
 
-// failAll answers every queued op with why's line and forgets their bytes.
-func (lc *lconn) failAll(why reason) {
-	p := lc.lp.p
+// failAll answers every queued op with why and forgets their bytes.
+func (lc *lconn) failAll(why Reason) {
 	for lc.n > 0 {
-		o := lc.q[lc.head]
+		e := lc.q[lc.head]
 		lc.pop()
-		p.fail(o, lc.srv.lines[why])
+		e.op.Fail(why)
 	}
 	lc.unsent, lc.out, lc.inReply = 0, lc.out[:0], false
 }
 
 // setDown leaves stateReady/Probing/Connecting for stateDown (or keeps
 // stateClosed) and records why.
-func (lc *lconn) setDown(why reason) {
+func (lc *lconn) setDown(why Reason) {
 	if lc.state == stateReady {
 		lc.srv.ready.Add(-1)
 	}
@@ -138,23 +136,22 @@ func (lc *lconn) setReady() {
 	if lc.state != stateReady {
 		lc.srv.ready.Add(1)
 	}
-	lc.state, lc.why, lc.wasUp = stateReady, reasonNone, true
+	lc.state, lc.why, lc.wasUp = stateReady, ReasonNone, true
 }
 
 // maxProbes bounds the probes queued at once: a session's first, or a
 // health ping or a suspicion's (only when ready), and one more for safety.
 const maxProbes = 2
 
-// pushProbe queues a "version" request, if there is room.
+// pushProbe queues a probe, if there is room.
 func (lc *lconn) pushProbe(now int64) {
 	if lc.n == len(lc.q) || lc.probes == maxProbes {
 		return
 	}
 	lc.probes++
-	o := lc.lp.getOp()
-	o.probe, o.kind, o.deadline = true, memcache.FrameLine, now+lc.lp.p.timeout
-	lc.out = append(lc.out, "version\r\n"...)
-	lc.push(o)
+	o := lc.lp.p.cfg.Probe()
+	lc.out = o.Encode(lc.out)
+	lc.push(entry{op: o, enq: now, probe: true})
 	lc.lastUse = now
 	lc.lp.markDirty(lc)
 }
@@ -168,10 +165,10 @@ func (lc *lconn) suspect(now int64) {
 	}
 	switch lc.state {
 	case stateConnecting:
-		lc.state, lc.why = stateProbing, reasonTimeout
+		lc.state, lc.why = stateProbing, ReasonTimeout
 	case stateReady:
 		lc.srv.ready.Add(-1)
-		lc.state, lc.why = stateProbing, reasonTimeout
+		lc.state, lc.why = stateProbing, ReasonTimeout
 		lc.pushProbe(now)
 	}
 }
@@ -185,20 +182,20 @@ func (lc *lconn) check(now int64) {
 	}
 	p := lc.lp.p
 	switch {
-	case lc.n > 0 && lc.q[lc.head].deadline < now && now-lc.lastReply > p.timeout:
+	case lc.n > 0 && p.late(lc.q[lc.head], now) && now-lc.lastReply > p.timeout:
 		if lc.gc != nil {
 			for _, sib := range lc.srv.conns {
 				sib.suspect(now)
 			}
 			lc.seen = lc.srv.suspects.Add(1)
-			p.st.timeouts.Add(1)
-			lc.endWhy = reasonTimeout
+			p.timeouts.Add(1)
+			lc.endWhy = ReasonTimeout
 			// OnClose, from within this call, fails what is queued.
 			_ = lc.lp.loop.EventLoop().Close(lc.gc)
 			return
 		}
 		// Still dialling: nothing was sent, so the queue can just go.
-		lc.failAll(reasonTimeout)
+		lc.failAll(ReasonTimeout)
 	case lc.state == stateReady && lc.n == 0 && now-lc.lastUse > int64(p.cfg.HealthInterval):
 		lc.pushProbe(now)
 	}
@@ -213,7 +210,7 @@ func (lc *lconn) OnOpen(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	now := lc.lp.p.clock()
-	lc.gc, lc.endWhy, lc.wasUp, lc.hurried = c, reasonNone, false, false
+	lc.gc, lc.endWhy, lc.wasUp, lc.hurried = c, ReasonNone, false, false
 	lc.lastReply = now
 	if lc.state != stateConnecting {
 		lc.state = stateProbing // lc.why still says why it went down
@@ -235,7 +232,7 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 		lc.flushNow = true
 		lc.lp.markDirty(lc)
 	}
-	if lc.inReply && lc.f.Data > 0 && c.InboundBuffered() < lc.f.N+lc.f.Data {
+	if lc.inReply && lc.prog.Data > 0 && c.InboundBuffered() < lc.prog.N+lc.prog.Data {
 		return gnet.None // the rest of a value is on its way
 	}
 	p := lc.lp.p
@@ -244,43 +241,37 @@ func (lc *lconn) OnTraffic(c gnet.Conn) gnet.Action {
 	var now int64
 	for off < len(buf) {
 		if lc.n-lc.unsent == 0 {
-			lc.endWhy = reasonBadReply // bytes nobody asked for
+			lc.endWhy = ReasonBadReply // bytes nobody asked for
 			return gnet.Close
 		}
-		o := lc.q[lc.head]
-		if !lc.inReply {
-			lc.f, lc.inReply = memcache.Frame{Kind: o.kind}, true
-		}
-		if err := lc.f.Scan(buf[off:]); err != nil {
-			lc.endWhy = reasonBadReply
+		e := lc.q[lc.head]
+		pr, err := e.op.Scan(buf[off:])
+		if err != nil {
+			lc.endWhy = ReasonBadReply
 			return gnet.Close
 		}
-		if !lc.f.Done {
+		if !pr.Done {
+			lc.prog, lc.inReply = pr, true
 			break
 		}
-		n := lc.f.N
-		reply := buf[off : off+n]
+		reply := buf[off : off+pr.N]
 		lc.pop()
 		lc.inReply = false
 		if now == 0 {
 			now = p.clock()
 		}
 		lc.lastUse, lc.lastReply = now, now
-		if o.probe {
-			ok := len(reply) >= 8 && string(reply[:8]) == "VERSION "
-			p.putOp(o)
-			if !ok {
-				lc.endWhy = reasonBadReply
-				return gnet.Close
-			}
-			if lc.state == stateProbing || lc.state == stateConnecting {
-				lc.setReady()
-			}
-		} else {
-			lc.lp.lat.Observe(now - (o.deadline - p.timeout))
-			p.answer(o, reply, &lc.f)
+		if !e.probe {
+			lc.lp.lat.Observe(now - e.enq)
 		}
-		off += n
+		if !e.op.Done(reply) {
+			lc.endWhy = ReasonBadReply
+			return gnet.Close
+		}
+		if e.probe && (lc.state == stateProbing || lc.state == stateConnecting) {
+			lc.setReady()
+		}
+		off += pr.N
 	}
 	if off > 0 {
 		_, _ = c.Discard(off)
@@ -297,16 +288,16 @@ func (lc *lconn) OnClose(c gnet.Conn, err error) {
 	}
 	why := lc.endWhy
 	switch {
-	case why != reasonNone:
+	case why != ReasonNone:
 	case err != nil:
 		why = readReason(err)
 	default:
-		why = reasonClosedByPeer // the server is stopping its loops
+		why = ReasonClosedByPeer // the server is stopping its loops
 	}
 	wasUp := lc.wasUp
 	lc.gc = nil
 	lc.setDown(why)
-	lc.failAll(lc.why) // reasonPoolClosed once closed
+	lc.failAll(lc.why) // ReasonPoolClosed once closed
 	lc.sessionEnded(wasUp)
 }
 
@@ -332,13 +323,13 @@ func (lc *lconn) hurryDial() {
 
 // dialFailed runs on the loop when a dial failed: the connection is down
 // and what queued during it fails.
-func (lc *lconn) dialFailed(why reason) {
+func (lc *lconn) dialFailed(why Reason) {
 	lc.setDown(why)
 	lc.failAll(lc.why)
 }
 
 // dialLoop is the connection's dialer goroutine: dial, hand the socket to
-// the loop, wait for the session to end, back off, until the pool is
+// the loop, wait for the session to end, back off, until the pipeline is
 // closed or the loop stops.
 func (lc *lconn) dialLoop() {
 	p, l := lc.lp.p, lc.lp.loop
@@ -367,14 +358,14 @@ func (lc *lconn) dialLoop() {
 			continue
 		}
 		if !first {
-			p.st.reconnects.Add(1)
+			p.reconnects.Add(1)
 		}
 		first = false
 		// Enroll takes nc over (it keeps a duplicate of the socket) and
 		// calls OnOpen on the loop.
 		if _, err := l.EventLoop().Enroll(gnet.NewContext(context.Background(), lc), nc); err != nil {
 			nc.Close()
-			lc.post(func() { lc.dialFailed(reasonDial) })
+			lc.post(func() { lc.dialFailed(ReasonDial) })
 			backoff = nextBackoff(backoff)
 			continue
 		}
@@ -406,7 +397,7 @@ func (lc *lconn) post(fn func()) {
 }
 
 // sleep waits d give or take a quarter, or less when hurried; it reports
-// false when the pool is closed or the loop is stopping.
+// false when the pipeline is closed or the loop is stopping.
 func (lc *lconn) sleep(d time.Duration) bool {
 	d += time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
 	t := time.NewTimer(d)

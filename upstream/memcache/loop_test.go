@@ -305,7 +305,7 @@ func TestLoopHungServer(t *testing.T) {
 		}
 		hang(nc)
 	})
-	p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.addr()}}, Timeout: timeout, HealthInterval: 50 * time.Millisecond})
+	p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: fake.Addr()}}, Timeout: timeout, HealthInterval: 50 * time.Millisecond})
 	faed := loopFront(t, p, 1) // one loop: both clients share its connections
 	liveKey, badKeys := keysOn(p, 0, 1, "h")[0], keysOn(p, 1, 4, "h")
 
@@ -318,7 +318,7 @@ func TestLoopHungServer(t *testing.T) {
 	if took := time.Since(start); took >= timeout {
 		t.Errorf("the live server answered after %v: held up by the hung one", took)
 	}
-	slow.expect("SERVER_ERROR upstream " + fake.addr() + " timeout\r\n")
+	slow.expect("SERVER_ERROR upstream " + fake.Addr() + " timeout\r\n")
 	if took := time.Since(start); took < timeout {
 		t.Errorf("hung server failed after %v, before its timeout of %v", took, timeout)
 	}
@@ -337,7 +337,7 @@ func TestLoopHungServer(t *testing.T) {
 	}
 
 	healthy.Store(true)
-	fake.closeConns()
+	fake.CloseConns()
 	waitFor(t, 5*time.Second, "the server to come back", func() bool {
 		return string(quick.do(get(badKeys[0]))) == memcache.ReplyEnd
 	})
@@ -389,7 +389,7 @@ func TestLoopReconnect(t *testing.T) {
 // closed", and requests after it fail at once.
 func TestLoopCloseAnswersQueued(t *testing.T) {
 	fake := startFake(t, hang)
-	p, err := New(Config{Servers: []Server{{Addr: fake.addr()}}, Timeout: 10 * time.Second})
+	p, err := New(Config{Servers: []Server{{Addr: fake.Addr()}}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +404,7 @@ func TestLoopCloseAnswersQueued(t *testing.T) {
 	// hang).
 	waitFor(t, 5*time.Second, "the requests to reach the pool", func() bool { return stat(p, "requests") == 8 })
 	p.Close()
-	line := "SERVER_ERROR upstream " + fake.addr() + " pool closed\r\n"
+	line := "SERVER_ERROR upstream " + fake.Addr() + " pool closed\r\n"
 	for _, c := range cs {
 		c.expect(line + line)
 		c.send([]byte("get after\r\n"))

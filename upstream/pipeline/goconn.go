@@ -1,4 +1,4 @@
-package memcache
+package pipeline
 
 import (
 	"bufio"
@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/fae-sidecar/fae/internal/hist"
-	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
 // connState is where a connection is in its life. Requests are queued in
@@ -19,13 +18,13 @@ const (
 	stateConnecting connState = iota
 	// stateReady: a session is up and answering.
 	stateReady
-	// stateProbing: a new session waits for the answer to "version" before
+	// stateProbing: a new session waits for the answer to its probe before
 	// taking requests, so a server that accepts but never answers stays
 	// down instead of swallowing a Timeout's worth of requests per redial.
 	stateProbing
 	// stateDown: between sessions after a failure; backing off.
 	stateDown
-	// stateClosed: the pool is closed.
+	// stateClosed: the pipeline is closed.
 	stateClosed
 )
 
@@ -34,27 +33,28 @@ const (
 const maxKeptBuf = 1 << 20
 
 // readBufSize is the reader's bufio size. Replies up to this size are handed
-// to waiters straight out of it; larger ones are assembled in conn.spill.
+// to ops straight out of it; larger ones are assembled in conn.spill.
 const readBufSize = 64 << 10
 
-// conn is one long-lived pipelined connection to a server. Its run goroutine
-// dials, writes and redials; each session (one TCP connection) also has a
-// reader goroutine. Requests are queued in FIFO order and memcached answers
-// each connection's requests in order, so the reader pairs the oldest
-// request with the next reply. Any doubt about that pairing (an error, a
+// conn is one long-lived pipelined connection of the goroutine transport to
+// a server, shared by every caller. Its run goroutine dials, writes and
+// redials; each session (one TCP connection) also has a reader goroutine.
+// Requests are queued in FIFO order and the server answers each
+// connection's requests in order, so the reader pairs the oldest request
+// with the next reply. Any doubt about that pairing (an error, a
 // late reply, bytes nobody asked for) ends the session and fails everything
 // queued on it: a late reply is never given to the wrong request.
 type conn struct {
-	p    *Pool
+	p    *Pipeline
 	srv  *server
 	wake chan struct{} // cap 1: out has bytes for the writer
 
 	mu      sync.Mutex
 	state   connState
-	why     reason   // why the connection does not take requests
+	why     Reason   // why the connection does not take requests
 	nc      net.Conn // the current session; nil between sessions
-	endWhy  reason   // the first failure seen in the current session
-	q       []*op    // ring of queued and in-flight ops; len(q) = MaxPending
+	endWhy  Reason   // the first failure seen in the current session
+	q       []entry  // ring of queued and in-flight ops; len(q) = MaxPending
 	head, n int
 	unsent  int    // the last unsent ops of q have their bytes in out
 	out     []byte // encoded requests not yet taken by the writer
@@ -67,40 +67,41 @@ type conn struct {
 
 	// Owned by the run goroutine.
 	wbuf    []byte
-	drained []*op
+	drained []entry
 
 	// Owned by the current session's reader goroutine.
 	br    *bufio.Reader
 	spill []byte
 
-	lat hist.H // round trips of the connection's requests (inspect.go)
+	lat hist.H // round trips of the connection's requests (Latency)
 }
 
-func newConn(p *Pool, s *server) *conn {
+func newConn(p *Pipeline, s *server) *conn {
 	return &conn{
 		p:    p,
 		srv:  s,
 		wake: make(chan struct{}, 1),
-		q:    make([]*op, p.cfg.MaxPending),
+		q:    make([]entry, p.cfg.MaxPending),
 		br:   bufio.NewReaderSize(nil, readBufSize),
 	}
 }
 
-// enqueue queues server s's request r on its i-th connection, or on another
-// one when that one does not take requests. It returns why none took it.
-func (s *server) enqueue(i int, r *memcache.Request, o *op) reason {
-	why := s.conns[i].enqueue(r, o)
-	for j := 1; why != reasonNone && j < len(s.conns); j++ {
-		if s.conns[(i+j)%len(s.conns)].enqueue(r, o) == reasonNone {
-			return reasonNone
+// enqueue queues o on server s's i-th connection, or on another one when
+// that one does not take requests. It returns why none took it.
+func (s *server) enqueue(i int, o Op) Reason {
+	why := s.conns[i].enqueue(o)
+	for j := 1; why != ReasonNone && j < len(s.conns); j++ {
+		if s.conns[(i+j)%len(s.conns)].enqueue(o) == ReasonNone {
+			return ReasonNone
 		}
 	}
 	return why
 }
 
-// enqueue encodes r into the connection's outgoing buffer and queues o for
+// enqueue encodes o into the connection's outgoing buffer and queues it for
 // its reply. It never blocks on the network: the writer goroutine sends.
-func (c *conn) enqueue(r *memcache.Request, o *op) reason {
+func (c *conn) enqueue(o Op) Reason {
+	now := c.p.clock()
 	c.mu.Lock()
 	if c.state != stateReady && c.state != stateConnecting {
 		why := c.why
@@ -109,50 +110,50 @@ func (c *conn) enqueue(r *memcache.Request, o *op) reason {
 	}
 	if c.n == len(c.q) {
 		c.mu.Unlock()
-		return reasonQueueFull
+		return ReasonQueueFull
 	}
 	prev := len(c.out)
-	c.out = memcache.AppendRequest(c.out, r)
+	c.out = o.Encode(c.out)
 	if len(c.out) > c.p.cfg.MaxPendingSize && prev > 0 {
 		c.out = c.out[:prev]
 		c.mu.Unlock()
-		return reasonQueueFull
+		return ReasonQueueFull
 	}
-	wake := c.pushLocked(o)
-	c.lastUse = o.deadline - c.p.timeout
+	wake := c.pushLocked(entry{op: o, enq: now})
+	c.lastUse = now
 	c.mu.Unlock()
 	if wake {
 		c.signal()
 	}
-	return reasonNone
+	return ReasonNone
 }
 
-// pushLocked appends o to the queue as unsent and reports whether the writer
+// pushLocked appends e to the queue as unsent and reports whether the writer
 // needs a wake-up (it has taken everything before).
-func (c *conn) pushLocked(o *op) bool {
-	c.q[(c.head+c.n)%len(c.q)] = o
+func (c *conn) pushLocked(e entry) bool {
+	c.q[(c.head+c.n)%len(c.q)] = e
 	c.n++
 	c.unsent++
 	return c.unsent == 1
 }
 
-// sentHeadLocked returns the oldest op if it was handed to the writer.
-func (c *conn) sentHeadLocked() *op {
+// sentHeadLocked returns the oldest entry if it was handed to the writer.
+func (c *conn) sentHeadLocked() (entry, bool) {
 	if c.n-c.unsent == 0 {
-		return nil
+		return entry{}, false
 	}
-	return c.q[c.head]
+	return c.q[c.head], true
 }
 
 func (c *conn) popLocked() {
-	c.q[c.head] = nil
+	c.q[c.head] = entry{}
 	c.head = (c.head + 1) % len(c.q)
 	c.n--
 }
 
-// drainLocked removes every queued op, appending it to dst, and forgets
+// drainLocked removes every queued entry, appending it to dst, and forgets
 // their unsent bytes.
-func (c *conn) drainLocked(dst []*op) []*op {
+func (c *conn) drainLocked(dst []entry) []entry {
 	for c.n > 0 {
 		dst = append(dst, c.q[c.head])
 		c.popLocked()
@@ -170,18 +171,18 @@ func (c *conn) signal() {
 	}
 }
 
-// failAll answers every op in ops with why's line and clears ops.
-func (c *conn) failAll(ops []*op, why reason) []*op {
-	for _, o := range ops {
-		c.p.fail(o, c.srv.lines[why])
+// failAll answers every op of es with why and clears es.
+func failAll(es []entry, why Reason) []entry {
+	for _, e := range es {
+		e.op.Fail(why)
 	}
-	clear(ops)
-	return ops[:0]
+	clear(es)
+	return es[:0]
 }
 
 // setDownLocked leaves stateReady/Probing/Connecting for stateDown (or keeps
 // stateClosed) and records why.
-func (c *conn) setDownLocked(why reason) {
+func (c *conn) setDownLocked(why Reason) {
 	if c.state == stateReady {
 		c.srv.ready.Add(-1)
 	}
@@ -192,24 +193,24 @@ func (c *conn) setDownLocked(why reason) {
 
 // down is called between sessions (no reader runs): it marks the connection
 // down and fails what was queued while connecting.
-func (c *conn) down(why reason) {
+func (c *conn) down(why Reason) {
 	c.mu.Lock()
 	c.setDownLocked(why)
-	why = c.why // reasonPoolClosed once closed
+	why = c.why // ReasonPoolClosed once closed
 	c.drained = c.drainLocked(c.drained)
 	c.mu.Unlock()
-	c.drained = c.failAll(c.drained, why)
+	c.drained = failAll(c.drained, why)
 }
 
-// close is Pool.Close's part: refuse new requests and end the session; the
+// close is Pipeline.Close's part: refuse new requests and end the session; the
 // run goroutine fails what is queued on its way out.
 func (c *conn) close() {
 	c.mu.Lock()
 	if c.state == stateReady {
 		c.srv.ready.Add(-1)
 	}
-	c.state, c.why = stateClosed, reasonPoolClosed
-	c.abortLocked(reasonPoolClosed)
+	c.state, c.why = stateClosed, ReasonPoolClosed
+	c.abortLocked(ReasonPoolClosed)
 	c.mu.Unlock()
 }
 
@@ -217,18 +218,18 @@ func (c *conn) close() {
 // refuses requests from now on (they would only be failed with the session);
 // closing the socket unblocks the reader and the writer, and the run
 // goroutine fails what is queued.
-func (c *conn) abortLocked(why reason) {
+func (c *conn) abortLocked(why Reason) {
 	if c.nc == nil {
 		return
 	}
-	if c.endWhy == reasonNone {
+	if c.endWhy == ReasonNone {
 		c.endWhy = why
 	}
 	c.setDownLocked(c.endWhy)
 	c.nc.Close()
 }
 
-func (c *conn) abort(why reason) {
+func (c *conn) abort(why Reason) {
 	c.mu.Lock()
 	c.abortLocked(why)
 	c.mu.Unlock()

@@ -1,4 +1,4 @@
-package memcache
+package pipeline
 
 import (
 	"context"
@@ -16,7 +16,7 @@ const (
 )
 
 // run owns the connection: dial, run a session, back off, redial, until the
-// pool is closed. On the way out it fails whatever is still queued.
+// pipeline is closed. On the way out it fails whatever is still queued.
 func (c *conn) run() {
 	defer c.p.wg.Done()
 	ctx := c.p.ctx
@@ -36,7 +36,7 @@ func (c *conn) run() {
 			continue
 		}
 		if !first {
-			c.p.st.reconnects.Add(1)
+			c.p.reconnects.Add(1)
 		}
 		if c.session(nc) {
 			// A healthy session broke: redial at once, the server is
@@ -47,15 +47,21 @@ func (c *conn) run() {
 		}
 		first = false
 	}
-	c.down(reasonPoolClosed)
+	c.down(ReasonPoolClosed)
 }
 
+// dial opens a connection to the server, within DialTimeout.
 func (c *conn) dial(ctx context.Context) (net.Conn, error) { return c.p.dial(ctx, c.srv.addr) }
 
-// dial opens a TCP connection to addr, within DialTimeout.
-func (p *Pool) dial(ctx context.Context, addr string) (net.Conn, error) {
+// dial opens a connection to addr with cfg.Dial, within DialTimeout.
+func (p *Pipeline) dial(ctx context.Context, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
+	return p.cfg.Dial(ctx, addr)
+}
+
+// dialTCP is the default Config.Dial.
+func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -76,7 +82,7 @@ func (c *conn) session(nc net.Conn) bool {
 		nc.Close()
 		return false
 	}
-	c.nc, c.endWhy, c.wasUp = nc, reasonNone, false
+	c.nc, c.endWhy, c.wasUp = nc, ReasonNone, false
 	// A server may accept connections and never answer: every session
 	// starts with a probe, and only its answer makes the connection ready.
 	// The first session keeps queueing requests meanwhile (they go out
@@ -110,20 +116,20 @@ func (c *conn) session(nc net.Conn) bool {
 	c.setDownLocked(why)
 	c.drained = c.drainLocked(c.drained)
 	c.mu.Unlock()
-	c.drained = c.failAll(c.drained, why)
+	c.drained = failAll(c.drained, why)
 	c.br.Reset(nil)
 	return wasUp
 }
 
-// writeLoop sends what Serve queued, everything queued since the last write
+// writeLoop sends what Enqueue queued, everything queued since the last write
 // in one write, until the session ends.
 //
-// Two buffers take turns: Serve encodes into c.out while the writer writes
+// Two buffers take turns: Enqueue encodes into c.out while the writer writes
 // the other one, then the writer swaps them. The buffer being written is
 // the writer's alone until Write returns, and it goes back to c.wbuf
 // whatever Write returned: if a failed write kept it, c.wbuf would still
 // name the buffer that c.out took at the swap, and the next session would
-// write one buffer while Serve encodes into it.
+// write one buffer while Enqueue encodes into it.
 func (c *conn) writeLoop(nc net.Conn, done <-chan struct{}) error {
 	for {
 		select {
@@ -150,11 +156,11 @@ func (c *conn) writeLoop(nc net.Conn, done <-chan struct{}) error {
 	}
 }
 
-func writeReason(err error) reason {
+func writeReason(err error) Reason {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return reasonTimeout
+		return ReasonTimeout
 	}
-	return reasonIO
+	return ReasonIO
 }
 
 func nextBackoff(d time.Duration) time.Duration {
