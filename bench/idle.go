@@ -62,41 +62,8 @@ func HoldIdle(ctx context.Context, t Target, n, pid int, settle time.Duration) (
 	if res.RSSBeforeKiB, err = ReadRSS(pid); err != nil {
 		return nil, err
 	}
-	conns := make([]net.Conn, n)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for range min(32, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, err := openIdle(ctx, t.Addr)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					continue
-				}
-				conns[i] = c
-			}
-		})
-	}
-	wg.Wait()
+	conns, firstErr := openConns(ctx, n, func(ctx context.Context) (net.Conn, error) { return openIdle(ctx, t.Addr) })
+	defer closeConns(conns)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -171,5 +138,47 @@ func wait(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// openConns opens n connections with open, 32 at a time, and returns them
+// (nil where open failed) and the first error. The caller closes them
+// (closeConns), also when ctx ended early.
+func openConns(ctx context.Context, n int, open func(context.Context) (net.Conn, error)) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range min(32, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				c, err := open(ctx)
+				if err != nil {
+					mu.Lock()
+					firstErr = firstOf(firstErr, err)
+					mu.Unlock()
+					continue
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	return conns, firstErr
+}
+
+// closeConns closes the connections openConns opened.
+func closeConns(conns []net.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -189,39 +188,8 @@ func HoldPartial(ctx context.Context, t Target, pid, conns, size, chunk int, set
 	go func() { probec <- probe(pctx, t.Addr, 0) }()
 
 	part := setRequest("fae-bench:partial", size, size+1)
-	cs := make([]net.Conn, conns)
-	defer func() {
-		for _, c := range cs {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for range min(32, conns) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= conns || ctx.Err() != nil {
-					return
-				}
-				c, err := sendPart(ctx, t.Addr, part, chunk)
-				if err != nil {
-					mu.Lock()
-					firstErr = firstOf(firstErr, err)
-					mu.Unlock()
-					continue
-				}
-				cs[i] = c
-			}
-		})
-	}
-	wg.Wait()
+	cs, firstErr := openConns(ctx, conns, func(ctx context.Context) (net.Conn, error) { return sendPart(ctx, t.Addr, part, chunk) })
+	defer closeConns(cs)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	apache "github.com/apache/thrift/lib/go/thrift"
-
 	"github.com/fae-sidecar/fae/admin"
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/internal/testproc"
@@ -45,9 +43,9 @@ func BenchmarkCalls(b *testing.B) {
 		n     int
 	}{
 		{name: "text-get", req: []byte("get bench:key\r\n"), n: len("VALUE bench:key 0 100\r\n") + 100 + len("\r\nEND\r\n")},
-		{name: "thrift-noop", req: callFrame(b, "noop", &fae.FunServantNoopArgs{X: 1}), frame: true},
-		{name: "thrift-id_next", req: callFrame(b, "id_next", &fae.FunServantIDNextArgs{C: cx}), frame: true},
-		{name: "thrift-mc_get", req: callFrame(b, "mc_get", &fae.FunServantMcGetArgs{C: cx, Key: "bench:key"}), frame: true},
+		{name: "thrift-noop", req: testproc.ThriftCall(b, "noop", 1, &fae.FunServantNoopArgs{X: 1}), frame: true},
+		{name: "thrift-id_next", req: testproc.ThriftCall(b, "id_next", 1, &fae.FunServantIDNextArgs{C: cx}), frame: true},
+		{name: "thrift-mc_get", req: testproc.ThriftCall(b, "mc_get", 1, &fae.FunServantMcGetArgs{C: cx, Key: "bench:key"}), frame: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cs := make([]net.Conn, conns)
@@ -144,20 +142,4 @@ func exchange(addr string, req []byte, n int) error {
 	}
 	_, err = io.ReadFull(c, make([]byte, n))
 	return err
-}
-
-// callFrame encodes one framed call.
-func callFrame(b *testing.B, name string, args apache.TStruct) []byte {
-	mem := apache.NewTMemoryBuffer()
-	p := apache.NewTBinaryProtocolConf(mem, nil)
-	ctx := context.Background()
-	if err := p.WriteMessageBegin(ctx, name, apache.CALL, 1); err != nil {
-		b.Fatal(err)
-	}
-	if err := args.Write(ctx, p); err != nil {
-		b.Fatal(err)
-	}
-	_ = p.WriteMessageEnd(ctx)
-	msg := mem.Bytes()
-	return append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...)
 }

@@ -50,12 +50,12 @@ func BenchmarkMgFindOne(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	frame := callFrame(b, "mg_find_one", &fae.FunServantMgFindOneArgs{
+	frame := testproc.ThriftCall(b, "mg_find_one", 1, &fae.FunServantMgFindOneArgs{
 		C: &fae.Context{Rid: 1, Reason: "bench"}, Pool: "users", Table: "users", Query: query})
 
 	// What faed's hop costs without MongoDB: id_next also runs on a
 	// worker.
-	idNext := callFrame(b, "id_next", &fae.FunServantIDNextArgs{C: &fae.Context{Rid: 1, Reason: "bench"}})
+	idNext := testproc.ThriftCall(b, "id_next", 1, &fae.FunServantIDNextArgs{C: &fae.Context{Rid: 1, Reason: "bench"}})
 	for _, conns := range []int{1, 16} {
 		b.Run(fmt.Sprintf("faed-id_next-%dconns", conns), func(b *testing.B) {
 			cs := dialAll(b, addr, conns)

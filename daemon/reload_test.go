@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/fae-sidecar/fae/admin"
 	"github.com/fae-sidecar/fae/internal/testproc"
@@ -34,19 +33,6 @@ func memcachedConns(t *testing.T, addr string) int {
 		if line == "END\r\n" {
 			return n
 		}
-	}
-}
-
-// waitUntil polls cond until it holds; the deadline only bounds a broken
-// test.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -128,7 +114,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	const reloads = 16
 	for r := 1; r <= reloads; r++ {
 		before := ops.Load()
-		waitUntil(t, "the load to go on", func() bool { return ops.Load() >= before+400 || failures.Load() > 0 })
+		testproc.WaitFor(t, "the load to go on", func() bool { return ops.Load() >= before+400 || failures.Load() > 0 })
 		f.setNext(configs[r%len(configs)])
 		var res admin.Reloaded
 		if status := f.api("POST", "/reload", "", &res); status != 200 {
@@ -136,7 +122,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	before := ops.Load()
-	waitUntil(t, "the load to go on after the last reload", func() bool { return ops.Load() >= before+400 || failures.Load() > 0 })
+	testproc.WaitFor(t, "the load to go on after the last reload", func() bool { return ops.Load() >= before+400 || failures.Load() > 0 })
 	close(stop)
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
@@ -153,7 +139,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	// The last configuration uses m1 only: the pools that used m2 close
 	// once their requests are answered.
-	waitUntil(t, "the retired pools' connections to m2 to close", func() bool { return memcachedConns(t, m2) == base })
+	testproc.WaitFor(t, "the retired pools' connections to m2 to close", func() bool { return memcachedConns(t, m2) == base })
 }
 
 // A configuration that does not validate, or that changes what only a

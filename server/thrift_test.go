@@ -59,22 +59,6 @@ func startThriftServer(t *testing.T, cfg Config) (s *Server, addr string, f *fak
 	return s, s.cfg.Addr, f
 }
 
-func frameOf(t *testing.T, name string, seq int32, args apache.TStruct) []byte {
-	t.Helper()
-	mem := apache.NewTMemoryBuffer()
-	p := apache.NewTBinaryProtocolConf(mem, nil)
-	ctx := context.Background()
-	if err := p.WriteMessageBegin(ctx, name, apache.CALL, seq); err != nil {
-		t.Fatal(err)
-	}
-	if err := args.Write(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.WriteMessageEnd(ctx)
-	msg := mem.Bytes()
-	return append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...)
-}
-
 // readReply reads one framed reply and returns its name, type and seqid,
 // and the protocol positioned at its body.
 func readReply(t *testing.T, r io.Reader) (string, apache.TMessageType, int32, apache.TProtocol) {
@@ -146,10 +130,10 @@ func TestThriftPipelinedInOrder(t *testing.T) {
 	for i := range 30 {
 		seq := int32(1000 + i)
 		if i%10 == 3 {
-			req.Write(frameOf(t, "mc_get", seq, &fae.FunServantMcGetArgs{C: &fae.Context{}, Key: fmt.Sprint("k", i)}))
+			req.Write(testproc.ThriftCall(t, "mc_get", seq, &fae.FunServantMcGetArgs{C: &fae.Context{}, Key: fmt.Sprint("k", i)}))
 			calls = append(calls, call{"mc_get", seq})
 		} else {
-			req.Write(frameOf(t, "noop", seq, &fae.FunServantNoopArgs{X: seq}))
+			req.Write(testproc.ThriftCall(t, "noop", seq, &fae.FunServantNoopArgs{X: seq}))
 			calls = append(calls, call{"noop", seq})
 		}
 	}
@@ -198,8 +182,8 @@ func TestThriftBadFrames(t *testing.T) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	big := frameOf(t, "lc_set", 5, &fae.FunServantLcSetArgs{C: &fae.Context{}, Key: "k", Value: make([]byte, 4000)})
-	if _, err := c.Write(append(big, frameOf(t, "noop", 6, &fae.FunServantNoopArgs{X: 6})...)); err != nil {
+	big := testproc.ThriftCall(t, "lc_set", 5, &fae.FunServantLcSetArgs{C: &fae.Context{}, Key: "k", Value: make([]byte, 4000)})
+	if _, err := c.Write(append(big, testproc.ThriftCall(t, "noop", 6, &fae.FunServantNoopArgs{X: 6})...)); err != nil {
 		t.Fatal(err)
 	}
 	name, typ, seq, p := readReply(t, c)
@@ -237,7 +221,7 @@ func TestThriftPartialFrames(t *testing.T) {
 	s, addr, _ := startThriftServer(t, Config{MaxPartial: 3 << 20})
 	value := bytes.Repeat([]byte("a"), 1<<20)
 	value[len(value)-1] = 'z'
-	frame := frameOf(t, "lc_set", 3, &fae.FunServantLcSetArgs{C: &fae.Context{}, Key: "big", Value: value})
+	frame := testproc.ThriftCall(t, "lc_set", 3, &fae.FunServantLcSetArgs{C: &fae.Context{}, Key: "big", Value: value})
 	send := func(c net.Conn) {
 		for off := 0; off < len(frame); off += 64 << 10 {
 			if _, err := c.Write(frame[off:min(off+64<<10, len(frame))]); err != nil {
@@ -278,7 +262,7 @@ func TestThriftPartialFrames(t *testing.T) {
 	if name != "lc_set" || typ != apache.EXCEPTION || seq != 3 || ae.Read(context.Background(), p) != nil || ae.TypeId() != apache.PROTOCOL_ERROR {
 		t.Fatalf("over max_partial: %s %d %d %v", name, typ, seq, ae)
 	}
-	if _, err := c.Write(frameOf(t, "noop", 4, &fae.FunServantNoopArgs{X: 4})); err != nil {
+	if _, err := c.Write(testproc.ThriftCall(t, "noop", 4, &fae.FunServantNoopArgs{X: 4})); err != nil {
 		t.Fatal(err)
 	}
 	if name, _, seq, _ := readReply(t, c); name != "noop" || seq != 4 {

@@ -172,7 +172,7 @@ func testSIGTERM(t *testing.T, transport string) {
 			d.run(&acked)
 		}()
 	}
-	waitUntil(t, "2000 sets answered before SIGTERM", func() bool { return acked.Load() >= 2000 })
+	testproc.WaitFor(t, "2000 sets answered before SIGTERM", func() bool { return acked.Load() >= 2000 })
 	if err := faed.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -248,16 +248,4 @@ func inMemcached(t *testing.T, m net.Conn, r *bufio.Reader, keys []string) map[s
 		}
 	}
 	return in
-}
-
-// waitUntil waits for cond, failing the test after a generous deadline.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,7 +248,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := f.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "the reload", func() bool {
+	testproc.WaitFor(t, "the reload", func() bool {
 		var pools []struct{ Name string }
 		adminDo(t, "GET", "http://"+adminAddr+"/pools", "", &pools)
 		return len(pools) == 2
@@ -264,7 +263,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if err := f.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "the refusal in the log", func() bool { return strings.Contains(f.Output(), "reload refused") })
+	testproc.WaitFor(t, "the refusal in the log", func() bool { return strings.Contains(f.Output(), "reload refused") })
 	if got := c.do(t, "get u:1\r\n"); got != "VALUE u:1 0 1\r\ny\r\nEND\r\n" {
 		t.Errorf("after a refused reload: %q", got)
 	}
@@ -293,7 +292,7 @@ func TestAdminRemoteNeedsToken(t *testing.T) {
 	const token = "0123456789abcdef-remote"
 	testproc.StartFaed(t, "-config", writeConfig(t, t.TempDir(), "admin: 0.0.0.0:"+port+"\nadmin_allow_remote: true\nadmin_token: "+token+"\n"))
 	url := "http://127.0.0.1:" + port + "/healthz"
-	waitCond(t, "the admin API", func() bool {
+	testproc.WaitFor(t, "the admin API", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err == nil {
 			c.Close()
@@ -343,18 +342,5 @@ func (c *faedConn) do(t *testing.T, req string) string {
 			t.Fatalf("read: %v (have %q)", err, s)
 		}
 		c.r.Write(buf[:n])
-	}
-}
-
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
 	}
 }

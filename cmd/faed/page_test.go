@@ -90,7 +90,7 @@ func TestAdminPage(t *testing.T) {
 	}
 	base := "http://" + adminAddr + "/"
 	var want pageStats
-	waitCond(t, "both servers up", func() bool {
+	testproc.WaitFor(t, "both servers up", func() bool {
 		adminDo(t, "GET", base+"stats", "", &want)
 		return len(want.Pools) == 2 && len(want.Pools[1].Servers) == 2 && want.Pools[1].Servers[0].Up && want.Pools[1].Servers[1].Up
 	})
@@ -132,7 +132,7 @@ func TestAdminPage(t *testing.T) {
 	var now pageStats
 	adminDo(t, "GET", base+"stats", "", &now)
 	wantGets := strconv.FormatUint(now.Pools[1].Stats["cmd_get"], 10)
-	waitCond(t, "the page to refresh", func() bool {
+	testproc.WaitFor(t, "the page to refresh", func() bool {
 		return text(t, ctx, `tr[data-pool="users"] [data-field="gets"]`) == wantGets
 	})
 
@@ -141,14 +141,14 @@ func TestAdminPage(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "the refusal on the page", func() bool { return strings.Contains(text(t, ctx, "#error"), "401") })
+	testproc.WaitFor(t, "the refusal on the page", func() bool { return strings.Contains(text(t, ctx, "#error"), "401") })
 	if _, err := chromedp.Run(ctx, chromedp.Steps(
 		chromedp.SendKeys(chromedp.CSS(`#token`), token),
 		chromedp.Click(chromedp.CSS(button)),
 	)); err != nil {
 		t.Fatal(err)
 	}
-	waitCond(t, "users read-only on the page", func() bool {
+	testproc.WaitFor(t, "users read-only on the page", func() bool {
 		return text(t, ctx, `tr[data-pool="users"] [data-field="mode"]`) == "readonly"
 	})
 	adminDo(t, "GET", base+"stats", "", &now)

@@ -84,7 +84,7 @@ func testPeersMembership(t *testing.T, mode string) {
 	}
 	faeds := []*testproc.Faed{start(0), start(1), start(2)}
 	for i, f := range faeds {
-		waitUntil(t, fmt.Sprintf("faed %d sees both others up", i), func() bool {
+		testproc.WaitFor(t, fmt.Sprintf("faed %d sees both others up", i), func() bool {
 			got := statsPeers(t, f.Addr)
 			n := 0
 			for j, a := range peerAddrs {
@@ -119,13 +119,13 @@ func testPeersMembership(t *testing.T, mode string) {
 	}
 	killed := time.Now()
 	_ = faeds[2].Wait(10 * time.Second)
-	waitUntil(t, "the killed peer marked down by both others", func() bool {
+	testproc.WaitFor(t, "the killed peer marked down by both others", func() bool {
 		return statsPeers(t, faeds[0].Addr)[peerAddrs[2]] == "down" && statsPeers(t, faeds[1].Addr)[peerAddrs[2]] == "down"
 	})
 	t.Logf("%s: SIGKILL to marked down by both: %v (heartbeat 100ms, down_after 3)", mode, time.Since(killed).Round(time.Millisecond))
 	restarted := time.Now()
 	faeds[2] = start(2)
-	waitUntil(t, "the restarted peer up again on both others", func() bool {
+	testproc.WaitFor(t, "the restarted peer up again on both others", func() bool {
 		return statsPeers(t, faeds[0].Addr)[peerAddrs[2]] == "up" && statsPeers(t, faeds[1].Addr)[peerAddrs[2]] == "up"
 	})
 	t.Logf("%s: restart (process start included) to up on both: %v", mode, time.Since(restarted).Round(time.Millisecond))

@@ -263,7 +263,7 @@ func TestThriftServants(t *testing.T) {
 		if err := c.Dlog(ctx, cx, "orders", "../t", "{}"); !errors.As(err, &se) {
 			t.Errorf("dlog tag ../t: %v, want TServantError", err)
 		}
-		waitUntil(t, "the dlog line on disk", func() bool {
+		testproc.WaitFor(t, "the dlog line on disk", func() bool {
 			b, _ := os.ReadFile(filepath.Join(dataDir, "dlog", "orders.log"))
 			return strings.Contains(string(b), ` paid {"id":1}`)
 		})

@@ -45,16 +45,16 @@ func ServeTCP(t testing.TB, serve func(net.Conn)) (addr string) {
 	return ln.Addr().String()
 }
 
-// WaitFor polls cond every millisecond until it holds, and fails the test
-// when it still does not after 10s (a bound on a broken case, not a
-// timing the test checks).
+// WaitFor polls cond every 2ms until it holds, and fails the test when it
+// still does not after 30s (a bound on a broken case on a loaded machine,
+// not a timing the test checks).
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }

@@ -1,6 +1,8 @@
 package testproc
 
 import (
+	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -20,4 +22,22 @@ func ThriftClient(t testing.TB, addr string) *fae.FunServantClient {
 	}
 	t.Cleanup(func() { tr.Close() })
 	return fae.NewFunServantClientFactory(tr, apache.NewTBinaryProtocolFactoryConf(nil))
+}
+
+// ThriftCall encodes one framed call of name with args and sequence id
+// seq, as the stock client sends it (strict binary protocol).
+func ThriftCall(t testing.TB, name string, seq int32, args apache.TStruct) []byte {
+	t.Helper()
+	mem := apache.NewTMemoryBuffer()
+	p := apache.NewTBinaryProtocolConf(mem, nil)
+	ctx := context.Background()
+	if err := p.WriteMessageBegin(ctx, name, apache.CALL, seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := args.Write(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.WriteMessageEnd(ctx)
+	msg := mem.Bytes()
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...)
 }
