@@ -48,6 +48,9 @@ var (
 	descUp        = desc("upstream_server_up", "1 while the server has a ready connection, else 0.", "pool", "server", "failover")
 	descReady     = desc("upstream_server_ready_connections", "Ready connections to the server.", "pool", "server")
 	descSrvTmo    = desc("upstream_server_timeouts_total", "Connections to the server cut because a reply was late.", "pool", "server")
+	descSpoolLen  = desc("spool_pending", "Writes acknowledged by the fallback to memory and not yet replayed to the server.", "pool", "server")
+	descSpoolRep  = desc("spool_replayed_total", "Spooled writes replayed to the server.", "pool", "server")
+	descSpoolDead = desc("spool_dead_lettered_total", "Spooled writes moved to the dead letters after too many refusals.", "pool", "server")
 	descLatency   = desc("upstream_request_duration_seconds", "Round trips to the pool's servers, from queueing a request to reading its reply.", "pool")
 	commandStats  = []string{"get", "set", "touch", "flush"}
 	hitMissStats  = []string{"get", "delete", "incr", "decr", "touch"}
@@ -69,6 +72,11 @@ var (
 		{"l1_misses", desc("l1_misses_total", "Gets L1 could not answer.", "pool"), prometheus.CounterValue},
 		{"l1_evictions", desc("l1_evictions_total", "Entries L1 evicted for room.", "pool"), prometheus.CounterValue},
 		{"l1_bytes", desc("l1_bytes", "Bytes held by the pool's L1.", "pool"), prometheus.GaugeValue},
+		{"spool_pending", desc("pool_spool_pending", "Writes the pool's fallback to memory acknowledged and has not replayed yet.", "pool"), prometheus.GaugeValue},
+		{"spool_appended", desc("pool_spool_appended_total", "Writes the pool's fallback to memory spooled and acknowledged.", "pool"), prometheus.CounterValue},
+		{"spool_replayed", desc("pool_spool_replayed_total", "Spooled writes replayed to their server.", "pool"), prometheus.CounterValue},
+		{"spool_dead_lettered", desc("pool_spool_dead_lettered_total", "Spooled writes moved to the dead letters.", "pool"), prometheus.CounterValue},
+		{"spool_errors", desc("pool_spool_errors_total", "Writes answered SERVER_ERROR because the spool could not be written.", "pool"), prometheus.CounterValue},
 		{"readonly_refused", desc("readonly_refused_total", "Writes refused while the pool was read-only.", "pool"), prometheus.CounterValue},
 		{"bytes", desc("store_bytes", "Bytes held by the embedded store.", "pool"), prometheus.GaugeValue},
 		{"limit_maxbytes", desc("store_limit_bytes", "The embedded store's max_bytes.", "pool"), prometheus.GaugeValue},
@@ -148,6 +156,11 @@ func collectPool(ch chan<- prometheus.Metric, p *Pool) {
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, boolValue(s.Up), p.Name, s.Addr, fo)
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, float64(s.Ready), p.Name, s.Addr)
 		counter(descSrvTmo, s.Timeouts, p.Name, s.Addr)
+		if sp := s.Spool; sp != nil {
+			ch <- prometheus.MustNewConstMetric(descSpoolLen, prometheus.GaugeValue, float64(sp.Pending), p.Name, s.Addr)
+			counter(descSpoolRep, sp.Replayed, p.Name, s.Addr)
+			counter(descSpoolDead, sp.DeadLettered, p.Name, s.Addr)
+		}
 	}
 	if h := p.Latency; h != nil {
 		buckets := make(map[float64]uint64, hist.Buckets-1)

@@ -128,6 +128,19 @@ type Upstream struct {
 	// Ready is the number of connections ready to carry requests.
 	Ready    int    `json:"ready"`
 	Timeouts uint64 `json:"timeouts"`
+	// Spool is the server's spool (a pool with on_failure: memory), nil
+	// without one.
+	Spool *Spool `json:"spool,omitempty"`
+}
+
+// Spool is one server's writes kept by its pool's fallback to memory.
+type Spool struct {
+	// Pending writes were acknowledged and wait to reach the server.
+	Pending int `json:"pending"`
+	// Replayed writes reached it; DeadLettered ones were refused by it
+	// too many times and moved to the dead letters (since start).
+	Replayed     uint64 `json:"replayed"`
+	DeadLettered uint64 `json:"dead_lettered"`
 }
 
 // Owner is where a key lives.

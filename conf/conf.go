@@ -180,6 +180,13 @@ type Pool struct {
 	// by another client may be seen up to TTL late; writes through this
 	// faed drop the key at once.
 	L1 *L1 `yaml:"l1"`
+	// OnFailure is what a memcache pool does with a write its server did
+	// not take (refused, timed out, breaker open): "fail" (the default:
+	// SERVER_ERROR) or "memory" (keep it in faed's memory and in a spool
+	// under data_dir, answer as memcached would have, replay it once the
+	// server answers; see docs/ARCHITECTURE.md). With memory, max_bytes
+	// bounds the memory holding such writes (default 64MiB).
+	OnFailure string `yaml:"on_failure"`
 	// Mongo holds a mongo pool's fields (see Mongo).
 	Mongo `yaml:",inline"`
 }
@@ -264,6 +271,7 @@ func (c *Config) Defaults() {
 		if p.Kind == KindMongo {
 			p.mongoDefaults()
 		}
+		p.fallbackDefaults()
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
 			p.MaxBytes = 64 << 20
 		}
@@ -383,6 +391,7 @@ func (c *Config) Validate() error {
 			bad(f+".replicas", "only a cluster pool has replicas")
 		}
 		validateMongo(f, p, bad)
+		c.validateFallback(f, p, bad)
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {

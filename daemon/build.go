@@ -12,6 +12,7 @@ import (
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/router"
+	"github.com/fae-sidecar/fae/router/fallback"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/local"
@@ -29,8 +30,9 @@ type generation struct {
 // builtPool is one running pool and the configuration it was built from.
 type builtPool struct {
 	cfg  *conf.Pool
-	pool upstream.Pool // as the router serves it (read path included)
-	mc   *mc.Pool      // the memcache pool within; nil for a local one
+	pool upstream.Pool  // as the router serves it (read path included)
+	mc   *mc.Pool       // the memcache pool within; nil for a local one
+	fb   *fallback.Pool // its on_failure: memory, if set
 }
 
 // live is the router in force, which the server and the servants hold:
@@ -76,7 +78,7 @@ func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
 			ch.Kept = append(ch.Kept, name)
 			continue
 		}
-		bp, err := buildPool(cfg, pc)
+		bp, err := buildPool(cfg, name, pc)
 		if err != nil {
 			return fail(fmt.Errorf("pools.%s: %w", name, err))
 		}
@@ -143,7 +145,7 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-func buildPool(cfg *conf.Config, pc *conf.Pool) (*builtPool, error) {
+func buildPool(cfg *conf.Config, name string, pc *conf.Pool) (*builtPool, error) {
 	switch pc.Kind {
 	case conf.KindLocal:
 		return &builtPool{cfg: pc, pool: local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)})}, nil
@@ -178,7 +180,12 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (*builtPool, error) {
 		if pc.L1 != nil {
 			rp.L1 = l1.New(l1.Config{MaxBytes: int64(pc.L1.MaxBytes), TTL: pc.L1.TTL.D()})
 		}
-		return &builtPool{cfg: pc, pool: router.WithReadPath(pool, rp), mc: pool}, nil
+		fb := withFallback(cfg, name, pc, pool)
+		var next upstream.Pool = pool
+		if fb != nil {
+			next = fb
+		}
+		return &builtPool{cfg: pc, pool: router.WithReadPath(next, rp), mc: pool, fb: fb}, nil
 	case conf.KindCluster:
 		// conf validates cluster pools and peers/ has the ring, auth and
 		// membership, but no peer links serve the keys yet: refuse at start

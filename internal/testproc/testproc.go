@@ -136,6 +136,47 @@ func StartMemcachedProc(t testing.TB, args ...string) *Memcached {
 	}
 }
 
+// StartMemcachedAt starts memcached as StartMemcachedProc does, on addr
+// (host:port): a test restarts a server it killed on the same address. The
+// port may still be held for a moment by the killed process's sockets:
+// binding is retried until startTimeout.
+func StartMemcachedAt(t testing.TB, addr string, args ...string) *Memcached {
+	t.Helper()
+	bin := lookTool(t, "memcached", "memcached")
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	argv := []string{"-U", "0", "-l", host, "-p", port}
+	if os.Geteuid() == 0 && !hasArg(args, "-u") {
+		argv = append(argv, "-u", "root")
+	}
+	argv = append(argv, args...)
+	deadline := time.Now().Add(startTimeout)
+	for {
+		p := start(t, bin, argv)
+		err := p.waitReady(addr)
+		if err == nil {
+			t.Cleanup(func() {
+				_ = p.cmd.Process.Signal(syscall.SIGCONT)
+				p.kill(t)
+			})
+			return &Memcached{Addr: addr, p: p}
+		}
+		p.kill(t)
+		if !p.bindFailed() || time.Now().After(deadline) {
+			t.Fatalf("testproc: memcached %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // the port is still held: try again
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (m *Memcached) Kill(t testing.TB) { m.p.kill(t) }
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (f *Faed) Kill(t testing.TB) { f.p.kill(t) }
+
 // StartFaed builds faed (see BuildFaed), runs it with `-listen ADDR` on a
 // free port plus args (and `-loops 3` unless args set -loops: with one
 // loop per two CPUs by default, a 2-core machine would run one loop and

@@ -31,6 +31,11 @@ type ReplayConfig struct {
 	// Backoff between failed tries doubles from MinBackoff up to
 	// MaxBackoff, and starts again at MinBackoff after a delivery.
 	MinBackoff, MaxBackoff time.Duration
+	// Settled, if set, is called once an entry has left the queue: acked
+	// (dead false) or moved to the dead letters (dead true). An entry
+	// that a newer write of its key superseded while it was being sent is
+	// reported acked too.
+	Settled func(e Entry, dead bool)
 	// Wait waits d or until ctx is done, returning ctx's error then; nil
 	// means a timer. Tests inject it.
 	Wait func(ctx context.Context, d time.Duration) error
@@ -119,6 +124,9 @@ func (s *Spool) Replay(ctx context.Context, server string, cfg ReplayConfig) {
 				continue
 			}
 			backoff = 0
+			if cfg.Settled != nil {
+				cfg.Settled(e, false)
+			}
 		case errors.Is(err, ErrUnavailable):
 			if !pause() {
 				return
@@ -129,6 +137,9 @@ func (s *Spool) Replay(ctx context.Context, server string, cfg ReplayConfig) {
 				s.log.Error("spool: counting a failed try", "server", server, "id", e.ID, "error", ferr)
 			}
 			if dead {
+				if cfg.Settled != nil {
+					cfg.Settled(e, true)
+				}
 				continue // the next entry goes at once
 			}
 			if !pause() {

@@ -322,6 +322,27 @@ func (s *Spool) Next(server string) (e Entry, ok bool, err error) {
 	return e, ok && err == nil, err
 }
 
+// Entries returns every entry queued for server, oldest first: what a
+// restarted sidecar had acknowledged and not yet delivered.
+func (s *Spool) Entries(server string) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		q := tx.Bucket(queueBucket).Bucket([]byte(server))
+		if q == nil {
+			return nil
+		}
+		return q.ForEach(func(k, v []byte) error {
+			var e Entry
+			if err := decode(server, k, v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Ack removes an entry that its server confirmed. An entry no longer queued
 // (superseded meanwhile) is not an error.
 func (s *Spool) Ack(server string, id uint64) error {
