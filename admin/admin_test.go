@@ -52,8 +52,8 @@ func (f *fake) Snapshot() *Snapshot {
 			{Name: "default", Kind: "local", Mode: f.modes["default"], Default: true, Routes: []string{},
 				Stats: map[string]uint64{"cmd_get": 5, "cmd_set": 2, "get_hits": 4, "get_misses": 1, "delete_hits": 1, "delete_misses": 0, "bytes": 1024, "limit_maxbytes": 64 << 20, "curr_items": 2, "evictions": 0}},
 			{Name: "users", Kind: "memcache", Mode: f.modes["users"], Routes: []string{"u:"},
-				Stats:   map[string]uint64{"requests": 9, "errors": 1, "cmd_get": 7, "get_hits": 6, "get_misses": 1, "coalesced_gets": 2, "l1_hits": 3, "l1_misses": 4, "l1_bytes": 512, "readonly_refused": 0},
-				Servers: []Upstream{{Addr: "127.0.0.1:11400", Up: true, Ready: 2}, {Addr: "127.0.0.1:11401", Failover: true}},
+				Stats:   map[string]uint64{"requests": 9, "errors": 1, "cmd_get": 7, "get_hits": 6, "get_misses": 1, "coalesced_gets": 2, "l1_hits": 3, "l1_misses": 4, "l1_bytes": 512, "readonly_refused": 0, "spool_pending": 5, "spool_replayed": 7},
+				Servers: []Upstream{{Addr: "127.0.0.1:11400", Up: true, Ready: 2, Spool: &Spool{Pending: 5, Replayed: 7, DeadLettered: 1}}, {Addr: "127.0.0.1:11401", Failover: true}},
 				Latency: lat},
 		},
 	}
@@ -289,6 +289,11 @@ func TestMetricsPromtool(t *testing.T) {
 		`faed_upstream_request_duration_seconds_count{pool="users"} 3`,
 		`faed_upstream_request_duration_seconds_bucket{pool="users",le="0.000128"} 2`,
 		`faed_pool_readonly{pool="users"} 0`,
+		`faed_pool_spool_pending{pool="users"} 5`,
+		`faed_pool_spool_replayed_total{pool="users"} 7`,
+		`faed_spool_pending{pool="users",server="127.0.0.1:11400"} 5`,
+		`faed_spool_replayed_total{pool="users",server="127.0.0.1:11400"} 7`,
+		`faed_spool_dead_lettered_total{pool="users",server="127.0.0.1:11400"} 1`,
 		`faed_store_bytes{pool="default"} 1024`,
 	} {
 		if !strings.Contains(body, want+"\n") {

@@ -25,13 +25,24 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// on_failure: memory is accepted on a memcache pool with a data_dir.
+func TestOnFailureMemory(t *testing.T) {
+	c := &Config{DataDir: "/var/lib/faed", Pools: map[string]*Pool{
+		DefaultPool: {Kind: KindMemcache, Servers: []string{"127.0.0.1:11311"}, OnFailure: OnFailureMemory},
+	}}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFull(t *testing.T) {
 	c, err := Load("testdata/full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := c.Pools["users"]
-	if u.Kind != KindMemcache || u.Timeout.D() != 200*time.Millisecond || *u.AllowFlush || u.ConnsPerServer != 2 {
+	if u.Kind != KindMemcache || u.Timeout.D() != 200*time.Millisecond || *u.AllowFlush || u.ConnsPerServer != 2 || u.OnFailure != OnFailureFail {
 		t.Errorf("users pool: %+v", u)
 	}
 	if c.MaxItemSize != 2<<20 || c.MaxPartial != 64<<20 || c.IdleTimeout.D() != 30*time.Second {
@@ -93,6 +104,9 @@ func TestInvalid(t *testing.T) {
 		"unix_mode_too_big.yaml":         "01777",
 		"bad_log_format.yaml":            "log_format:",
 		"bad_log_level.yaml":             "log_level:",
+		"on_failure_no_data_dir.yaml":    "pools.default.on_failure: memory keeps a spool",
+		"on_failure_bad.yaml":            "pools.default.on_failure: \"retry\"",
+		"on_failure_local.yaml":          "pools.default.on_failure: memory is for memcache pools",
 	}
 	refused(t, "testdata/invalid", want)
 }

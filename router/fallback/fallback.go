@@ -94,7 +94,8 @@ type Pool struct {
 	servers map[string]*serverCounts
 	senders map[string]*sender // used by the server's replayer only
 
-	st counts
+	st      counts
+	lastLog atomic.Int64 // unix nanos of the last spool error logged
 }
 
 // shard is one worker's keys: its goroutine serves every job of them, in
@@ -293,9 +294,14 @@ func (p *Pool) forget(sh *shard, key []byte) {
 }
 
 // Close stops the workers (answering what they hold), the replayers and
-// the spool, then closes the wrapped pool.
+// the spool, then closes the wrapped pool. Calls after the first do
+// nothing.
 func (p *Pool) Close() error {
 	p.closeMu.Lock()
+	if p.closed {
+		p.closeMu.Unlock()
+		return nil
+	}
 	p.closed = true
 	p.closeMu.Unlock()
 	p.cancel()

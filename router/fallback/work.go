@@ -136,7 +136,7 @@ func (p *Pool) run(j *job, pending bool, req *memcache.Request, out []byte) ([]b
 	if err != nil {
 		p.restore(j.key, old, hadOld)
 		p.st.spoolErrors.Add(1)
-		p.log.Warn("fallback: write not spooled: answered SERVER_ERROR", "server", j.home, "key", string(j.key), "error", err)
+		p.logSpoolError(j, err)
 		return append(out[:mark], lineSpool...), 0
 	}
 	p.st.spooled.Add(1)
@@ -268,4 +268,16 @@ func (p *Pool) localDelete(key []byte) {
 	req.Cmd = memcache.CmdDelete
 	req.Keys = [][]byte{key}
 	p.local.Serve(&req, nil, nil)
+}
+
+// logSpoolError logs a write the spool refused, at most once a second
+// (a full disk refuses them all), with the count since the last line.
+func (p *Pool) logSpoolError(j *job, err error) {
+	now := time.Now().UnixNano()
+	last := p.lastLog.Load()
+	if now-last < int64(time.Second) || !p.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	p.log.Warn("fallback: write not spooled: answered SERVER_ERROR", "server", j.home, "key", string(j.key),
+		"error", err, "refused_so_far", p.st.spoolErrors.Load())
 }

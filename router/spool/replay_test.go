@@ -131,9 +131,17 @@ func TestReplay(t *testing.T) {
 			f := newFakeServer(tt.script)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
+			var settledAcked, settledDead int // only the replayer's goroutine writes them
+			settled := func(e Entry, dead bool) {
+				if dead {
+					settledDead++
+				} else {
+					settledAcked++
+				}
+			}
 			go func() {
 				defer close(done)
-				s.Replay(ctx, s1, ReplayConfig{Send: f.send, Wait: f.wait, MinBackoff: tt.backoff[0], MaxBackoff: tt.backoff[1]})
+				s.Replay(ctx, s1, ReplayConfig{Send: f.send, Wait: f.wait, MinBackoff: tt.backoff[0], MaxBackoff: tt.backoff[1], Settled: settled})
 			}()
 			f.expectCalls(t, len(tt.wantSent))
 			waitFor(t, "the queue to drain", func() bool { return s.Len(s1) == 0 })
@@ -147,6 +155,9 @@ func TestReplay(t *testing.T) {
 			}
 			if st := s.Stats(); st.Servers[s1].Dead != tt.wantDead || st.Acked != uint64(len(tt.ops)-tt.wantDead) {
 				t.Errorf("stats %+v, want %d dead", st, tt.wantDead)
+			}
+			if settledAcked != len(tt.ops)-tt.wantDead || settledDead != tt.wantDead {
+				t.Errorf("Settled reported %d acked and %d dead, want %d and %d", settledAcked, settledDead, len(tt.ops)-tt.wantDead, tt.wantDead)
 			}
 		})
 	}

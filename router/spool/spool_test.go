@@ -347,3 +347,26 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Fatalf("%d entries of the hot key (want 1); %d others, want %d", hot, len(got), len(want))
 	}
 }
+
+// TestEntries lists a server's queue in order, superseded entries gone.
+func TestEntries(t *testing.T) {
+	s := openTest(t, Config{})
+	mustAppend(t, s, set(s1, "a", "1"))
+	mustAppend(t, s, other(s1, "incr", "n", "1"))
+	mustAppend(t, s, set(s2, "b", "1"))
+	mustAppend(t, s, set(s1, "a", "22")) // supersedes a's first
+	entries, err := s.Entries(s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, strings.SplitN(string(e.Request), "\r\n", 2)[0])
+	}
+	if want := []string{"incr n 1", "set a 0 0 2"}; !slices.Equal(got, want) {
+		t.Fatalf("entries %q, want %q", got, want)
+	}
+	if entries, err := s.Entries("nowhere:1"); err != nil || len(entries) != 0 {
+		t.Fatalf("entries of an unknown server: %v %v", entries, err)
+	}
+}
