@@ -106,11 +106,44 @@ type shard struct {
 	jobs chan *job
 }
 
-// keyState says why a key is pending: jobs of it not yet run, and the
-// spool id of its last spooled write (0: none queued).
+// keyState is what is in flight for a key: jobs of it not yet run by its
+// worker, the spool id of its last spooled write (0: none queued), and its
+// writes sent to the server and not answered yet. A key is local (its
+// requests go to the worker, the embedded store holds its value) while it
+// has jobs or spooled writes.
 type keyState struct {
 	inflight int
 	last     uint64
+	upstream int
+}
+
+func (st *keyState) local() bool { return st.inflight > 0 || st.last != 0 }
+
+// stateOf returns key's state in sh, creating it; sh.mu is held.
+func (p *Pool) stateOf(sh *shard, key []byte) *keyState {
+	st := sh.keys[string(key)]
+	if st == nil {
+		st = &keyState{}
+		sh.keys[string(key)] = st
+		p.pending.Add(1)
+	}
+	return st
+}
+
+// tidy drops key's local copy once it is no longer local (local: the
+// embedded store may hold one), and its state once nothing is in flight;
+// sh.mu is held.
+func (p *Pool) tidy(sh *shard, key []byte, st *keyState, local bool) {
+	if st.local() {
+		return
+	}
+	if local {
+		p.localDelete(key)
+	}
+	if st.upstream == 0 {
+		delete(sh.keys, string(key))
+		p.pending.Add(-1)
+	}
 }
 
 type counts struct {
@@ -237,13 +270,7 @@ func (p *Pool) load(e spool.Entry) {
 	}
 	sh := p.shardOf(e.Key)
 	sh.mu.Lock()
-	st := sh.keys[string(e.Key)]
-	if st == nil {
-		st = &keyState{}
-		sh.keys[string(e.Key)] = st
-		p.pending.Add(1)
-	}
-	st.last = e.ID
+	p.stateOf(sh, e.Key).last = e.ID
 	sh.mu.Unlock()
 }
 
@@ -280,17 +307,7 @@ func (p *Pool) settled(e spool.Entry, dead bool) {
 		return // a newer write of the key is queued
 	}
 	st.last = 0
-	if st.inflight == 0 {
-		p.forget(sh, e.Key)
-	}
-}
-
-// forget drops a key that is no longer pending and its local copy; sh.mu
-// is held.
-func (p *Pool) forget(sh *shard, key []byte) {
-	delete(sh.keys, string(key))
-	p.pending.Add(-1)
-	p.localDelete(key)
+	p.tidy(sh, e.Key, st, true)
 }
 
 // Close stops the workers (answering what they hold), the replayers and

@@ -20,7 +20,8 @@ func (p *Pool) serveRead(req *memcache.Request, out []byte, w upstream.Waiter) (
 	for _, k := range req.Keys {
 		sh := p.shardOf(k)
 		sh.mu.Lock()
-		any = sh.keys[string(k)] != nil
+		st := sh.keys[string(k)]
+		any = st != nil && st.local()
 		sh.mu.Unlock()
 		if any {
 			break
@@ -39,8 +40,10 @@ func (p *Pool) serveRead(req *memcache.Request, out []byte, w upstream.Waiter) (
 		pw := &part{g: g, i: i}
 		o, async := p.serveOne(&sub, nil, pw)
 		if !async {
+			g.mu.Lock()
 			g.parts[i] = o
 			g.left--
+			g.mu.Unlock()
 		}
 	}
 	g.mu.Lock()

@@ -88,7 +88,17 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter) ([
 	}
 	sh := p.shardOf(key)
 	sh.mu.Lock()
-	if spooling || sh.keys[string(key)] != nil {
+	st := sh.keys[string(key)]
+	// A key that is local goes to its worker. So does an unconditional
+	// write while its server has a spool, unless a write of the key is on
+	// its way to the server: then it follows on the same connection, so
+	// that if both fail they reach the worker in order.
+	toWorker := st != nil && st.local() || spooling && (st == nil || st.upstream == 0)
+	if !toWorker && !write {
+		sh.mu.Unlock()
+		return p.next.Serve(req, out, w)
+	}
+	if toWorker {
 		j := p.newJob(req, key, home, w, write, uncond, nil)
 		if !p.submitLocked(sh, j) {
 			sh.mu.Unlock()
@@ -97,11 +107,9 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter) ([
 		sh.mu.Unlock()
 		return out, true
 	}
-	sh.mu.Unlock()
-	if !write {
-		return p.next.Serve(req, out, w)
-	}
 	// To the server, with a waiter that sees its failure.
+	p.stateOf(sh, key).upstream++
+	sh.mu.Unlock()
 	wt := p.watches.Get().(*watch)
 	wt.w, wt.lw = w, nil
 	if lw, ok := w.(upstream.LoopWaiter); ok {
@@ -118,11 +126,9 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter) ([
 		return out, true
 	}
 	// Answered at once (the server is known down, its queue full...).
-	reply := out[mark:]
-	if p.next.Unreached(reply) && p.failed(wt, reply) {
+	if p.answered(wt, out[mark:]) {
 		return out[:mark], true
 	}
-	p.putWatch(wt)
 	if req.NoReply {
 		return out[:mark], false
 	}
@@ -180,14 +186,13 @@ func (wt *watch) Done(reply []byte)       { wt.p.watched(wt, reply, false) }
 func (wt *watch) DoneOnLoop(reply []byte) { wt.p.watched(wt, reply, true) }
 
 func (p *Pool) watched(wt *watch, reply []byte, onLoop bool) {
-	if p.next.Unreached(reply) && p.failed(wt, reply) {
+	w, lw, noReply := wt.w, wt.lw, wt.noReply
+	if p.answered(wt, reply) {
 		return
 	}
-	w, lw := wt.w, wt.lw
-	if wt.noReply {
+	if noReply {
 		reply = nil
 	}
-	p.putWatch(wt)
 	if onLoop && lw != nil {
 		lw.DoneOnLoop(reply)
 		return
@@ -195,22 +200,29 @@ func (p *Pool) watched(wt *watch, reply []byte, onLoop bool) {
 	w.Done(reply)
 }
 
-// failed hands a write its server did not take to the key's worker and
-// recycles wt; false (wt kept) when the worker cannot take it.
-func (p *Pool) failed(wt *watch, line []byte) bool {
-	j := &job{
-		req: append([]byte(nil), wt.req...), key: append([]byte(nil), wt.key...), home: wt.home,
-		w: wt.w, write: true, uncond: wt.uncond, noReply: wt.noReply, quiet: wt.quiet, cmd: wt.cmd,
-		failLine: append([]byte(nil), line...),
-	}
-	sh := p.shardOf(j.key)
+// answered settles the server's reply to wt's write: when it is the
+// pool's failure line, the write is handed to the key's worker and
+// answered reports true; else the caller passes the reply on. wt is
+// recycled either way.
+func (p *Pool) answered(wt *watch, reply []byte) bool {
+	unreached := p.next.Unreached(reply)
+	sh := p.shardOf(wt.key)
 	sh.mu.Lock()
-	ok := p.submitLocked(sh, j)
-	sh.mu.Unlock()
-	if ok {
-		p.putWatch(wt)
+	st := sh.keys[string(wt.key)]
+	st.upstream--
+	taken := false
+	if unreached {
+		j := &job{
+			req: append([]byte(nil), wt.req...), key: append([]byte(nil), wt.key...), home: wt.home,
+			w: wt.w, write: true, uncond: wt.uncond, noReply: wt.noReply, quiet: wt.quiet, cmd: wt.cmd,
+			failLine: append([]byte(nil), reply...),
+		}
+		taken = p.submitLocked(sh, j)
 	}
-	return ok
+	p.tidy(sh, wt.key, st, false)
+	sh.mu.Unlock()
+	p.putWatch(wt)
+	return taken
 }
 
 func (p *Pool) putWatch(wt *watch) {

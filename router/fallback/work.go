@@ -47,13 +47,7 @@ func (p *Pool) submitLocked(sh *shard, j *job) bool {
 	default:
 		return false
 	}
-	st := sh.keys[string(j.key)]
-	if st == nil {
-		st = &keyState{}
-		sh.keys[string(j.key)] = st
-		p.pending.Add(1)
-	}
-	st.inflight++
+	p.stateOf(sh, j.key).inflight++
 	return true
 }
 
@@ -75,9 +69,7 @@ func (p *Pool) work(sh *shard) {
 			st.last = id
 		}
 		st.inflight--
-		if st.inflight == 0 && st.last == 0 {
-			p.forget(sh, j.key)
-		}
+		p.tidy(sh, j.key, st, true)
 		sh.mu.Unlock()
 		reply := out
 		switch {
