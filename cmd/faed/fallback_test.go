@@ -165,15 +165,7 @@ func (l *fbLoad) report(t *testing.T, faed string, servers ...string) {
 	for k := range acked {
 		keys = append(keys, k)
 	}
-	found := map[string]string{}
-	for _, s := range servers {
-		for k, v := range getValues(t, dialHC(t, s), keys) {
-			if _, dup := found[k]; dup {
-				t.Errorf("%s found on two servers", k)
-			}
-			found[k] = v
-		}
-	}
+	found := valuesOn(t, servers, keys)
 	lost := 0
 	for k, seq := range acked {
 		v, ok := found[k]

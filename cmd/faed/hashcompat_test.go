@@ -336,6 +336,22 @@ func (c *hcClient) roundTrip(t *testing.T, req string) string {
 	return line
 }
 
+// valuesOn reads keys straight from each memcached of servers and returns
+// the values found, failing the test for a key found on two of them.
+func valuesOn(t *testing.T, servers []string, keys []string) map[string]string {
+	t.Helper()
+	held := map[string]string{}
+	for _, s := range servers {
+		for k, v := range getValues(t, dialHC(t, s), keys) {
+			if _, dup := held[k]; dup {
+				t.Errorf("key %s is on more than one server", k)
+			}
+			held[k] = v
+		}
+	}
+	return held
+}
+
 // getValues multi-gets keys, 100 at a time, and returns the values found.
 func getValues(t *testing.T, c *hcClient, keys []string) map[string]string {
 	t.Helper()

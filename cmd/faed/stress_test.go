@@ -540,15 +540,7 @@ func (r *stressRun) checkHeld(servers []string) {
 	for k := range r.sets {
 		keys = append(keys, k)
 	}
-	held := map[string]string{}
-	for _, s := range servers {
-		for k, v := range getValues(t, dialHC(t, s), keys) {
-			if _, dup := held[k]; dup {
-				t.Errorf("key %s is on more than one server", k)
-			}
-			held[k] = v
-		}
-	}
+	held := valuesOn(t, servers, keys)
 	acked, resurrected, bad := 0, 0, 0
 	for _, k := range keys {
 		sets := r.sets[k]

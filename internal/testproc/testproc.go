@@ -110,37 +110,31 @@ func (m *Memcached) Signal(sig os.Signal) error { return m.p.cmd.Process.Signal(
 // killed (after a SIGCONT, in case the test stopped it) in t.Cleanup.
 func StartMemcachedProc(t testing.TB, args ...string) *Memcached {
 	t.Helper()
-	bin := lookTool(t, "memcached", "memcached")
 	for try := 0; ; try++ {
-		addr := FreePort(t)
-		host, port, _ := net.SplitHostPort(addr)
-		argv := []string{"-U", "0", "-l", host, "-p", port}
-		if os.Geteuid() == 0 && !hasArg(args, "-u") {
-			argv = append(argv, "-u", "root") // memcached refuses root without -u
-		}
-		argv = append(argv, args...)
-		p := start(t, bin, argv)
-		err := p.waitReady(addr)
+		m, err := runMemcached(t, FreePort(t), args, try < bindRetries)
 		if err == nil {
-			t.Cleanup(func() {
-				_ = p.cmd.Process.Signal(syscall.SIGCONT)
-				p.kill(t)
-			})
-			return &Memcached{Addr: addr, p: p}
+			return m
 		}
-		p.kill(t)
-		if try < bindRetries && p.bindFailed() {
-			continue
-		}
-		t.Fatalf("testproc: memcached %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
 	}
 }
 
 // StartMemcachedAt starts memcached as StartMemcachedProc does, on addr
-// (host:port): a test restarts a server it killed on the same address. The
-// port may still be held for a moment by the killed process's sockets:
-// binding is retried until startTimeout.
+// (host:port): a test restarts a server it killed on the same address.
 func StartMemcachedAt(t testing.TB, addr string, args ...string) *Memcached {
+	t.Helper()
+	for try := 0; ; try++ {
+		m, err := runMemcached(t, addr, args, try < bindRetries)
+		if err == nil {
+			return m
+		}
+	}
+}
+
+// runMemcached runs memcached on addr and waits until it accepts
+// connections. When it exits first because the address was taken and
+// retry is set, it returns an error (the caller tries again); any other
+// failure fails the test.
+func runMemcached(t testing.TB, addr string, args []string, retry bool) (*Memcached, error) {
 	t.Helper()
 	bin := lookTool(t, "memcached", "memcached")
 	host, port, err := net.SplitHostPort(addr)
@@ -149,26 +143,24 @@ func StartMemcachedAt(t testing.TB, addr string, args ...string) *Memcached {
 	}
 	argv := []string{"-U", "0", "-l", host, "-p", port}
 	if os.Geteuid() == 0 && !hasArg(args, "-u") {
-		argv = append(argv, "-u", "root")
+		argv = append(argv, "-u", "root") // memcached refuses root without -u
 	}
 	argv = append(argv, args...)
-	deadline := time.Now().Add(startTimeout)
-	for {
-		p := start(t, bin, argv)
-		err := p.waitReady(addr)
-		if err == nil {
-			t.Cleanup(func() {
-				_ = p.cmd.Process.Signal(syscall.SIGCONT)
-				p.kill(t)
-			})
-			return &Memcached{Addr: addr, p: p}
-		}
-		p.kill(t)
-		if !p.bindFailed() || time.Now().After(deadline) {
-			t.Fatalf("testproc: memcached %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // the port is still held: try again
+	p := start(t, bin, argv)
+	err = p.waitReady(addr)
+	if err == nil {
+		t.Cleanup(func() {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			p.kill(t)
+		})
+		return &Memcached{Addr: addr, p: p}, nil
 	}
+	p.kill(t)
+	if retry && p.bindFailed() {
+		return nil, err
+	}
+	t.Fatalf("testproc: memcached %s: %v\noutput:\n%s", strings.Join(argv, " "), err, p.out.String())
+	return nil, err
 }
 
 // Kill sends SIGKILL and waits for the process to exit.

@@ -324,24 +324,7 @@ func (s *Spool) Next(server string) (e Entry, ok bool, err error) {
 
 // Entries returns every entry queued for server, oldest first: what a
 // restarted sidecar had acknowledged and not yet delivered.
-func (s *Spool) Entries(server string) ([]Entry, error) {
-	var out []Entry
-	err := s.db.View(func(tx *bolt.Tx) error {
-		q := tx.Bucket(queueBucket).Bucket([]byte(server))
-		if q == nil {
-			return nil
-		}
-		return q.ForEach(func(k, v []byte) error {
-			var e Entry
-			if err := decode(server, k, v, &e); err != nil {
-				return err
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Spool) Entries(server string) ([]Entry, error) { return s.list(queueBucket, server) }
 
 // Ack removes an entry that its server confirmed. An entry no longer queued
 // (superseded meanwhile) is not an error.
@@ -439,14 +422,17 @@ func unqueue(q, ix *bolt.Bucket, e *Entry) error {
 }
 
 // DeadLetters returns the dead-lettered entries of server, oldest first.
-func (s *Spool) DeadLetters(server string) ([]Entry, error) {
+func (s *Spool) DeadLetters(server string) ([]Entry, error) { return s.list(deadBucket, server) }
+
+// list returns the entries of server's bucket under root, in id order.
+func (s *Spool) list(root []byte, server string) ([]Entry, error) {
 	var out []Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
-		d := tx.Bucket(deadBucket).Bucket([]byte(server))
-		if d == nil {
+		b := tx.Bucket(root).Bucket([]byte(server))
+		if b == nil {
 			return nil
 		}
-		return d.ForEach(func(k, v []byte) error {
+		return b.ForEach(func(k, v []byte) error {
 			var e Entry
 			if err := decode(server, k, v, &e); err != nil {
 				return err
