@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sort"
 	"sync/atomic"
@@ -57,8 +58,9 @@ func (d *daemon) install(gen *generation) {
 // build makes the pools of cfg and the router over them. With prev (a
 // reload), a pool whose configuration is unchanged is taken over from it,
 // connections, L1 and mode included; changes says which pools are new,
-// rebuilt, kept or gone. On error nothing built is left running.
-func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
+// rebuilt, kept or gone. On error nothing built is left running. Pools log
+// to log.
+func build(cfg *conf.Config, prev *generation, log *slog.Logger) (*generation, *changes, error) {
 	gen := &generation{cfg: cfg, pools: map[string]*builtPool{}}
 	ch := &changes{}
 	var made []*builtPool
@@ -78,7 +80,7 @@ func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
 			ch.Kept = append(ch.Kept, name)
 			continue
 		}
-		bp, err := buildPool(cfg, name, pc)
+		bp, err := buildPool(cfg, name, pc, log)
 		if err != nil {
 			return fail(fmt.Errorf("pools.%s: %w", name, err))
 		}
@@ -145,7 +147,7 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-func buildPool(cfg *conf.Config, name string, pc *conf.Pool) (*builtPool, error) {
+func buildPool(cfg *conf.Config, name string, pc *conf.Pool, log *slog.Logger) (*builtPool, error) {
 	switch pc.Kind {
 	case conf.KindLocal:
 		return &builtPool{cfg: pc, pool: local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)})}, nil
@@ -180,7 +182,7 @@ func buildPool(cfg *conf.Config, name string, pc *conf.Pool) (*builtPool, error)
 		if pc.L1 != nil {
 			rp.L1 = l1.New(l1.Config{MaxBytes: int64(pc.L1.MaxBytes), TTL: pc.L1.TTL.D()})
 		}
-		fb := withFallback(cfg, name, pc, pool)
+		fb := withFallback(cfg, name, pc, pool, log)
 		var next upstream.Pool = pool
 		if fb != nil {
 			next = fb

@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 	for _, w := range cfg.Warnings() {
 		d.log.Warn(w)
 	}
-	gen, _, err := build(cfg, nil)
+	gen, _, err := build(cfg, nil, d.log)
 	if err != nil {
 		return err
 	}

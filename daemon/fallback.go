@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"net/url"
 	"path/filepath"
 
@@ -17,7 +18,7 @@ const spoolDir = "spool"
 // withFallback wraps pool with its fallback to memory when the pool's
 // on_failure is memory, else returns nil. Its spool is
 // <data_dir>/spool/<pool>.db.
-func withFallback(cfg *conf.Config, name string, pc *conf.Pool, pool *mc.Pool) *fallback.Pool {
+func withFallback(cfg *conf.Config, name string, pc *conf.Pool, pool *mc.Pool, log *slog.Logger) *fallback.Pool {
 	if pc.OnFailure != conf.OnFailureMemory {
 		return nil
 	}
@@ -27,6 +28,7 @@ func withFallback(cfg *conf.Config, name string, pc *conf.Pool, pool *mc.Pool) *
 		MaxBytes:    int64(pc.MaxBytes),
 		MaxItemSize: int(cfg.MaxItemSize),
 		Timeout:     pc.Timeout.D(),
+		Logger:      log,
 	})
 }
 

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestClusterPoolNotServedYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = build(cfg, nil)
+	_, _, err = build(cfg, nil, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "pools.shared: pool kind cluster: not served yet") {
 		t.Fatalf("build: %v", err)
 	}

@@ -123,6 +123,13 @@ func TestOutageAndReplay(t *testing.T) {
 		{"set e 7 3600 1\r\nE\r\n", "STORED\r\n"},
 		// A multi-get mixing pending keys and a key of the down server.
 		{"get a zz n\r\n", "VALUE a 0 2\r\nAB\r\nVALUE n 0 1\r\n8\r\nEND\r\n"},
+		// Meta commands, as the binary protocol sends them too.
+		{"md dm\r\n", "HD\r\n"},
+		{"ma n\r\n", "HD\r\n"},
+		{"mg n v\r\n", "VA 1\r\n9\r\n"},
+		{"mg zz v\r\n", "SERVER_ERROR upstream " + addr},
+		{"delete q noreply\r\n", ""},
+		{"get q\r\n", "END\r\n"},
 	}
 	for _, s := range steps {
 		if got := serve(t, p, s.req); !strings.HasPrefix(got, s.want) || s.want == "" && got != "" {
@@ -139,8 +146,8 @@ func TestOutageAndReplay(t *testing.T) {
 	for _, e := range entries {
 		byKey[string(e.Key)] = string(e.Request)
 	}
-	if len(entries) != 6 {
-		t.Errorf("spool holds %d entries, want 6 (a n d q m e): %q", len(entries), byKey)
+	if len(entries) != 7 {
+		t.Errorf("spool holds %d entries, want 7 (a n d q m e dm): %q", len(entries), byKey)
 	}
 	f := strings.Fields(byKey["e"])
 	if len(f) < 5 {
@@ -149,23 +156,23 @@ func TestOutageAndReplay(t *testing.T) {
 	if exp, _ := strconv.ParseInt(f[3], 10, 64); exp < time.Now().Unix()+3500 || exp > time.Now().Unix()+3700 {
 		t.Errorf("entry of e has exptime %d, want about now+3600 as a Unix time", exp)
 	}
-	if got := stat(p, "spool_pending"); got != 6 {
-		t.Errorf("spool_pending %d, want 6", got)
+	if got := stat(p, "spool_pending"); got != 7 {
+		t.Errorf("spool_pending %d, want 7", got)
 	}
-	if got := stat(p, "spool_appended"); got != 8 {
-		t.Errorf("spool_appended %d, want 8", got)
+	if got := stat(p, "spool_appended"); got != 11 {
+		t.Errorf("spool_appended %d, want 11", got)
 	}
 
 	// The server comes back, empty.
 	testproc.StartMemcachedAt(t, addr)
 	testproc.WaitFor(t, "the spool to drain", func() bool { return stat(p, "spool_pending") == 0 })
 	testproc.WaitFor(t, "local copies to go", func() bool { return p.pending.Load() == 0 })
-	want := "VALUE a 0 2\r\nAB\r\nVALUE n 0 1\r\n8\r\nVALUE q 0 1\r\nQ\r\nVALUE m 0 2\r\nMM\r\nVALUE e 7 1\r\nE\r\nEND\r\n"
-	if got := direct(t, addr, "get a n q m e d\r\n", "END"); got != want {
+	want := "VALUE a 0 2\r\nAB\r\nVALUE n 0 1\r\n9\r\nVALUE m 0 2\r\nMM\r\nVALUE e 7 1\r\nE\r\nEND\r\n"
+	if got := direct(t, addr, "get a n q m e d dm\r\n", "END"); got != want {
 		t.Errorf("memcached holds %q, want %q", got, want)
 	}
-	if got := stat(p, "spool_replayed"); got != 6 {
-		t.Errorf("spool_replayed %d, want 6", got)
+	if got := stat(p, "spool_replayed"); got != 7 {
+		t.Errorf("spool_replayed %d, want 7", got)
 	}
 	// Reads go to the server again, writes too.
 	if got := serve(t, p, "set a 0 0 1\r\nZ\r\n"); got != "STORED\r\n" {
