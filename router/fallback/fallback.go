@@ -66,6 +66,9 @@ type Config struct {
 	// again. Default 1s.
 	RetryOpen time.Duration
 	Logger    *slog.Logger
+	// Now is the clock of the embedded store and of the absolute exptimes
+	// written to the spool; nil means time.Now.
+	Now func() time.Time
 }
 
 // Pool is a memcache pool with on_failure: memory. Safe for concurrent use.
@@ -180,9 +183,12 @@ func New(next Upstream, cfg Config) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	p := &Pool{
 		next: next, cfg: cfg, log: cfg.Logger.With("pool", cfg.Pool),
-		local:   local.New(local.Config{MaxBytes: cfg.MaxBytes, MaxItemSize: cfg.MaxItemSize}),
+		local:   local.New(local.Config{MaxBytes: cfg.MaxBytes, MaxItemSize: cfg.MaxItemSize, Now: cfg.Now}),
 		parser:  memcache.Parser{MaxItemSize: cfg.MaxItemSize},
 		seed:    maphash.MakeSeed(),
 		servers: map[string]*serverCounts{},

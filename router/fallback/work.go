@@ -208,11 +208,12 @@ func textKey(key []byte) bool {
 	return true
 }
 
-// setLine appends a set of key to it, with an absolute exptime.
-func setLine(b, key []byte, it item) []byte {
+// setLine appends a set of key to b, with an absolute exptime (now is the
+// Unix time).
+func setLine(b, key []byte, it item, now int64) []byte {
 	exp := int64(0)
 	if it.ttl >= 0 {
-		exp = time.Now().Unix() + it.ttl
+		exp = now + it.ttl
 	}
 	b = append(append(append(b, "set "...), key...), ' ')
 	b = strconv.AppendUint(b, it.flags, 10)
@@ -234,7 +235,7 @@ func (p *Pool) spoolOp(key []byte, home string) (spool.Op, bool) {
 	}
 	op := spool.Op{Pool: p.cfg.Pool, Server: home, Key: key, Supersedes: true}
 	if it, ok := p.snapshot(key); ok {
-		op.Request = setLine(nil, key, it)
+		op.Request = setLine(nil, key, it, p.cfg.Now().Unix())
 	} else {
 		op.Request = append(append([]byte("delete "), key...), "\r\n"...)
 	}
@@ -249,7 +250,7 @@ func (p *Pool) restore(key []byte, it item, had bool) {
 		return
 	}
 	var req memcache.Request
-	if _, err := p.parser.Parse(setLine(nil, key, it), &req); err == nil {
+	if _, err := p.parser.Parse(setLine(nil, key, it, p.cfg.Now().Unix()), &req); err == nil {
 		p.local.Serve(&req, nil, nil)
 	}
 }
@@ -263,9 +264,9 @@ func (p *Pool) localDelete(key []byte) {
 }
 
 // logSpoolError logs a write the spool refused, at most once a second
-// (a full disk refuses them all), with the count since the last line.
+// (a full disk refuses them all), with the count so far.
 func (p *Pool) logSpoolError(j *job, err error) {
-	now := time.Now().UnixNano()
+	now := p.cfg.Now().UnixNano()
 	last := p.lastLog.Load()
 	if now-last < int64(time.Second) || !p.lastLog.CompareAndSwap(last, now) {
 		return
