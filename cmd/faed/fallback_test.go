@@ -180,8 +180,8 @@ func (l *fbLoad) report(t *testing.T, faed string, servers ...string) {
 	}
 	t.Logf("writes answered before/during/after the outage: STORED %v, SERVER_ERROR %v, no reply %v", stored, failed, unanswered)
 	t.Logf("reads through faed of the key just written, from the outage on: %d right, %d wrong", readsOK, readsBad)
-	t.Logf("spool: appended %d, replayed %d, dead-lettered %d, errors %d, pending %d",
-		fbStat(t, faed, "spool_appended"), fbStat(t, faed, "spool_replayed"), fbStat(t, faed, "spool_dead_lettered"),
+	t.Logf("spool of this faed: appended %d, superseded by a newer write of their key %d, replayed %d, dead-lettered %d, errors %d, pending %d",
+		fbStat(t, faed, "spool_appended"), fbStat(t, faed, "spool_superseded"), fbStat(t, faed, "spool_replayed"), fbStat(t, faed, "spool_dead_lettered"),
 		fbStat(t, faed, "spool_errors"), fbStat(t, faed, "spool_pending"))
 	t.Logf("keys acknowledged since the outage began: %d; lost: %d", len(acked), lost)
 	if readsBad > 0 {

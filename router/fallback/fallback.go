@@ -384,7 +384,7 @@ func (p *Pool) ServerStats() []ServerStats {
 
 // Stats implements upstream.Pool: the wrapped pool's, then the spool's
 // (spool_pending: writes not yet delivered; spool_replayed: delivered;
-// spool_dead_lettered; spool_errors: writes answered SERVER_ERROR because
+// spool_superseded: dropped for a newer write of their key; spool_dead_lettered; spool_errors: writes answered SERVER_ERROR because
 // the spool could not be written), per pool and per server
 // ("spool_pending:host:port").
 func (p *Pool) Stats(add func(name string, value uint64)) {
@@ -396,14 +396,15 @@ func (p *Pool) Stats(add func(name string, value uint64)) {
 		replayed += s.Replayed
 		dead += s.Dead
 	}
-	open := uint64(0)
-	if p.sp.Load() != nil {
-		open = 1
+	open, superseded := uint64(0), uint64(0)
+	if sp := p.sp.Load(); sp != nil {
+		open, superseded = 1, sp.Stats().Superseded
 	}
 	add("spool_open", open)
 	add("spool_pending", pending)
 	add("spool_appended", p.st.spooled.Load())
 	add("spool_replayed", replayed)
+	add("spool_superseded", superseded)
 	add("spool_dead_lettered", dead)
 	add("spool_errors", p.st.spoolErrors.Load())
 	add("fallback_reads", p.st.localReads.Load())
