@@ -14,6 +14,7 @@ import (
 	"github.com/fae-sidecar/fae/router"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/cluster"
 	"github.com/fae-sidecar/fae/upstream/local"
 	mc "github.com/fae-sidecar/fae/upstream/memcache"
 )
@@ -24,6 +25,9 @@ type generation struct {
 	cfg   *conf.Config
 	rt    *router.Router
 	pools map[string]*builtPool
+	// peer routes the keys that arrive on the peer port: a cluster pool's
+	// to its own store, others to a refusal. nil without cluster.
+	peer *router.Router
 }
 
 // builtPool is one running pool and the configuration it was built from.
@@ -31,6 +35,16 @@ type builtPool struct {
 	cfg  *conf.Pool
 	pool upstream.Pool // as the router serves it (read path included)
 	mc   *mc.Pool      // the memcache pool within; nil for a local one
+	cl   *cluster.Pool // the cluster pool; nil for the other kinds
+}
+
+// clusterOf returns the cluster pool that key routes to, or nil.
+func (g *generation) clusterOf(key []byte) *cluster.Pool {
+	name, _ := g.rt.Route(key)
+	if bp := g.pools[name]; bp != nil {
+		return bp.cl
+	}
+	return nil
 }
 
 // live is the router in force, which the server and the servants hold:
@@ -56,7 +70,7 @@ func (d *daemon) install(gen *generation) {
 // reload), a pool whose configuration is unchanged is taken over from it,
 // connections, L1 and mode included; changes says which pools are new,
 // rebuilt, kept or gone. On error nothing built is left running.
-func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
+func build(cfg *conf.Config, prev *generation, cn *clusterNet) (*generation, *changes, error) {
 	gen := &generation{cfg: cfg, pools: map[string]*builtPool{}}
 	ch := &changes{}
 	var made []*builtPool
@@ -76,7 +90,7 @@ func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
 			ch.Kept = append(ch.Kept, name)
 			continue
 		}
-		bp, err := buildPool(cfg, pc)
+		bp, err := buildPool(cfg, pc, cn)
 		if err != nil {
 			return fail(fmt.Errorf("pools.%s: %w", name, err))
 		}
@@ -101,6 +115,18 @@ func build(cfg *conf.Config, prev *generation) (*generation, *changes, error) {
 		return fail(err)
 	}
 	gen.rt = rt
+	if cn != nil {
+		peer := make(map[string]upstream.Pool, len(gen.pools))
+		for name, bp := range gen.pools {
+			peer[name] = notCluster{}
+			if bp.cl != nil {
+				peer[name] = bp.cl.Local()
+			}
+		}
+		if gen.peer, err = router.New(peer, conf.DefaultPool, routes); err != nil {
+			return fail(err)
+		}
+	}
 	if prev != nil {
 		for _, name := range sortedNames(prev.cfg.Pools) {
 			if gen.pools[name] == nil {
@@ -143,7 +169,7 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-func buildPool(cfg *conf.Config, pc *conf.Pool) (*builtPool, error) {
+func buildPool(cfg *conf.Config, pc *conf.Pool, cn *clusterNet) (*builtPool, error) {
 	switch pc.Kind {
 	case conf.KindLocal:
 		return &builtPool{cfg: pc, pool: local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)})}, nil
@@ -180,10 +206,21 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (*builtPool, error) {
 		}
 		return &builtPool{cfg: pc, pool: router.WithReadPath(pool, rp), mc: pool}, nil
 	case conf.KindCluster:
-		// conf validates cluster pools and peers/ has the ring, auth and
-		// membership, but no peer links serve the keys yet: refuse at start
-		// rather than run a pool that is not there.
-		return nil, errors.New("pool kind cluster: not served yet")
+		if cn == nil {
+			return nil, errors.New("a cluster pool needs peers:")
+		}
+		p, err := cluster.New(cluster.Config{
+			Self:     cn.self,
+			Replicas: pc.Replicas,
+			Ring:     &cn.ring,
+			Local:    local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)}),
+			Links:    cn,
+			Locks:    cn,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &builtPool{cfg: pc, pool: p, cl: p}, nil
 	}
 	return nil, fmt.Errorf("unknown pool kind %q", pc.Kind)
 }

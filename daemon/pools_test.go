@@ -15,7 +15,7 @@ func TestClusterPoolNotServedYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = build(cfg, nil)
+	_, _, err = build(cfg, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "pools.shared: pool kind cluster: not served yet") {
 		t.Fatalf("build: %v", err)
 	}

@@ -140,3 +140,49 @@ func TestHandshakeForeignWelcome(t *testing.T) {
 		t.Errorf("Client: %v", err)
 	}
 }
+
+// TestAccept runs the dialer's Client against Accept fed the bytes as
+// they arrive, as an event loop would.
+func TestAccept(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, s := pair(t)
+	dialer, listener := realAuth(t, secret), realAuth(t, secret)
+	got := make(chan []byte, 1)
+	go func() {
+		var buf []byte
+		b := make([]byte, 64) // small reads: Accept sees the hello in pieces
+		for {
+			n, err := s.Read(b)
+			if err != nil {
+				t.Error(err)
+				got <- nil
+				return
+			}
+			buf = append(buf, b[:n]...)
+			reply, used, hello, err := listener.Accept(buf, []byte("listener-id"))
+			if errors.Is(err, ErrIncomplete) {
+				continue
+			}
+			if err != nil || used != len(buf) {
+				t.Errorf("Accept: used %d of %d, %v", used, len(buf), err)
+				got <- nil
+				return
+			}
+			_, _ = s.Write(reply)
+			got <- append([]byte(nil), hello...)
+			return
+		}
+	}()
+	welcome, err := dialer.Client(ctx, c, []byte("dialer-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(welcome) != "listener-id" || string(<-got) != "dialer-id" {
+		t.Fatalf("welcome %q", welcome)
+	}
+	// Garbage (a memcached command) is refused at once, not waited for.
+	if _, _, _, err := listener.Accept([]byte("get k\r\n"), nil); err == nil || errors.Is(err, ErrIncomplete) {
+		t.Fatalf("garbage: %v", err)
+	}
+}

@@ -1,0 +1,295 @@
+package cluster
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/fae-sidecar/fae/eventloop"
+	"github.com/fae-sidecar/fae/peers/ring"
+	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream"
+)
+
+// serveRead serves a single-key get or gets: from the local store when
+// this sidecar owns the key and holds it (on the loop, without
+// allocating), else from the other owners in ring order (read).
+func (p *Pool) serveRead(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	var ob [MaxReplicas]string
+	key := req.Keys[0]
+	owners := p.owners(r, key, ob[:0])
+	local := slices.Contains(owners, p.cfg.Self)
+	if local {
+		mark := len(out)
+		out, _ = p.cfg.Local.Serve(req, out, nil)
+		if string(out[mark:]) != memcache.ReplyEnd {
+			return out, false
+		}
+		out = out[:mark]
+	}
+	rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, local)
+	rd.w, rd.lp = w, upstream.LoopOf(w)
+	if reply, pending := rd.advance(); !pending {
+		return append(out, reply...), false
+	}
+	return out, true
+}
+
+// serveMulti serves a get or gets of several keys: each key as serveRead
+// does, merged in request order.
+func (p *Pool) serveMulti(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	g := &gather{w: w, lp: upstream.LoopOf(w), parts: make([][]byte, len(req.Keys)), left: len(req.Keys) + 1}
+	var ob [MaxReplicas]string
+	one := memcache.Request{Cmd: req.Cmd, Keys: make([][]byte, 1)}
+	var buf []byte
+	for i, key := range req.Keys {
+		owners := p.owners(r, key, ob[:0])
+		local := slices.Contains(owners, p.cfg.Self)
+		if local {
+			one.Keys[0] = key
+			buf, _ = p.cfg.Local.Serve(&one, buf[:0], nil)
+			if string(buf) != memcache.ReplyEnd {
+				g.part(i, buf)
+				continue
+			}
+		}
+		rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, local)
+		rd.g, rd.gi, rd.lp = g, i, g.lp
+		if reply, pending := rd.advance(); !pending {
+			g.part(i, reply)
+		}
+	}
+	if g.part(-1, nil) {
+		return g.merge(out), false
+	}
+	return out, true
+}
+
+// read is a get of one key in flight over the owners that may hold it,
+// one at a time. Its steps run one after the other (a step starts from
+// the previous one's reply), so it needs no lock.
+type read struct {
+	p     *Pool
+	w     upstream.Waiter // the client's; nil for a part of a gather
+	g     *gather
+	gi    int
+	lp    eventloop.Loop // the loop the current step runs on, or nil
+	key   []byte
+	gets  bool
+	order []string // the owners to ask, in ring order, this sidecar left out
+	next  int
+	// missed are the owners that answered a miss: a hit further on is set
+	// back there. self: this sidecar missed.
+	missed  []string
+	self    bool
+	lastErr []byte
+	req     memcache.Request // the mg sent to a peer
+	reply   []byte
+}
+
+func (p *Pool) newRead(owners []string, key []byte, gets, selfMissed bool) *read {
+	rd := &read{p: p, key: bytes.Clone(key), gets: gets, self: selfMissed}
+	for _, o := range owners {
+		if o != p.cfg.Self {
+			rd.order = append(rd.order, o)
+		}
+	}
+	// mg <key> v f t c: the value, its flags, remaining ttl and cas, so a
+	// hit can be answered as get answers and set back where it missed.
+	rd.req = memcache.Request{Cmd: memcache.CmdMetaGet, Keys: [][]byte{rd.key}}
+	for _, f := range []byte("vftc") {
+		rd.req.Meta.AddFlag(f)
+	}
+	return rd
+}
+
+// advance asks the owners from rd.next on until one has the key. It
+// returns the client's reply, or pending when a peer's reply is awaited
+// (Done or DoneOnLoop continue).
+func (rd *read) advance() (reply []byte, pending bool) {
+	for rd.next < len(rd.order) {
+		o := rd.order[rd.next]
+		l := rd.p.cfg.Links.Link(o)
+		if l == nil {
+			rd.next++
+			rd.lastErr = replyNoOwner
+			rd.p.peerFails.Add(1)
+			continue
+		}
+		rd.p.forwarded.Add(1)
+		r, async := l.Serve(&rd.req, rd.reply[:0], rd)
+		if async {
+			return nil, true
+		}
+		rd.reply = r
+		if reply, done := rd.step(r); done {
+			return reply, false
+		}
+	}
+	if rd.self || len(rd.missed) > 0 || rd.lastErr == nil {
+		return []byte(memcache.ReplyEnd), false
+	}
+	return rd.lastErr, false
+}
+
+// step takes owner rd.order[rd.next]'s reply to the mg and moves on: the
+// client's reply and true on a hit, false to ask the next owner.
+func (rd *read) step(r []byte) ([]byte, bool) {
+	o := rd.order[rd.next]
+	rd.next++
+	if string(r) == "EN\r\n" {
+		rd.missed = append(rd.missed, o)
+		return nil, false
+	}
+	v, ok := parseVA(r)
+	if !ok {
+		rd.lastErr = append([]byte(nil), r...)
+		rd.p.peerFails.Add(1)
+		return nil, false
+	}
+	rd.repair(v)
+	return v.appendGet(nil, rd.key, rd.gets), true
+}
+
+// Done implements upstream.Waiter: a peer's reply arrived off the loop.
+func (rd *read) Done(reply []byte) {
+	rd.lp = nil // the steps from here on run on no loop
+	rd.resume(reply)
+}
+
+// Loop implements upstream.LoopWaiter.
+func (rd *read) Loop() eventloop.Loop { return rd.lp }
+
+// DoneOnLoop implements upstream.LoopWaiter.
+func (rd *read) DoneOnLoop(reply []byte) { rd.resume(reply) }
+
+func (rd *read) resume(r []byte) {
+	reply, done := rd.step(r)
+	if !done {
+		var pending bool
+		if reply, pending = rd.advance(); pending {
+			return
+		}
+	}
+	if rd.g != nil {
+		if rd.g.part(rd.gi, reply) {
+			upstream.Complete(rd.g.w, rd.lp, rd.g.merge(nil))
+		}
+		return
+	}
+	upstream.Complete(rd.w, rd.lp, reply)
+}
+
+// repair sets v back at the owners that missed it, with add: a value
+// written there meanwhile wins.
+func (rd *read) repair(v value) {
+	if !rd.self && len(rd.missed) == 0 {
+		return
+	}
+	ms := memcache.Request{Cmd: memcache.CmdMetaSet, Keys: [][]byte{rd.key}, Data: v.data}
+	ms.Meta.AddValue('F', uint64(v.flags))
+	ms.Meta.AddValue('T', uint64(max(v.ttl, 0))) // t-1: no expiry, T0
+	ms.Meta.AddMode('E')
+	if rd.self {
+		rd.p.repairs.Add(1)
+		_, _ = rd.p.cfg.Local.Serve(&ms, nil, nil)
+	}
+	for _, o := range rd.missed {
+		if l := rd.p.cfg.Links.Link(o); l != nil {
+			rd.p.repairs.Add(1)
+			_, _ = l.Serve(&ms, nil, discard{})
+		}
+	}
+}
+
+// discard is the waiter of a repair: nobody reads its reply.
+type discard struct{}
+
+func (discard) Done([]byte) {}
+
+// value is a hit of an mg v f t c.
+type value struct {
+	flags uint32
+	ttl   int64
+	cas   uint64
+	data  []byte
+}
+
+// parseVA reads "VA <size> f<flags> t<ttl> c<cas>\r\n<data>\r\n"; the data
+// is copied.
+func parseVA(r []byte) (value, bool) {
+	var v value
+	line, rest, ok := bytes.Cut(r, []byte("\r\n"))
+	if !ok || !bytes.HasPrefix(line, []byte("VA ")) {
+		return v, false
+	}
+	fields := bytes.Fields(line[3:])
+	if len(fields) == 0 {
+		return v, false
+	}
+	size, err := strconv.Atoi(string(fields[0]))
+	if err != nil || size < 0 || len(rest) != size+2 {
+		return v, false
+	}
+	for _, f := range fields[1:] {
+		n, err := strconv.ParseInt(string(f[1:]), 10, 64)
+		if err != nil {
+			return v, false
+		}
+		switch f[0] {
+		case 'f':
+			v.flags = uint32(n)
+		case 't':
+			v.ttl = n
+		case 'c':
+			v.cas = uint64(n)
+		}
+	}
+	v.data = bytes.Clone(rest[:size])
+	return v, true
+}
+
+// appendGet appends v as get (gets: with its cas) answers it.
+func (v value) appendGet(out, key []byte, gets bool) []byte {
+	out = append(append(append(out, "VALUE "...), key...), ' ')
+	out = strconv.AppendUint(out, uint64(v.flags), 10)
+	out = strconv.AppendInt(append(out, ' '), int64(len(v.data)), 10)
+	if gets {
+		out = strconv.AppendUint(append(out, ' '), v.cas, 10)
+	}
+	out = append(append(append(out, "\r\n"...), v.data...), "\r\n"...)
+	return append(out, memcache.ReplyEnd...)
+}
+
+// gather merges the parts of a multi-key get in request order.
+type gather struct {
+	w  upstream.Waiter
+	lp eventloop.Loop
+
+	mu    sync.Mutex
+	parts [][]byte // each key's VALUE block, or nil
+	left  int      // parts yet to come, plus one while Serve runs
+}
+
+// part records key i's reply (i < 0: Serve is done) and reports whether
+// it was the last one awaited. A miss or an error leaves the key out.
+func (g *gather) part(i int, reply []byte) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if i >= 0 && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
+		g.parts[i] = bytes.Clone(reply[:len(reply)-len(memcache.ReplyEnd)])
+	}
+	g.left--
+	return g.left == 0
+}
+
+// merge appends the merged reply to out.
+func (g *gather) merge(out []byte) []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.parts {
+		out = append(out, p...)
+	}
+	return append(out, memcache.ReplyEnd...)
+}
