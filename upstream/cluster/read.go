@@ -13,14 +13,14 @@ import (
 )
 
 // serveRead serves a single-key get or gets: from the local store when
-// this sidecar owns the key and holds it (on the loop, without
-// allocating), else from the other owners in ring order (read).
+// this sidecar is the key's primary owner and holds it (on the loop,
+// without allocating), else from the owners in ring order (read).
 func (p *Pool) serveRead(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	var ob [MaxReplicas]string
 	key := req.Keys[0]
 	owners := p.owners(r, key, ob[:0])
-	local := slices.Contains(owners, p.cfg.Self)
-	if local {
+	primary := owners[0] == p.cfg.Self
+	if primary {
 		mark := len(out)
 		out, _ = p.cfg.Local.Serve(req, out, nil)
 		if string(out[mark:]) != memcache.ReplyEnd {
@@ -28,7 +28,7 @@ func (p *Pool) serveRead(r *ring.Ring, req *memcache.Request, out []byte, w upst
 		}
 		out = out[:mark]
 	}
-	rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, local)
+	rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, primary)
 	rd.w, rd.lp = w, upstream.LoopOf(w)
 	if reply, pending := rd.advance(); !pending {
 		return append(out, reply...), false
@@ -45,8 +45,8 @@ func (p *Pool) serveMulti(r *ring.Ring, req *memcache.Request, out []byte, w ups
 	var buf []byte
 	for i, key := range req.Keys {
 		owners := p.owners(r, key, ob[:0])
-		local := slices.Contains(owners, p.cfg.Self)
-		if local {
+		primary := owners[0] == p.cfg.Self
+		if primary {
 			one.Keys[0] = key
 			buf, _ = p.cfg.Local.Serve(&one, buf[:0], nil)
 			if string(buf) != memcache.ReplyEnd {
@@ -54,7 +54,7 @@ func (p *Pool) serveMulti(r *ring.Ring, req *memcache.Request, out []byte, w ups
 				continue
 			}
 		}
-		rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, local)
+		rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, primary)
 		rd.g, rd.gi, rd.lp = g, i, g.lp
 		if reply, pending := rd.advance(); !pending {
 			g.part(i, reply)
@@ -77,23 +77,22 @@ type read struct {
 	lp    eventloop.Loop // the loop the current step runs on, or nil
 	key   []byte
 	gets  bool
-	order []string // the owners to ask, in ring order, this sidecar left out
+	order []string // the owners to ask, in ring order
 	next  int
 	// missed are the owners that answered a miss: a hit further on is set
-	// back there. self: this sidecar missed.
+	// back there.
 	missed  []string
-	self    bool
 	lastErr []byte
 	req     memcache.Request // the mg sent to a peer
 	reply   []byte
 }
 
-func (p *Pool) newRead(owners []string, key []byte, gets, selfMissed bool) *read {
-	rd := &read{p: p, key: bytes.Clone(key), gets: gets, self: selfMissed}
-	for _, o := range owners {
-		if o != p.cfg.Self {
-			rd.order = append(rd.order, o)
-		}
+// newRead returns the read of key from owners; asked says the first owner
+// (this sidecar) was asked and missed.
+func (p *Pool) newRead(owners []string, key []byte, gets, asked bool) *read {
+	rd := &read{p: p, key: bytes.Clone(key), gets: gets, order: slices.Clone(owners)}
+	if asked {
+		rd.next, rd.missed = 1, rd.order[:1:1]
 	}
 	// mg <key> v f t c: the value, its flags, remaining ttl and cas, so a
 	// hit can be answered as get answers and set back where it missed.
@@ -110,6 +109,13 @@ func (p *Pool) newRead(owners []string, key []byte, gets, selfMissed bool) *read
 func (rd *read) advance() (reply []byte, pending bool) {
 	for rd.next < len(rd.order) {
 		o := rd.order[rd.next]
+		if o == rd.p.cfg.Self {
+			rd.reply, _ = rd.p.cfg.Local.Serve(&rd.req, rd.reply[:0], nil)
+			if reply, done := rd.step(rd.reply); done {
+				return reply, false
+			}
+			continue
+		}
 		l := rd.p.cfg.Links.Link(o)
 		if l == nil {
 			rd.next++
@@ -127,7 +133,7 @@ func (rd *read) advance() (reply []byte, pending bool) {
 			return reply, false
 		}
 	}
-	if rd.self || len(rd.missed) > 0 || rd.lastErr == nil {
+	if len(rd.missed) > 0 || rd.lastErr == nil {
 		return []byte(memcache.ReplyEnd), false
 	}
 	return rd.lastErr, false
@@ -184,18 +190,19 @@ func (rd *read) resume(r []byte) {
 // repair sets v back at the owners that missed it, with add: a value
 // written there meanwhile wins.
 func (rd *read) repair(v value) {
-	if !rd.self && len(rd.missed) == 0 {
+	if len(rd.missed) == 0 {
 		return
 	}
 	ms := memcache.Request{Cmd: memcache.CmdMetaSet, Keys: [][]byte{rd.key}, Data: v.data}
 	ms.Meta.AddValue('F', uint64(v.flags))
 	ms.Meta.AddValue('T', uint64(max(v.ttl, 0))) // t-1: no expiry, T0
 	ms.Meta.AddMode('E')
-	if rd.self {
-		rd.p.repairs.Add(1)
-		_, _ = rd.p.cfg.Local.Serve(&ms, nil, nil)
-	}
 	for _, o := range rd.missed {
+		if o == rd.p.cfg.Self {
+			rd.p.repairs.Add(1)
+			_, _ = rd.p.cfg.Local.Serve(&ms, nil, nil)
+			continue
+		}
 		if l := rd.p.cfg.Links.Link(o); l != nil {
 			rd.p.repairs.Add(1)
 			_, _ = l.Serve(&ms, nil, discard{})

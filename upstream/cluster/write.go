@@ -20,6 +20,12 @@ func (p *Pool) serveWrite(r *ring.Ring, req *memcache.Request, out []byte, w ups
 	if len(owners) == 1 && owners[0] == p.cfg.Self {
 		return p.cfg.Local.Serve(req, out, w)
 	}
+	return p.fanOut(owners, req, out, w)
+}
+
+// fanOut sends req to owners (forwarded: it allocates the fan, a copy of
+// each reply, and what each link's Serve allocates).
+func (p *Pool) fanOut(owners []string, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	f := &fan{p: p, w: w, lp: upstream.LoopOf(w), n: len(owners), noReply: req.NoReply, left: 1}
 	sub := *req
 	sub.NoReply = false // every owner answers; the client's noreply is applied to the choice
