@@ -12,6 +12,7 @@ import (
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/peers"
 	"github.com/fae-sidecar/fae/server"
+	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/cluster"
 	"github.com/fae-sidecar/fae/upstream/mongo"
 )
@@ -95,7 +96,16 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 	d.install(gen)
 	defer func() { gen := d.gen.Load(); gen.close() }()
 
-	sv, err := buildServants(cfg, &d.live, opts.Build.Protocol, d.log)
+	var thriftLocks func([]byte) upstream.Pool
+	if cn != nil {
+		thriftLocks = func(key []byte) upstream.Pool {
+			if p := d.gen.Load().clusterOf(key); p != nil {
+				return p
+			}
+			return nil
+		}
+	}
+	sv, err := buildServants(cfg, &d.live, opts.Build.Protocol, d.log, thriftLocks)
 	if err != nil {
 		return err
 	}

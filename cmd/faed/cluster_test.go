@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/internal/testproc"
+	"github.com/fae-sidecar/fae/proto/thrift/fae"
 )
 
 // textClient is one connection to faed's text port.
@@ -184,6 +185,23 @@ func testClusterPool(t *testing.T, mode string) {
 	}
 	if got := cs[1].do("lock " + lk + " 30000\r\n"); !strings.HasPrefix(got, "LOCKED ") {
 		t.Fatalf("lock after unlock: %q", got)
+	}
+	// Thrift's lock and unlock of a cluster key take the same lease.
+	ctx := t.Context()
+	tk := "c:thrift-lock:" + mode
+	th0, th1 := testproc.ThriftClient(t, faeds[0].Addr), testproc.ThriftClient(t, faeds[1].Addr)
+	tok, err := th0.Lock(ctx, &fae.Context{}, tk, 30000)
+	if err != nil || tok == "" {
+		t.Fatalf("thrift lock: %q, %v", tok, err)
+	}
+	if tok2, err := th1.Lock(ctx, &fae.Context{}, tk, 30000); err != nil || tok2 != "" {
+		t.Fatalf("thrift lock through another host: %q, %v; want busy", tok2, err)
+	}
+	if got := cs[2].do("lock " + tk + " 30000\r\n"); got != "BUSY\r\n" {
+		t.Fatalf("text lock of a key locked through Thrift: %q, want BUSY", got)
+	}
+	if ok, err := th1.Unlock(ctx, &fae.Context{}, tk, tok); err != nil || !ok {
+		t.Fatalf("thrift unlock through another host: %v, %v", ok, err)
 	}
 
 	// After SIGKILL of one, every key stays readable through the others,
