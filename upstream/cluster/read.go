@@ -85,6 +85,8 @@ type read struct {
 	lastErr []byte
 	req     memcache.Request // the mg sent to a peer
 	reply   []byte
+	keys    [1][]byte // req.Keys
+	tokens  [8]byte   // req.Meta.Tokens
 }
 
 // newRead returns the read of key from owners; asked says the first owner
@@ -96,7 +98,9 @@ func (p *Pool) newRead(owners []string, key []byte, gets, asked bool) *read {
 	}
 	// mg <key> v f t c: the value, its flags, remaining ttl and cas, so a
 	// hit can be answered as get answers and set back where it missed.
-	rd.req = memcache.Request{Cmd: memcache.CmdMetaGet, Keys: [][]byte{rd.key}}
+	rd.keys[0] = rd.key
+	rd.req = memcache.Request{Cmd: memcache.CmdMetaGet, Keys: rd.keys[:]}
+	rd.req.Meta.Tokens = rd.tokens[:0]
 	for _, f := range []byte("vftc") {
 		rd.req.Meta.AddFlag(f)
 	}
@@ -155,7 +159,7 @@ func (rd *read) step(r []byte) ([]byte, bool) {
 		return nil, false
 	}
 	rd.repair(v)
-	return v.appendGet(nil, rd.key, rd.gets), true
+	return v.appendGet(make([]byte, 0, len(rd.key)+len(v.data)+64), rd.key, rd.gets), true
 }
 
 // Done implements upstream.Waiter: a peer's reply arrived off the loop.
@@ -231,15 +235,17 @@ func parseVA(r []byte) (value, bool) {
 	if !ok || !bytes.HasPrefix(line, []byte("VA ")) {
 		return v, false
 	}
-	fields := bytes.Fields(line[3:])
-	if len(fields) == 0 {
-		return v, false
-	}
-	size, err := strconv.Atoi(string(fields[0]))
+	sz, flags, _ := bytes.Cut(line[3:], []byte(" "))
+	size, err := strconv.Atoi(string(sz))
 	if err != nil || size < 0 || len(rest) != size+2 {
 		return v, false
 	}
-	for _, f := range fields[1:] {
+	for len(flags) > 0 {
+		var f []byte
+		f, flags, _ = bytes.Cut(flags, []byte(" "))
+		if len(f) < 2 {
+			return v, false
+		}
 		n, err := strconv.ParseInt(string(f[1:]), 10, 64)
 		if err != nil {
 			return v, false
