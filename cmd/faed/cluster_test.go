@@ -9,7 +9,6 @@ package main_test
 // that does not prove the secret.
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -24,90 +23,51 @@ import (
 	"github.com/fae-sidecar/fae/proto/thrift/fae"
 )
 
-// textClient is one connection to faed's text port.
-type textClient struct {
-	t *testing.T
-	c net.Conn
-	r *bufio.Reader
-}
-
-func dialText(t *testing.T, addr string) *textClient {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &textClient{t: t, c: c, r: bufio.NewReader(c)}
-}
-
-// do sends one request and returns its reply: one line, or for get
-// everything up to END.
-func (tc *textClient) do(req string) string {
-	tc.t.Helper()
-	_ = tc.c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := tc.c.Write([]byte(req)); err != nil {
-		tc.t.Fatal(err)
-	}
-	var b strings.Builder
-	for {
-		line, err := tc.r.ReadString('\n')
-		if err != nil {
-			tc.t.Fatalf("%q: %v after %q", req, err, b.String())
-		}
-		b.WriteString(line)
-		if !strings.HasPrefix(req, "get") || line == "END\r\n" || !strings.HasPrefix(line, "VALUE ") && !strings.HasPrefix(b.String(), "VALUE ") {
-			return b.String()
-		}
-		if strings.HasPrefix(line, "VALUE ") {
-			data, err := tc.r.ReadString('\n')
-			if err != nil {
-				tc.t.Fatal(err)
-			}
-			b.WriteString(data)
-		}
-	}
-}
-
 // valueOf is the value a test stores under key: it names the key, so a
 // reply for another key shows.
 func valueOf(key string) string { return "val:" + key }
 
-func (tc *textClient) set(key string) {
-	tc.t.Helper()
+// clusterConn is a text connection of TestClusterPool.
+type clusterConn struct {
+	t *testing.T
+	*faedConn
+}
+
+func dialCluster(t *testing.T, addr string) *clusterConn {
+	return &clusterConn{t: t, faedConn: dialFaed(t, addr)}
+}
+
+func (c *clusterConn) req(s string) string {
+	c.t.Helper()
+	return c.faedConn.do(c.t, s)
+}
+
+func (c *clusterConn) set(key string) {
+	c.t.Helper()
 	v := valueOf(key)
-	if got := tc.do(fmt.Sprintf("set %s 7 0 %d\r\n%s\r\n", key, len(v), v)); got != "STORED\r\n" {
-		tc.t.Fatalf("set %s: %q", key, got)
+	if got := c.req(fmt.Sprintf("set %s 7 0 %d\r\n%s\r\n", key, len(v), v)); got != "STORED\r\n" {
+		c.t.Fatalf("set %s: %q", key, got)
 	}
 }
 
 // get returns key's value, "" on a miss.
-func (tc *textClient) get(key string) string {
-	tc.t.Helper()
-	got := tc.do("get " + key + "\r\n")
+func (c *clusterConn) get(key string) string {
+	c.t.Helper()
+	got := c.req("get " + key + "\r\n")
 	if got == "END\r\n" {
 		return ""
 	}
 	v := valueOf(key)
 	if got != fmt.Sprintf("VALUE %s 7 %d\r\n%s\r\nEND\r\n", key, len(v), v) {
-		tc.t.Fatalf("get %s: %q", key, got)
+		c.t.Fatalf("get %s: %q", key, got)
 	}
 	return v
 }
 
-func TestClusterPool(t *testing.T) {
-	for _, mode := range []string{"static", "multicast"} {
-		t.Run(mode, func(t *testing.T) { testClusterPool(t, mode) })
-	}
-}
+func TestClusterPool(t *testing.T) { bothModes(t, testClusterPool) }
 
 func testClusterPool(t *testing.T, mode string) {
-	var peerAddrs []string
-	for i := range 4 {
-		_, port, _ := net.SplitHostPort(testproc.FreePort(t))
-		peerAddrs = append(peerAddrs, fmt.Sprintf("127.0.0.%d:%s", 2+i, port))
-	}
-	group := fmt.Sprintf("239.255.77.77:%s", strings.Split(testproc.FreePort(t), ":")[1])
+	peerAddrs, group := testPeerAddrs(t, 4)
 	dir := t.TempDir()
 	start := func(i int) *testproc.Faed {
 		secret, static := "sixteen-byte-secret-for-the-test", ""
@@ -138,10 +98,10 @@ func testClusterPool(t *testing.T, mode string) {
 	}
 	faeds := []*testproc.Faed{start(0), start(1), start(2)}
 	allUp(faeds)
-	clients := func() []*textClient {
-		var cs []*textClient
+	clients := func() []*clusterConn {
+		var cs []*clusterConn
 		for _, f := range faeds {
-			cs = append(cs, dialText(t, f.Addr))
+			cs = append(cs, dialCluster(t, f.Addr))
 		}
 		return cs
 	}
@@ -162,7 +122,7 @@ func testClusterPool(t *testing.T, mode string) {
 		}
 	}
 	// A multi-key get is merged in request order.
-	if got, want := cs[1].do("get "+keys[0]+" c:none "+keys[1]+" "+keys[2]+"\r\n"),
+	if got, want := cs[1].req("get "+keys[0]+" c:none "+keys[1]+" "+keys[2]+"\r\n"),
 		fmt.Sprintf("VALUE %s 7 %d\r\n%s\r\nVALUE %s 7 %d\r\n%s\r\nVALUE %s 7 %d\r\n%s\r\nEND\r\n",
 			keys[0], len(valueOf(keys[0])), valueOf(keys[0]), keys[1], len(valueOf(keys[1])), valueOf(keys[1]),
 			keys[2], len(valueOf(keys[2])), valueOf(keys[2])); got != want {
@@ -172,18 +132,18 @@ func testClusterPool(t *testing.T, mode string) {
 	// A lock taken through one host is BUSY through another, and is given
 	// back through a third.
 	lk := "c:lock:" + mode
-	got := cs[0].do("lock " + lk + " 30000\r\n")
+	got := cs[0].req("lock " + lk + " 30000\r\n")
 	token, ok := strings.CutPrefix(strings.TrimSuffix(got, "\r\n"), "LOCKED ")
 	if !ok {
 		t.Fatalf("lock: %q", got)
 	}
-	if got := cs[1].do("lock " + lk + " 30000\r\n"); got != "BUSY\r\n" {
+	if got := cs[1].req("lock " + lk + " 30000\r\n"); got != "BUSY\r\n" {
 		t.Fatalf("lock through another host: %q, want BUSY", got)
 	}
-	if got := cs[2].do("unlock " + lk + " " + token + "\r\n"); got != "UNLOCKED\r\n" {
+	if got := cs[2].req("unlock " + lk + " " + token + "\r\n"); got != "UNLOCKED\r\n" {
 		t.Fatalf("unlock through a third host: %q", got)
 	}
-	if got := cs[1].do("lock " + lk + " 30000\r\n"); !strings.HasPrefix(got, "LOCKED ") {
+	if got := cs[1].req("lock " + lk + " 30000\r\n"); !strings.HasPrefix(got, "LOCKED ") {
 		t.Fatalf("lock after unlock: %q", got)
 	}
 	// Thrift's lock and unlock of a cluster key take the same lease.
@@ -197,7 +157,7 @@ func testClusterPool(t *testing.T, mode string) {
 	if tok2, err := th1.Lock(ctx, &fae.Context{}, tk, 30000); err != nil || tok2 != "" {
 		t.Fatalf("thrift lock through another host: %q, %v; want busy", tok2, err)
 	}
-	if got := cs[2].do("lock " + tk + " 30000\r\n"); got != "BUSY\r\n" {
+	if got := cs[2].req("lock " + tk + " 30000\r\n"); got != "BUSY\r\n" {
 		t.Fatalf("text lock of a key locked through Thrift: %q, want BUSY", got)
 	}
 	if ok, err := th1.Unlock(ctx, &fae.Context{}, tk, tok); err != nil || !ok {
@@ -260,7 +220,7 @@ func testClusterPool(t *testing.T, mode string) {
 	// A sidecar with a wrong secret that lists a member as its static
 	// peer is never admitted and reads none of the keys.
 	stranger := start(3)
-	sc := dialText(t, stranger.Addr)
+	sc := dialCluster(t, stranger.Addr)
 	for _, k := range keys {
 		if v := sc.get(k); v != "" {
 			t.Fatalf("the stranger read %s", k)
