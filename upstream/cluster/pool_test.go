@@ -163,20 +163,42 @@ func TestReadRepairs(t *testing.T) {
 	}
 }
 
+// TestMultiGetInOrder: a multi-get split per primary owner is merged in
+// request order, with keys nobody holds left out, keys only a second owner
+// holds found there (and set back at the primary), and, with an owner
+// down, its keys read from the next owners.
 func TestMultiGetInOrder(t *testing.T) {
 	tc := newTestCluster(t, 2)
 	var keys []string
 	want := ""
-	for i := range 20 {
+	for i := range 40 {
 		k := fmt.Sprintf("m%d", i)
 		keys = append(keys, k, "missing"+k)
-		do(t, tc.p, setReq(k))
+		if i%2 == 0 {
+			do(t, tc.p, setReq(k))
+		} else { // at the second owner only: the primary restarted empty
+			do(t, tc.stores[tc.ring.Owners([]byte(k), 2, nil)[1]], setReq(k))
+		}
 		want += strings.TrimSuffix(hit(k), "END\r\n")
 	}
 	tc.wg.Wait()
-	if got := do(t, tc.p, "get "+strings.Join(keys, " ")+"\r\n"); got != want+"END\r\n" {
+	multi := "get " + strings.Join(keys, " ") + "\r\n"
+	if got := do(t, tc.p, multi); got != want+"END\r\n" {
 		t.Fatalf("multi-get: %q\nwant %q", got, want+"END\r\n")
 	}
+	tc.wg.Wait()
+	for i := 1; i < 40; i += 2 {
+		k := fmt.Sprintf("m%d", i)
+		primary := tc.ring.Owners([]byte(k), 2, nil)[0]
+		if got := do(t, tc.stores[primary], "get "+k+"\r\n"); got != hit(k) {
+			t.Fatalf("%s not set back at its primary %s: %q", k, primary, got)
+		}
+	}
+	tc.links["b"].down = true
+	if got := do(t, tc.p, multi); got != want+"END\r\n" {
+		t.Fatalf("multi-get with b down: %q\nwant %q", got, want+"END\r\n")
+	}
+	tc.wg.Wait()
 }
 
 // TestOwnerDown: with one owner failing at once, writes answer with the

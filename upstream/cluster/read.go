@@ -36,34 +36,128 @@ func (p *Pool) serveRead(r *ring.Ring, req *memcache.Request, out []byte, w upst
 	return out, true
 }
 
-// serveMulti serves a get or gets of several keys: each key as serveRead
-// does, merged in request order.
+// serveMulti serves a get or gets of several keys, split per primary
+// owner: this sidecar's keys from the local store at once, the others'
+// as one get per owner; a key its primary misses or fails is then read
+// alone from the next owners (read, with repair). The parts are merged in
+// request order.
 func (p *Pool) serveMulti(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	gets := req.Cmd == memcache.CmdGets
 	g := &gather{w: w, lp: upstream.LoopOf(w), parts: make([][]byte, len(req.Keys)), left: len(req.Keys) + 1}
 	var ob [MaxReplicas]string
 	one := memcache.Request{Cmd: req.Cmd, Keys: make([][]byte, 1)}
 	var buf []byte
+	var batches []*batch
 	for i, key := range req.Keys {
 		owners := p.owners(r, key, ob[:0])
-		primary := owners[0] == p.cfg.Self
-		if primary {
-			one.Keys[0] = key
-			buf, _ = p.cfg.Local.Serve(&one, buf[:0], nil)
-			if string(buf) != memcache.ReplyEnd {
-				g.part(i, buf)
-				continue
-			}
+		if owners[0] != p.cfg.Self {
+			b := batchOf(&batches, owners[0])
+			b.idx = append(b.idx, i)
+			b.keys = append(b.keys, bytes.Clone(key)) // read again when the reply comes
+			b.owners = append(b.owners, slices.Clone(owners))
+			continue
 		}
-		rd := p.newRead(owners, key, req.Cmd == memcache.CmdGets, primary)
+		one.Keys[0] = key
+		buf, _ = p.cfg.Local.Serve(&one, buf[:0], nil)
+		if string(buf) != memcache.ReplyEnd {
+			g.part(i, buf)
+			continue
+		}
+		rd := p.newRead(owners, key, gets, true)
 		rd.g, rd.gi, rd.lp = g, i, g.lp
 		if reply, pending := rd.advance(); !pending {
 			g.part(i, reply)
+		}
+	}
+	for _, b := range batches {
+		b.p, b.g, b.gets, b.lp = p, g, gets, g.lp
+		l := p.cfg.Links.Link(b.owner)
+		if l == nil {
+			b.settle(replyNoOwner)
+			continue
+		}
+		p.forwarded.Add(1)
+		breq := memcache.Request{Cmd: req.Cmd, Keys: b.keys}
+		if reply, async := l.Serve(&breq, nil, b); !async {
+			b.settle(reply)
 		}
 	}
 	if g.part(-1, nil) {
 		return g.merge(out), false
 	}
 	return out, true
+}
+
+// batch is the keys of a multi-get whose primary owner is one peer, asked
+// in one get.
+type batch struct {
+	p      *Pool
+	g      *gather
+	gets   bool
+	lp     eventloop.Loop // the loop its reply arrives on, or nil
+	owner  string
+	idx    []int      // the keys' places in the request
+	keys   [][]byte   // copies
+	owners [][]string // each key's owners
+}
+
+// batchOf returns the batch of owner in *bs, added if new.
+func batchOf(bs *[]*batch, owner string) *batch {
+	for _, b := range *bs {
+		if b.owner == owner {
+			return b
+		}
+	}
+	b := &batch{owner: owner}
+	*bs = append(*bs, b)
+	return b
+}
+
+// Done implements upstream.Waiter: the owner's reply arrived off the loop.
+func (b *batch) Done(reply []byte) {
+	b.lp = nil
+	if b.settle(reply) {
+		upstream.Complete(b.g.w, nil, b.g.merge(nil))
+	}
+}
+
+// Loop implements upstream.LoopWaiter.
+func (b *batch) Loop() eventloop.Loop { return b.lp }
+
+// DoneOnLoop implements upstream.LoopWaiter.
+func (b *batch) DoneOnLoop(reply []byte) {
+	if b.settle(reply) {
+		upstream.Complete(b.g.w, b.lp, b.g.merge(nil))
+	}
+}
+
+// settle hands each key's VALUE block in reply to the gather, and reads
+// the keys the owner missed or failed from their next owners. It reports
+// whether that finished the gather.
+func (b *batch) settle(reply []byte) (last bool) {
+	failed := !bytes.HasSuffix(reply, []byte(memcache.ReplyEnd))
+	if failed {
+		b.p.peerFails.Add(1)
+	}
+	rest := reply
+	for j, key := range b.keys {
+		if !failed {
+			if k, block, after, ok := memcache.NextValue(rest); ok && bytes.Equal(k, key) {
+				rest = after
+				last = b.g.put(b.idx[j], block)
+				continue
+			}
+		}
+		rd := b.p.newRead(b.owners[j], key, b.gets, !failed)
+		if failed {
+			rd.next, rd.lastErr = 1, bytes.Clone(reply)
+		}
+		rd.g, rd.gi, rd.lp = b.g, b.idx[j], b.lp
+		if r, pending := rd.advance(); !pending {
+			last = b.g.part(b.idx[j], r)
+		}
+	}
+	return last
 }
 
 // read is a get of one key in flight over the owners that may hold it,
@@ -288,10 +382,18 @@ type gather struct {
 // part records key i's reply (i < 0: Serve is done) and reports whether
 // it was the last one awaited. A miss or an error leaves the key out.
 func (g *gather) part(i int, reply []byte) bool {
+	if i >= 0 && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
+		return g.put(i, reply[:len(reply)-len(memcache.ReplyEnd)])
+	}
+	return g.put(i, nil)
+}
+
+// put records key i's VALUE block (nil: none), as part does.
+func (g *gather) put(i int, block []byte) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if i >= 0 && bytes.HasPrefix(reply, []byte("VALUE ")) && bytes.HasSuffix(reply, []byte(memcache.ReplyEnd)) {
-		g.parts[i] = bytes.Clone(reply[:len(reply)-len(memcache.ReplyEnd)])
+	if i >= 0 && block != nil {
+		g.parts[i] = bytes.Clone(block)
 	}
 	g.left--
 	return g.left == 0
