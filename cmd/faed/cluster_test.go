@@ -9,6 +9,7 @@ package main_test
 // that does not prove the secret.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/internal/testproc"
+	"github.com/fae-sidecar/fae/peers/auth"
 	"github.com/fae-sidecar/fae/proto/thrift/fae"
 )
 
@@ -238,6 +240,23 @@ func testClusterPool(t *testing.T, mode string) {
 	// A connection to the peer port that does not prove the secret is
 	// closed: one that sends a request at once, one that sends nothing
 	// (after the handshake timeout).
+	// A handshake under another secret is refused, and the connection
+	// closed.
+	wrong, err := auth.New(auth.Config{Secret: []byte("another-sixteen-byte-secret!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.Dial("tcp", peerAddrs[0]); err != nil {
+		t.Fatal(err)
+	} else {
+		hctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		_, err := wrong.Client(hctx, c, []byte("stranger"))
+		cancel()
+		c.Close()
+		if err == nil {
+			t.Fatal("a handshake under another secret was welcomed")
+		}
+	}
 	for _, req := range []string{"get " + keys[0] + "\r\n", ""} {
 		c, err := net.Dial("tcp", peerAddrs[0])
 		if err != nil {
