@@ -29,6 +29,11 @@ func TestClusterPoolBuilt(t *testing.T) {
 	if gen.clusterOf([]byte("c:k")) == nil || gen.clusterOf([]byte("k")) != nil {
 		t.Fatal("clusterOf: c:k should be the cluster pool's, k not")
 	}
+	d := &daemon{}
+	d.gen.Store(gen)
+	if o, err := d.Ring("c:k"); err != nil || o.Kind != conf.KindCluster || len(o.Owners) != 1 || o.Owners[0] != "127.0.0.2:11212" {
+		t.Fatalf("Ring(c:k) = %+v, %v; want the cluster pool, owned by this sidecar alone", o, err)
+	}
 	serve := func(s string) string {
 		var req memcache.Request
 		if _, err := (&memcache.Parser{}).Parse([]byte(s), &req); err != nil {

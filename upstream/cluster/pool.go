@@ -70,6 +70,12 @@ func New(cfg Config) (*Pool, error) {
 	return &Pool{cfg: cfg}, nil
 }
 
+// Owners returns the owners of key on the ring in force, its primary
+// first (a new slice).
+func (p *Pool) Owners(key []byte) []string {
+	return p.owners(p.cfg.Ring.Load(), key, nil)
+}
+
 // Local returns the pool's own store, which the peer port serves.
 func (p *Pool) Local() upstream.Pool { return p.cfg.Local }
 
