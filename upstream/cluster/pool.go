@@ -193,17 +193,8 @@ func (p *Pool) serveLock(r *ring.Ring, req *memcache.Request, out []byte, w upst
 // text verbs answer it (docs/PROTOCOL.md).
 func AppendLock(out []byte, l Locker, req *memcache.Request) []byte {
 	if req.Cmd == memcache.CmdUnlock {
-		if l.TextUnlock(req.Keys[0], req.Args[0]) {
-			return append(out, "UNLOCKED\r\n"...)
-		}
-		return append(out, memcache.ReplyNotFound...)
+		return memcache.AppendUnlock(out, l.TextUnlock(req.Keys[0], req.Args[0]))
 	}
 	token, ok, err := l.TextLock(req.Keys[0], time.Duration(req.Delta)*time.Millisecond)
-	switch {
-	case err != nil:
-		return append(append(append(out, "SERVER_ERROR "...), err.Error()...), '\r', '\n')
-	case !ok:
-		return append(out, "BUSY\r\n"...)
-	}
-	return append(append(append(out, "LOCKED "...), token...), '\r', '\n')
+	return memcache.AppendLock(out, token, ok, err)
 }

@@ -359,14 +359,7 @@ func parseVA(r []byte) (value, bool) {
 
 // appendGet appends v as get (gets: with its cas) answers it.
 func (v value) appendGet(out, key []byte, gets bool) []byte {
-	out = append(append(append(out, "VALUE "...), key...), ' ')
-	out = strconv.AppendUint(out, uint64(v.flags), 10)
-	out = strconv.AppendInt(append(out, ' '), int64(len(v.data)), 10)
-	if gets {
-		out = strconv.AppendUint(append(out, ' '), v.cas, 10)
-	}
-	out = append(append(append(out, "\r\n"...), v.data...), "\r\n"...)
-	return append(out, memcache.ReplyEnd...)
+	return append(memcache.AppendValue(out, key, v.flags, v.data, v.cas, gets), memcache.ReplyEnd...)
 }
 
 // gather merges the parts of a multi-key get in request order.
