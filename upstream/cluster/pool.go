@@ -118,8 +118,13 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 		return p.serveRead(r, req, out, w)
 	case memcache.CmdLock, memcache.CmdUnlock:
 		return p.serveLock(r, req, out, w)
-	case memcache.CmdGat, memcache.CmdGats, memcache.CmdMetaGet:
-		if req.Cmd != memcache.CmdMetaGet || !mayChange(req) {
+	case memcache.CmdGat, memcache.CmdGats:
+		// A touch: every owner's ttl changes, as a write's.
+		if len(req.Keys) > 1 {
+			return p.serveTouchMulti(r, req, out, w)
+		}
+	case memcache.CmdMetaGet:
+		if !mayChange(req) {
 			return p.serveFirst(r, req, out, w)
 		}
 	}

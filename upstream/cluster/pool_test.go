@@ -289,3 +289,35 @@ func BenchmarkForwarded(b *testing.B) {
 		})
 	}
 }
+
+// TestGatTouchesEveryOwner: gat (one key or several) changes the ttl at
+// every owner, and answers the hits in request order.
+func TestGatTouchesEveryOwner(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	var keys []string
+	want := ""
+	for i := range 10 {
+		k := fmt.Sprintf("g%d", i)
+		do(t, tc.p, setReq(k))
+		keys = append(keys, k, "missing"+k)
+		want += strings.TrimSuffix(hit(k), "END\r\n")
+	}
+	tc.wg.Wait()
+	if got := do(t, tc.p, "gat 1000 "+keys[0]+"\r\n"); got != hit(keys[0]) {
+		t.Fatalf("gat one key: %q", got)
+	}
+	if got := do(t, tc.p, "gat 1000 "+strings.Join(keys, " ")+"\r\n"); got != want+"END\r\n" {
+		t.Fatalf("gat: %q\nwant %q", got, want+"END\r\n")
+	}
+	tc.wg.Wait()
+	for _, k := range keys {
+		if strings.HasPrefix(k, "missing") {
+			continue
+		}
+		for _, o := range tc.ring.Owners([]byte(k), 2, nil) {
+			if got := do(t, tc.stores[o], "mg "+k+" t\r\n"); got == "HD t-1\r\n" || !strings.HasPrefix(got, "HD t") {
+				t.Fatalf("%s at owner %s after gat: %q, want a ttl", k, o, got)
+			}
+		}
+	}
+}

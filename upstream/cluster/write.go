@@ -20,13 +20,37 @@ func (p *Pool) serveWrite(r *ring.Ring, req *memcache.Request, out []byte, w ups
 	if len(owners) == 1 && owners[0] == p.cfg.Self {
 		return p.cfg.Local.Serve(req, out, w)
 	}
-	return p.fanOut(owners, req, out, w)
+	reply, pending := p.fanOut(owners, req, w, nil, 0)
+	if pending {
+		return out, true
+	}
+	return append(out, reply...), false
 }
 
-// fanOut sends req to owners (forwarded: it allocates the fan, a copy of
-// each reply, and what each link's Serve allocates).
-func (p *Pool) fanOut(owners []string, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	f := &fan{p: p, w: w, lp: upstream.LoopOf(w), n: len(owners), noReply: req.NoReply, left: 1}
+// serveTouchMulti serves a gat or gats of several keys: each key to its
+// owners as a write, the hits merged in request order.
+func (p *Pool) serveTouchMulti(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
+	g := &gather{w: w, lp: upstream.LoopOf(w), parts: make([][]byte, len(req.Keys)), left: len(req.Keys) + 1}
+	var ob [MaxReplicas]string
+	for i, key := range req.Keys {
+		one := *req
+		one.Keys = [][]byte{key}
+		if reply, pending := p.fanOut(p.owners(r, key, ob[:0]), &one, w, g, i); !pending {
+			g.part(i, reply)
+		}
+	}
+	if g.part(-1, nil) {
+		return g.merge(out), false
+	}
+	return out, true
+}
+
+// fanOut sends req to owners and returns the client's reply, or pending
+// when a peer's is awaited; with g, the reply is key gi's part of g
+// instead. Forwarded, it allocates the fan, a copy of each reply, and what
+// each link's Serve allocates.
+func (p *Pool) fanOut(owners []string, req *memcache.Request, w upstream.Waiter, g *gather, gi int) (reply []byte, pending bool) {
+	f := &fan{p: p, w: w, g: g, gi: gi, lp: upstream.LoopOf(w), n: len(owners), noReply: req.NoReply, left: 1}
 	sub := *req
 	sub.NoReply = false // every owner answers; the client's noreply is applied to the choice
 	for i, o := range owners {
@@ -50,15 +74,17 @@ func (p *Pool) fanOut(owners []string, req *memcache.Request, out []byte, w upst
 		}
 	}
 	if f.part(-1, nil, false) {
-		return append(out, f.choice()...), false
+		return f.choice(), false
 	}
-	return out, true
+	return nil, true
 }
 
 // fan is a write in flight to a key's owners.
 type fan struct {
 	p       *Pool
 	w       upstream.Waiter
+	g       *gather // set for one key of a multi-key gat
+	gi      int
 	lp      eventloop.Loop
 	n       int
 	noReply bool
@@ -112,7 +138,7 @@ type fanSub struct {
 
 func (s *fanSub) Done(reply []byte) {
 	if s.f.part(s.i, reply, true) {
-		s.f.w.Done(s.f.choice())
+		s.f.finish(nil)
 	}
 }
 
@@ -120,6 +146,17 @@ func (s *fanSub) Loop() eventloop.Loop { return s.f.lp }
 
 func (s *fanSub) DoneOnLoop(reply []byte) {
 	if s.f.part(s.i, reply, true) {
-		upstream.Complete(s.f.w, s.f.lp, s.f.choice())
+		s.f.finish(s.f.lp)
+	}
+}
+
+// finish answers the client, on loop l (nil: from any goroutine).
+func (f *fan) finish(l eventloop.Loop) {
+	if f.g == nil {
+		upstream.Complete(f.w, l, f.choice())
+		return
+	}
+	if f.g.part(f.gi, f.choice()) {
+		upstream.Complete(f.g.w, l, f.g.merge(nil))
 	}
 }
