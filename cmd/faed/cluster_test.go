@@ -166,6 +166,21 @@ func testClusterPool(t *testing.T, mode string) {
 		t.Fatalf("thrift unlock through another host: %v, %v", ok, err)
 	}
 
+	// A hung owner (SIGSTOP) is answered by the timeout: keys stay
+	// readable through the others, and it serves again once it runs.
+	if err := faeds[2].Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:12] {
+		if cs[0].get(k) == "" {
+			t.Fatalf("%s missed through faed 0 with faed 2 hung", k)
+		}
+	}
+	if err := faeds[2].Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	allUp(faeds)
+
 	// After SIGKILL of one, every key stays readable through the others,
 	// before and after it is marked down.
 	if err := faeds[2].Signal(syscall.SIGKILL); err != nil {
