@@ -155,6 +155,9 @@ type Owner struct {
 	// while it is down.
 	Server   string `json:"server,omitempty"`
 	Failover string `json:"failover,omitempty"`
+	// Owners own the key in a cluster pool, its primary first: the peer
+	// addresses on the ring in force.
+	Owners []string `json:"owners,omitempty"`
 }
 
 // Reloaded says what a reload changed.

@@ -16,6 +16,7 @@ import (
 	"github.com/fae-sidecar/fae/router/fallback"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/cluster"
 	"github.com/fae-sidecar/fae/upstream/local"
 	mc "github.com/fae-sidecar/fae/upstream/memcache"
 )
@@ -26,6 +27,9 @@ type generation struct {
 	cfg   *conf.Config
 	rt    *router.Router
 	pools map[string]*builtPool
+	// peer routes the keys that arrive on the peer port: a cluster pool's
+	// to its own store, others to a refusal. nil without cluster.
+	peer *router.Router
 }
 
 // builtPool is one running pool and the configuration it was built from.
@@ -34,6 +38,16 @@ type builtPool struct {
 	pool upstream.Pool  // as the router serves it (read path included)
 	mc   *mc.Pool       // the memcache pool within; nil for a local one
 	fb   *fallback.Pool // its on_failure: memory, if set
+	cl   *cluster.Pool  // the cluster pool; nil for the other kinds
+}
+
+// clusterOf returns the cluster pool that key routes to, or nil.
+func (g *generation) clusterOf(key []byte) *cluster.Pool {
+	name, _ := g.rt.Route(key)
+	if bp := g.pools[name]; bp != nil {
+		return bp.cl
+	}
+	return nil
 }
 
 // live is the router in force, which the server and the servants hold:
@@ -60,7 +74,7 @@ func (d *daemon) install(gen *generation) {
 // connections, L1 and mode included; changes says which pools are new,
 // rebuilt, kept or gone. On error nothing built is left running. Pools log
 // to log.
-func build(cfg *conf.Config, prev *generation, log *slog.Logger) (*generation, *changes, error) {
+func build(cfg *conf.Config, prev *generation, cn *clusterNet, log *slog.Logger) (*generation, *changes, error) {
 	gen := &generation{cfg: cfg, pools: map[string]*builtPool{}}
 	ch := &changes{}
 	var made []*builtPool
@@ -80,7 +94,7 @@ func build(cfg *conf.Config, prev *generation, log *slog.Logger) (*generation, *
 			ch.Kept = append(ch.Kept, name)
 			continue
 		}
-		bp, err := buildPool(cfg, name, pc, log)
+		bp, err := buildPool(cfg, name, pc, cn, log)
 		if err != nil {
 			return fail(fmt.Errorf("pools.%s: %w", name, err))
 		}
@@ -105,6 +119,18 @@ func build(cfg *conf.Config, prev *generation, log *slog.Logger) (*generation, *
 		return fail(err)
 	}
 	gen.rt = rt
+	if cn != nil {
+		peer := make(map[string]upstream.Pool, len(gen.pools))
+		for name, bp := range gen.pools {
+			peer[name] = notCluster{}
+			if bp.cl != nil {
+				peer[name] = bp.cl.Local()
+			}
+		}
+		if gen.peer, err = router.New(peer, conf.DefaultPool, routes); err != nil {
+			return fail(err)
+		}
+	}
 	if prev != nil {
 		for _, name := range sortedNames(prev.cfg.Pools) {
 			if gen.pools[name] == nil {
@@ -147,7 +173,7 @@ func sortedNames[V any](m map[string]V) []string {
 	return names
 }
 
-func buildPool(cfg *conf.Config, name string, pc *conf.Pool, log *slog.Logger) (*builtPool, error) {
+func buildPool(cfg *conf.Config, name string, pc *conf.Pool, cn *clusterNet, log *slog.Logger) (*builtPool, error) {
 	switch pc.Kind {
 	case conf.KindLocal:
 		return &builtPool{cfg: pc, pool: local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)})}, nil
@@ -189,10 +215,21 @@ func buildPool(cfg *conf.Config, name string, pc *conf.Pool, log *slog.Logger) (
 		}
 		return &builtPool{cfg: pc, pool: router.WithReadPath(next, rp), mc: pool, fb: fb}, nil
 	case conf.KindCluster:
-		// conf validates cluster pools and peers/ has the ring, auth and
-		// membership, but no peer links serve the keys yet: refuse at start
-		// rather than run a pool that is not there.
-		return nil, errors.New("pool kind cluster: not served yet")
+		if cn == nil {
+			return nil, errors.New("a cluster pool needs peers:")
+		}
+		p, err := cluster.New(cluster.Config{
+			Self:     cn.self,
+			Replicas: pc.Replicas,
+			Ring:     &cn.ring,
+			Local:    local.New(local.Config{MaxBytes: int64(pc.MaxBytes), MaxItemSize: int(cfg.MaxItemSize)}),
+			Links:    cn,
+			Locks:    cn,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &builtPool{cfg: pc, pool: p, cl: p}, nil
 	}
 	return nil, fmt.Errorf("unknown pool kind %q", pc.Kind)
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/fae-sidecar/fae/conf"
 	"github.com/fae-sidecar/fae/peers"
 	"github.com/fae-sidecar/fae/server"
+	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/cluster"
 	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
@@ -57,6 +59,10 @@ type daemon struct {
 	members *peers.Membership
 	mongo   map[string]*mongo.Pool
 
+	// cluster is the ring, peer links and peer port of the cluster pools
+	// (nil: no peers).
+	cluster *clusterNet
+
 	// retiring counts the goroutines closing pools a reload left behind.
 	retiring sync.WaitGroup
 }
@@ -78,14 +84,28 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 	for _, w := range cfg.Warnings() {
 		d.log.Warn(w)
 	}
-	gen, _, err := build(cfg, nil, d.log)
+	cn, err := newClusterNet(cfg, d.log)
+	if err != nil {
+		return err
+	}
+	d.cluster = cn
+	gen, _, err := build(cfg, nil, cn, d.log)
 	if err != nil {
 		return err
 	}
 	d.install(gen)
 	defer func() { gen := d.gen.Load(); gen.close() }()
 
-	sv, err := buildServants(cfg, &d.live, opts.Build.Protocol, d.log)
+	var thriftLocks func([]byte) upstream.Pool
+	if cn != nil {
+		thriftLocks = func(key []byte) upstream.Pool {
+			if p := d.gen.Load().clusterOf(key); p != nil {
+				return p
+			}
+			return nil
+		}
+	}
+	sv, err := buildServants(cfg, &d.live, opts.Build.Protocol, d.log, thriftLocks)
 	if err != nil {
 		return err
 	}
@@ -97,7 +117,19 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 		}
 	}()
 
-	members, err := startPeers(ctx, cfg.Peers, d.log)
+	var onChange func(peers.Change)
+	if cn != nil {
+		var locks cluster.Locker = sv.fun
+		cn.locks.Store(&locks)
+		defer cn.close()
+		stop, err := d.startPeerPort(ctx, cfg, cn, sv.fun)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		onChange = cn.onChange
+	}
+	members, err := startPeers(ctx, cfg.Peers, d.log, onChange)
 	if err != nil {
 		return err
 	}
@@ -133,6 +165,7 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 		Peers:           peerStats(members),
 		SubStats:        map[string]func(func(string, uint64)){"mongo": mongoStats(sv.mongo)},
 		Verbosity:       d.verbosity,
+		ClusterLocks:    d.clusterLocksOf(cn),
 	}, &d.live)
 	// The pools left behind by reloads close once their requests are
 	// answered, at the latest when the server has drained.

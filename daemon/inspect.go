@@ -82,6 +82,9 @@ func (d *daemon) Ring(key string) (*admin.Owner, error) {
 	if bp.mc != nil {
 		o.Server, o.Failover = bp.mc.Owner([]byte(key))
 	}
+	if bp.cl != nil {
+		o.Owners = bp.cl.Owners([]byte(key))
+	}
 	return o, nil
 }
 

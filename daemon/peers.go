@@ -12,7 +12,7 @@ import (
 // startPeers joins the cluster of cfg.Peers (nil: none, and nil is
 // returned): beacons, discovery and the watchdog run until ctx is done or
 // the membership is closed.
-func startPeers(ctx context.Context, cfg *conf.Peers, log *slog.Logger) (*peers.Membership, error) {
+func startPeers(ctx context.Context, cfg *conf.Peers, log *slog.Logger, onChange func(peers.Change)) (*peers.Membership, error) {
 	if cfg == nil {
 		return nil, nil
 	}
@@ -27,6 +27,7 @@ func startPeers(ctx context.Context, cfg *conf.Peers, log *slog.Logger) (*peers.
 		Heartbeat: cfg.Heartbeat.D(),
 		DownAfter: cfg.DownAfter,
 		Logger:    log,
+		OnChange:  onChange,
 	}
 	if cfg.Multicast != nil {
 		pc.Multicast = &peers.Multicast{Group: cfg.Multicast.Group, Interface: cfg.Multicast.Interface}

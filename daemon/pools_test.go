@@ -2,22 +2,56 @@ package daemon
 
 import (
 	"log/slog"
-	"strings"
 	"testing"
 
 	"github.com/fae-sidecar/fae/conf"
+	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
-// A configuration with a cluster pool fails at start, naming the pool,
-// until the daemon serves cluster pools.
-func TestClusterPoolNotServedYet(t *testing.T) {
+// A cluster pool is built over the cluster's ring; the peer port serves
+// its keys from its own store and refuses the keys of other pools.
+func TestClusterPoolBuilt(t *testing.T) {
 	cfg, err := conf.Parse([]byte("peers:\n  listen: 127.0.0.2:11212\n  secret: \"0123456789abcdef\"\n" +
-		"pools:\n  shared: {kind: cluster, replicas: 2}\n"))
+		"pools:\n  shared: {kind: cluster, replicas: 2}\nroutes:\n  - {prefix: \"c:\", pool: shared}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = build(cfg, nil, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "pools.shared: pool kind cluster: not served yet") {
-		t.Fatalf("build: %v", err)
+	cn, err := newClusterNet(cfg, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	gen, _, err := build(cfg, nil, cn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.close()
+	if gen.clusterOf([]byte("c:k")) == nil || gen.clusterOf([]byte("k")) != nil {
+		t.Fatal("clusterOf: c:k should be the cluster pool's, k not")
+	}
+	d := &daemon{}
+	d.gen.Store(gen)
+	if o, err := d.Ring("c:k"); err != nil || o.Kind != conf.KindCluster || len(o.Owners) != 1 || o.Owners[0] != "127.0.0.2:11212" {
+		t.Fatalf("Ring(c:k) = %+v, %v; want the cluster pool, owned by this sidecar alone", o, err)
+	}
+	serve := func(s string) string {
+		var req memcache.Request
+		if _, err := (&memcache.Parser{}).Parse([]byte(s), &req); err != nil {
+			t.Fatal(err)
+		}
+		out, async := gen.peer.Serve(&req, nil, nil)
+		if async {
+			t.Fatalf("%q: async", s)
+		}
+		return string(out)
+	}
+	if got := serve("set c:k 0 0 1\r\nv\r\n"); got != "STORED\r\n" {
+		t.Fatalf("peer port set c:k: %q", got)
+	}
+	if got := serve("set k 0 0 1\r\nv\r\n"); got != string(replyNotCluster) {
+		t.Fatalf("peer port set k: %q", got)
+	}
+	if _, _, err := build(cfg, nil, nil, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("a cluster pool built without peers")
 	}
 }

@@ -52,7 +52,7 @@ func (d *daemon) reload() (*admin.Reloaded, error) {
 	if err := restartOnly(old.cfg, cfg); err != nil {
 		return nil, err
 	}
-	gen, ch, err := build(cfg, old, d.log)
+	gen, ch, err := build(cfg, old, d.cluster, d.log)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/fae-sidecar/fae/servant/kvdb"
 	"github.com/fae-sidecar/fae/servant/lcache"
 	"github.com/fae-sidecar/fae/servant/lock"
+	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
@@ -30,7 +31,7 @@ type servants struct {
 
 // buildServants starts the servants of cfg; mc_* calls go through cache
 // (the router in force).
-func buildServants(cfg *conf.Config, cache servant.Cache, version string, log *slog.Logger) (*servants, error) {
+func buildServants(cfg *conf.Config, cache servant.Cache, version string, log *slog.Logger, clusterLocks func([]byte) upstream.Pool) (*servants, error) {
 	ids, err := idgen.New(cfg.IDGen.WorkerID, nil, idWait)
 	if err != nil {
 		return nil, fmt.Errorf("idgen: %w", err)
@@ -61,7 +62,7 @@ func buildServants(cfg *conf.Config, cache servant.Cache, version string, log *s
 		fun: servant.New(servant.Parts{
 			Version: version, IDs: ids, LCache: lcache.New(int64(cfg.LCache.MaxBytes)),
 			Locks: lock.New(maxLeases, nil), Logs: logs, KV: kv, Cache: cache, Mongo: mg,
-			MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: int(cfg.MaxItemSize),
+			MaxKeyLen: cfg.MaxKeyLen, MaxItemSize: int(cfg.MaxItemSize), ClusterLocks: clusterLocks,
 		}),
 		logs: logs, kv: kv, mongo: mg,
 	}, nil

@@ -65,12 +65,14 @@ func (m *Membership) watch(ctx context.Context) {
 		if len(changes) == 0 {
 			continue
 		}
-		m.publish(table)
+		// OnChange first: once Peers (stats peers) shows a change, what
+		// OnChange does with it (the ring in force) is done.
 		if m.cfg.OnChange != nil {
 			for _, c := range changes {
 				m.cfg.OnChange(c)
 			}
 		}
+		m.publish(table)
 	}
 }
 

@@ -121,14 +121,6 @@ func (f *FunServant) mc(ctx context.Context, pool, key string, req []byte) ([]by
 	if !validKey(key) {
 		return nil, servantError("CLIENT_ERROR bad command line format: a key is 1 to %d bytes with no space or control byte", f.parser.MaxKeyLen)
 	}
-	var r memcache.Request
-	n, err := f.parser.Parse(req, &r)
-	if err != nil || n != len(req) {
-		if pe, ok := err.(*memcache.Error); ok && pe.Reply != "" {
-			return nil, servantError("%s", pe.Reply)
-		}
-		return nil, servantError("CLIENT_ERROR bad command line format")
-	}
 	var target interface {
 		Serve(*memcache.Request, []byte, upstream.Waiter) ([]byte, bool)
 	} = f.cache
@@ -138,6 +130,22 @@ func (f *FunServant) mc(ctx context.Context, pool, key string, req []byte) ([]by
 			return nil, servantError("no pool %q", pool)
 		}
 		target = p
+	}
+	return f.serveText(ctx, target, req)
+}
+
+// serveText parses the text request req and serves it through target,
+// waiting for its reply until ctx is done; the reply is a copy.
+func (f *FunServant) serveText(ctx context.Context, target interface {
+	Serve(*memcache.Request, []byte, upstream.Waiter) ([]byte, bool)
+}, req []byte) ([]byte, error) {
+	var r memcache.Request
+	n, err := f.parser.Parse(req, &r)
+	if err != nil || n != len(req) {
+		if pe, ok := err.(*memcache.Error); ok && pe.Reply != "" {
+			return nil, servantError("%s", pe.Reply)
+		}
+		return nil, servantError("CLIENT_ERROR bad command line format")
 	}
 	w := &waiter{ch: make(chan []byte, 1)}
 	out, async := target.Serve(&r, nil, w)

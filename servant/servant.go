@@ -1,6 +1,7 @@
 package servant
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/fae-sidecar/fae/servant/kvdb"
 	"github.com/fae-sidecar/fae/servant/lcache"
 	"github.com/fae-sidecar/fae/servant/lock"
+	"github.com/fae-sidecar/fae/upstream"
 	"github.com/fae-sidecar/fae/upstream/mongo"
 )
 
@@ -31,6 +33,8 @@ type FunServant struct {
 	parser  memcache.Parser
 	// noWait is a context already done: a call given it does not wait.
 	noWait context.Context
+	// clusterLocks: see Parts.ClusterLocks.
+	clusterLocks func(key []byte) upstream.Pool
 }
 
 // Parts are the servants a FunServant answers with; Version is what ping
@@ -48,6 +52,9 @@ type Parts struct {
 	// MaxKeyLen and MaxItemSize bound mc_* keys and values, as the text
 	// port's.
 	MaxKeyLen, MaxItemSize int
+	// ClusterLocks, when set, returns the pool that holds key's lease (a
+	// cluster pool: at the key's primary owner), or nil when Locks does.
+	ClusterLocks func(key []byte) upstream.Pool
 }
 
 // New returns a FunServant over p.
@@ -56,7 +63,7 @@ func New(p Parts) *FunServant {
 	cancel()
 	return &FunServant{noWait: noWait,
 		version: p.Version, ids: p.IDs, lc: p.LCache, locks: p.Locks, logs: p.Logs, kv: p.KV, cache: p.Cache, mongo: p.Mongo,
-		parser: memcache.Parser{MaxKeyLen: p.MaxKeyLen, MaxItemSize: p.MaxItemSize},
+		parser: memcache.Parser{MaxKeyLen: p.MaxKeyLen, MaxItemSize: p.MaxItemSize}, clusterLocks: p.ClusterLocks,
 	}
 }
 
@@ -69,9 +76,10 @@ var _ fae.FunServant = (*FunServant)(nil)
 func (f *FunServant) Blocks(m thrift.Method) bool {
 	switch m {
 	case thrift.MethodPing, thrift.MethodNoop, thrift.MethodIDDecode,
-		thrift.MethodLcSet, thrift.MethodLcGet, thrift.MethodLcDel,
-		thrift.MethodLock, thrift.MethodUnlock, thrift.MethodUnknown:
+		thrift.MethodLcSet, thrift.MethodLcGet, thrift.MethodLcDel, thrift.MethodUnknown:
 		return false
+	case thrift.MethodLock, thrift.MethodUnlock:
+		return f.clusterLocks != nil // a cluster key's lease may be at another sidecar
 	}
 	return true
 }
@@ -114,14 +122,50 @@ func (f *FunServant) LcDel(_ context.Context, _ *fae.Context, key string) error 
 	return nil
 }
 
-// Lock returns the lease's token, or "" while another holds key.
-func (f *FunServant) Lock(_ context.Context, _ *fae.Context, key string, ttlMs int32) (string, error) {
+// Lock returns the lease's token, or "" while another holds key. The
+// lease of a cluster pool's key is the cluster's (at the key's primary
+// owner), as the text verb's.
+func (f *FunServant) Lock(ctx context.Context, _ *fae.Context, key string, ttlMs int32) (string, error) {
+	if p := f.clusterPool(key); p != nil {
+		reply, err := f.serveText(ctx, p, fmt.Appendf(nil, "lock %s %d\r\n", key, max(ttlMs, 0)))
+		if err != nil {
+			return "", err
+		}
+		if token, ok := bytes.CutPrefix(bytes.TrimSuffix(reply, []byte("\r\n")), []byte("LOCKED ")); ok {
+			return string(token), nil
+		}
+		if string(reply) == "BUSY\r\n" {
+			return "", nil
+		}
+		return "", replyError(reply)
+	}
 	token, _, err := f.locks.Lock(key, time.Duration(ttlMs)*time.Millisecond)
 	return token, asServantError(err)
 }
 
-func (f *FunServant) Unlock(_ context.Context, _ *fae.Context, key, token string) (bool, error) {
+func (f *FunServant) Unlock(ctx context.Context, _ *fae.Context, key, token string) (bool, error) {
+	if p := f.clusterPool(key); p != nil {
+		reply, err := f.serveText(ctx, p, fmt.Appendf(nil, "unlock %s %s\r\n", key, token))
+		if err != nil {
+			return false, err
+		}
+		switch string(reply) {
+		case "UNLOCKED\r\n":
+			return true, nil
+		case memcache.ReplyNotFound:
+			return false, nil
+		}
+		return false, replyError(reply)
+	}
 	return f.locks.Unlock(key, token), nil
+}
+
+// clusterPool returns the cluster pool holding key's lease, or nil.
+func (f *FunServant) clusterPool(key string) upstream.Pool {
+	if f.clusterLocks == nil || !validKey(key) {
+		return nil
+	}
+	return f.clusterLocks([]byte(key))
 }
 
 func (f *FunServant) Dlog(ctx context.Context, _ *fae.Context, ident, tag, json string) error {

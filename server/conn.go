@@ -40,6 +40,8 @@ type conn struct {
 	// byte (front.go); nil until that byte arrives.
 	front front
 
+	opened     int64        // unix nanos of OnOpen
+	proven     atomic.Bool  // passed Config.Handshake (handshake.go)
 	lastActive atomic.Int64 // unix nanos of the last read
 	inflight   atomic.Int32 // slots waiting for an upstream
 	held       atomic.Bool  // held back by a full outbound buffer
@@ -234,13 +236,18 @@ func (cn *conn) takeSlot() *slot {
 // handle passes a request to the handler. While nothing is pending, a reply
 // given at once goes straight to out; otherwise it queues in a slot.
 func (cn *conn) handle(out []byte, req *memcache.Request) []byte {
+	return cn.handleWith(cn.s.h, out, req)
+}
+
+// handleWith is handle with handler h.
+func (cn *conn) handleWith(h Handler, out []byte, req *memcache.Request) []byte {
 	sl := cn.takeSlot()
 	sl.cn = cn
 	dst := out
 	if len(cn.pending) > 0 {
 		dst = sl.buf[:0]
 	}
-	r, async := cn.s.h.Serve(req, dst, sl)
+	r, async := h.Serve(req, dst, sl)
 	if async {
 		cn.inflight.Add(1)
 		cn.s.inflight.Add(1)

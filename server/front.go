@@ -41,6 +41,8 @@ const (
 // serves Thrift, else the text protocol.
 func (cn *conn) sniff(b byte) front {
 	switch {
+	case cn.s.cfg.Handshake != nil:
+		return handshakeFront{}
 	case b == mcbin.MagicRequest:
 		return &binConn{parser: mcbin.Parser{MaxKeyLen: cn.s.cfg.MaxKeyLen, MaxItemSize: cn.s.cfg.MaxItemSize}}
 	case b == 0x00 && cn.s.cfg.Thrift != nil:

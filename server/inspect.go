@@ -53,6 +53,9 @@ func (s *Server) Barrier(ctx context.Context) error {
 	return nil
 }
 
+// Booted is closed once the server listens.
+func (s *Server) Booted() <-chan struct{} { return s.booted }
+
 // Serving reports whether the server accepts and serves clients: it has
 // booted and is not draining.
 func (s *Server) Serving() bool {

@@ -70,6 +70,19 @@ type Config struct {
 	// Verbosity, when set, is called on the event loop with the level of
 	// each "verbosity" command (faed sets its log level with it).
 	Verbosity func(level uint32)
+	// Handshake, when set, is run over the first bytes of every
+	// connection before any request (handshake.go): it returns the answer
+	// to write and the bytes it used once the handshake is whole, used 0
+	// while it waits for more bytes, or an error: the connection is then
+	// closed. A connection that passed it speaks the text protocol only.
+	// A connection that has not passed it within HandshakeTimeout
+	// (default 2s) is closed.
+	Handshake        func(buf []byte) (reply []byte, used int, err error)
+	HandshakeTimeout time.Duration
+	// ClusterLocks, when set, returns the handler that serves lock and
+	// unlock for key (a cluster pool, at the key's primary owner), or nil
+	// when the servants do (a local lease).
+	ClusterLocks func(key []byte) Handler
 }
 
 func (c *Config) defaults() {
@@ -108,6 +121,9 @@ func (c *Config) defaults() {
 	}
 	if c.UnixMode == 0 {
 		c.UnixMode = 0o660
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 2 * time.Second
 	}
 }
 
@@ -292,8 +308,8 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return []byte("ERROR Too many open connections\r\n"), gnet.Close
 	}
 	s.stats.totalConns.Add(1)
-	cn := &conn{s: s, c: c, loop: s.loopOf(c.EventLoop())}
-	cn.lastActive.Store(time.Now().UnixNano())
+	cn := &conn{s: s, c: c, loop: s.loopOf(c.EventLoop()), opened: time.Now().UnixNano()}
+	cn.lastActive.Store(cn.opened)
 	c.SetContext(cn)
 	s.mu.Lock()
 	s.conns[cn] = struct{}{}
@@ -345,6 +361,8 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	for cn := range s.conns {
 		if cn.held.Load() {
 			held = append(held, cn)
+		} else if s.unproven(cn, now) {
+			stale = append(stale, cn)
 		} else if idle > 0 && now-cn.lastActive.Load() > idle && cn.inflight.Load() == 0 {
 			stale = append(stale, cn)
 		}

@@ -66,7 +66,14 @@ func (tf *textFront) dispatch(cn *conn, out []byte) []byte {
 		return out
 	case memcache.CmdStats:
 		return cn.reply(out, cn.s.appendStats(cn.scratch(), req.Args))
-	case memcache.CmdLock, memcache.CmdUnlock, memcache.CmdID:
+	case memcache.CmdLock, memcache.CmdUnlock:
+		if cl := cn.s.cfg.ClusterLocks; cl != nil {
+			if h := cl(req.Keys[0]); h != nil {
+				return cn.handleWith(h, out, req)
+			}
+		}
+		return cn.reply(out, cn.s.servantVerb(cn.scratch(), req))
+	case memcache.CmdID:
 		return cn.reply(out, cn.s.servantVerb(cn.scratch(), req))
 	case memcache.CmdMetaNoop:
 		// Queued behind the replies before it, like any reply: "MN" tells

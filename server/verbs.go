@@ -31,18 +31,9 @@ func (s *Server) servantVerb(out []byte, req *memcache.Request) []byte {
 	switch req.Cmd {
 	case memcache.CmdLock:
 		token, ok, err := sv.TextLock(req.Keys[0], time.Duration(req.Delta)*time.Millisecond)
-		switch {
-		case err != nil:
-			return appendServerError(out, err)
-		case !ok:
-			return append(out, "BUSY\r\n"...)
-		}
-		return append(append(append(out, "LOCKED "...), token...), '\r', '\n')
+		return memcache.AppendLock(out, token, ok, err)
 	case memcache.CmdUnlock:
-		if sv.TextUnlock(req.Keys[0], req.Args[0]) {
-			return append(out, "UNLOCKED\r\n"...)
-		}
-		return append(out, memcache.ReplyNotFound...)
+		return memcache.AppendUnlock(out, sv.TextUnlock(req.Keys[0], req.Args[0]))
 	}
 	id, err := sv.TextID(int(req.Delta))
 	if err != nil {

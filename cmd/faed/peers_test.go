@@ -50,19 +50,27 @@ func statsPeers(t *testing.T, addr string) map[string]string {
 	}
 }
 
-func TestPeersMembership(t *testing.T) {
+func TestPeersMembership(t *testing.T) { bothModes(t, testPeersMembership) }
+
+// bothModes runs test with peers found by static list, then by multicast.
+func bothModes(t *testing.T, test func(t *testing.T, mode string)) {
 	for _, mode := range []string{"static", "multicast"} {
-		t.Run(mode, func(t *testing.T) { testPeersMembership(t, mode) })
+		t.Run(mode, func(t *testing.T) { test(t, mode) })
 	}
 }
 
-func testPeersMembership(t *testing.T, mode string) {
-	var peerAddrs []string
-	for i := range 3 {
+// testPeerAddrs returns n free peer addresses on 127.0.0.2, .3, ... and a
+// multicast group on a free port.
+func testPeerAddrs(t *testing.T, n int) (addrs []string, group string) {
+	for i := range n {
 		_, port, _ := net.SplitHostPort(testproc.FreePort(t))
-		peerAddrs = append(peerAddrs, fmt.Sprintf("127.0.0.%d:%s", 2+i, port))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:%s", 2+i, port))
 	}
-	group := fmt.Sprintf("239.255.77.77:%s", strings.Split(testproc.FreePort(t), ":")[1])
+	return addrs, fmt.Sprintf("239.255.77.77:%s", strings.Split(testproc.FreePort(t), ":")[1])
+}
+
+func testPeersMembership(t *testing.T, mode string) {
+	peerAddrs, group := testPeerAddrs(t, 3)
 	dir := t.TempDir()
 	adminAddr := testproc.FreePort(t)
 	start := func(i int) *testproc.Faed {

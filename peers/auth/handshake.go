@@ -62,6 +62,18 @@ func (a *Auth) Server(ctx context.Context, conn net.Conn, welcome []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
+	msg, err := a.welcome(m, welcome)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write(msg); err != nil {
+		return nil, err
+	}
+	return m.Payload, nil
+}
+
+// welcome returns the framed answer to hello m, or why m is not one.
+func (a *Auth) welcome(m Message, welcome []byte) ([]byte, error) {
 	if m.Kind != KindHello {
 		return nil, fmt.Errorf("%w: not a hello", ErrHandshake)
 	}
@@ -69,10 +81,41 @@ func (a *Auth) Server(ctx context.Context, conn net.Conn, welcome []byte) ([]byt
 	payload = append(append(payload, m.Nonce[:]...), welcome...)
 	msg := a.Seal(make([]byte, 2, 2+Overhead+len(payload)), KindWelcome, payload)
 	binary.BigEndian.PutUint16(msg, uint16(len(msg)-2))
-	if _, err := conn.Write(msg); err != nil {
-		return nil, err
+	return msg, nil
+}
+
+// ErrIncomplete is returned by Accept while buf does not hold the whole
+// hello yet.
+var ErrIncomplete = errors.New("auth: handshake incomplete")
+
+// Accept is Server for a listener that reads without blocking (an event
+// loop): it takes the hello at the start of buf and returns the framed
+// welcome to write, the bytes of buf the hello used, and the hello's
+// payload (a view into buf). It returns ErrIncomplete while the hello is
+// not all in buf (the caller bounds the wait), any other error for a
+// hello to refuse: close the connection.
+func (a *Auth) Accept(buf, welcome []byte) (reply []byte, used int, hello []byte, err error) {
+	if len(welcome)+nonceSize > MaxHandshake {
+		return nil, 0, nil, fmt.Errorf("%w: welcome longer than %d bytes", ErrHandshake, MaxHandshake-nonceSize)
 	}
-	return m.Payload, nil
+	if len(buf) < 2 {
+		return nil, 0, nil, ErrIncomplete
+	}
+	size := int(binary.BigEndian.Uint16(buf))
+	if size < Overhead || size > Overhead+MaxHandshake {
+		return nil, 0, nil, a.refuse(Garbage)
+	}
+	if len(buf) < 2+size {
+		return nil, 0, nil, ErrIncomplete
+	}
+	m, err := a.Open(buf[2 : 2+size])
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if reply, err = a.welcome(m, welcome); err != nil {
+		return nil, 0, nil, err
+	}
+	return reply, 2 + size, m.Payload, nil
 }
 
 // readSealed reads one length-prefixed sealed message and opens it.

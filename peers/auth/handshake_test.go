@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"testing"
@@ -40,25 +42,65 @@ func realAuth(t *testing.T, secret []byte) *Auth {
 	return a
 }
 
+// TestHandshake runs the dialer's Client against the listener's Server,
+// and against Accept fed the bytes as they arrive, as an event loop would.
 func TestHandshake(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	c, s := pair(t)
-	dialer, listener := realAuth(t, secret), realAuth(t, secret)
-	got := make(chan []byte, 1)
-	go func() {
-		hello, err := listener.Server(ctx, s, []byte("listener-id"))
-		if err != nil {
-			t.Error(err)
-		}
-		got <- hello
-	}()
-	welcome, err := dialer.Client(ctx, c, []byte("dialer-id"))
-	if err != nil {
-		t.Fatal(err)
+	for name, serve := range map[string]func(ctx context.Context, a *Auth, s net.Conn) ([]byte, error){
+		"Server": func(ctx context.Context, a *Auth, s net.Conn) ([]byte, error) {
+			return a.Server(ctx, s, []byte("listener-id"))
+		},
+		"Accept": acceptOn,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			c, s := pair(t)
+			dialer, listener := realAuth(t, secret), realAuth(t, secret)
+			got := make(chan []byte, 1)
+			go func() {
+				hello, err := serve(ctx, listener, s)
+				if err != nil {
+					t.Error(err)
+				}
+				got <- hello
+			}()
+			welcome, err := dialer.Client(ctx, c, []byte("dialer-id"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(welcome) != "listener-id" || string(<-got) != "dialer-id" {
+				t.Errorf("welcome %q", welcome)
+			}
+		})
 	}
-	if string(welcome) != "listener-id" || string(<-got) != "dialer-id" {
-		t.Errorf("welcome %q", welcome)
+	// Accept refuses garbage (a memcached command) at once, not after a
+	// wait for more bytes.
+	if _, _, _, err := realAuth(t, secret).Accept([]byte("get k\r\n"), nil); err == nil || errors.Is(err, ErrIncomplete) {
+		t.Fatalf("Accept of garbage: %v", err)
+	}
+}
+
+// acceptOn is Server done with Accept over small reads of s.
+func acceptOn(_ context.Context, a *Auth, s net.Conn) ([]byte, error) {
+	var buf []byte
+	b := make([]byte, 64) // small reads: Accept sees the hello in pieces
+	for {
+		n, err := s.Read(b)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, b[:n]...)
+		reply, used, hello, err := a.Accept(buf, []byte("listener-id"))
+		switch {
+		case errors.Is(err, ErrIncomplete):
+			continue
+		case err != nil:
+			return nil, err
+		case used != len(buf):
+			return nil, fmt.Errorf("Accept used %d of %d bytes", used, len(buf))
+		}
+		_, err = s.Write(reply)
+		return bytes.Clone(hello), err
 	}
 }
 

@@ -20,6 +20,27 @@ const (
 	ReplyOutOfMemory = "SERVER_ERROR out of memory storing object\r\n"
 )
 
+// AppendLock appends the reply to fae's lock verb (docs/PROTOCOL.md):
+// "LOCKED <token>", "BUSY" when !ok, or err's SERVER_ERROR line.
+func AppendLock(out []byte, token string, ok bool, err error) []byte {
+	switch {
+	case err != nil:
+		return append(append(append(out, "SERVER_ERROR "...), err.Error()...), '\r', '\n')
+	case !ok:
+		return append(out, "BUSY\r\n"...)
+	}
+	return append(append(append(out, "LOCKED "...), token...), '\r', '\n')
+}
+
+// AppendUnlock appends the reply to fae's unlock verb: "UNLOCKED", or
+// "NOT_FOUND" when !ok.
+func AppendUnlock(out []byte, ok bool) []byte {
+	if ok {
+		return append(out, "UNLOCKED\r\n"...)
+	}
+	return append(out, ReplyNotFound...)
+}
+
 // AppendValue appends one "VALUE key flags bytes [cas]\r\ndata\r\n" block
 // to out. withCas adds the cas unique (gets, gats). It does not allocate
 // when out has room.

@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -116,6 +117,9 @@ type Config struct {
 	// default): a down server's keys fail fast with SERVER_ERROR. flush_all
 	// reaches failover servers too.
 	Failover []Server
+	// Dial, when set, opens a connection to a server (a handshake
+	// included: peer links); ctx carries DialTimeout. Default: TCP.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -144,6 +148,7 @@ func (c Config) pipelineConfig() pipeline.Config {
 		MaxPending:     c.MaxPending,
 		MaxPendingSize: c.MaxPendingSize,
 		HealthInterval: c.HealthInterval,
+		Dial:           c.Dial,
 	}
 }
 

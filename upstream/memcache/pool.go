@@ -107,7 +107,9 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 		return p.serveGet(req, out, w, pt)
 	case req.Cmd.IsMeta() && len(req.Keys) == 1:
 		return p.serveOne(req, out, w, pt, metaKind(req), p.metaPart(req, pt))
-	case req.Cmd.HasKey() && len(req.Keys) == 1:
+	case (req.Cmd.HasKey() || req.Cmd == memcache.CmdLock || req.Cmd == memcache.CmdUnlock) && len(req.Keys) == 1:
+		// lock and unlock reach a pool only as peer links (a cluster
+		// pool's lease at another sidecar): one line each way.
 		return p.serveOne(req, out, w, pt, memcache.FrameLine, p.partOf(req.Keys[0], pt))
 	case req.Cmd == memcache.CmdFlushAll:
 		return p.serveFlush(req, out, w, pt)
