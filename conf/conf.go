@@ -180,6 +180,9 @@ type Pool struct {
 	// by another client may be seen up to TTL late; writes through this
 	// faed drop the key at once.
 	L1 *L1 `yaml:"l1"`
+	// Breaker gives each server of a memcache pool a circuit breaker; off
+	// unless set (see Breaker).
+	Breaker *Breaker `yaml:"breaker"`
 	// Mongo holds a mongo pool's fields (see Mongo).
 	Mongo `yaml:",inline"`
 }
@@ -264,6 +267,7 @@ func (c *Config) Defaults() {
 		if p.Kind == KindMongo {
 			p.mongoDefaults()
 		}
+		p.breakerDefaults()
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
 			p.MaxBytes = 64 << 20
 		}
@@ -383,6 +387,7 @@ func (c *Config) Validate() error {
 			bad(f+".replicas", "only a cluster pool has replicas")
 		}
 		validateMongo(f, p, bad)
+		validateBreaker(f, p, bad)
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/fae-sidecar/fae/router"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/local"
 	mc "github.com/fae-sidecar/fae/upstream/memcache"
 )
@@ -155,6 +156,10 @@ func buildPool(cfg *conf.Config, pc *conf.Pool) (*builtPool, error) {
 			Distribution:   mc.Distribution(pc.Distribution),
 			HashSkipPrefix: pc.HashSkipPrefix,
 			Transport:      mc.Transport(pc.Transport),
+		}
+		if b := pc.Breaker; b != nil {
+			mcc.Breaker = &breaker.Config{MinRequests: b.MinRequests, ErrorPercent: b.ErrorPercent,
+				SleepWindow: b.SleepWindow.D(), Window: b.Window.D()}
 		}
 		for _, s := range pc.Servers {
 			srv, err := conf.ParseServer(s)
