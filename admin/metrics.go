@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fae-sidecar/fae/internal/hist"
@@ -48,6 +50,9 @@ var (
 	descUp        = desc("upstream_server_up", "1 while the server has a ready connection, else 0.", "pool", "server", "failover")
 	descReady     = desc("upstream_server_ready_connections", "Ready connections to the server.", "pool", "server")
 	descSrvTmo    = desc("upstream_server_timeouts_total", "Connections to the server cut because a reply was late.", "pool", "server")
+	descBrkState  = desc("upstream_server_breaker_state", "The server's circuit breaker: 0 closed, 1 open, 2 half-open (its probe out).", "pool", "server")
+	descBrkOpens  = desc("upstream_server_breaker_opens_total", "Times the server's circuit breaker opened, failed probes included.", "pool", "server")
+	descBrkRej    = desc("upstream_server_breaker_rejected_total", "Requests the server's open circuit breaker answered at once (or sent to a failover server).", "pool", "server")
 	descLatency   = desc("upstream_request_duration_seconds", "Round trips to the pool's servers, from queueing a request to reading its reply.", "pool")
 	commandStats  = []string{"get", "set", "touch", "flush"}
 	hitMissStats  = []string{"get", "delete", "incr", "decr", "touch"}
@@ -148,6 +153,11 @@ func collectPool(ch chan<- prometheus.Metric, p *Pool) {
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, boolValue(s.Up), p.Name, s.Addr, fo)
 		ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, float64(s.Ready), p.Name, s.Addr)
 		counter(descSrvTmo, s.Timeouts, p.Name, s.Addr)
+		if b := s.Breaker; b != nil {
+			ch <- prometheus.MustNewConstMetric(descBrkState, prometheus.GaugeValue, float64(slices.Index(BreakerStates, b.State)), p.Name, s.Addr)
+			counter(descBrkOpens, b.Opens, p.Name, s.Addr)
+			counter(descBrkRej, b.Rejected, p.Name, s.Addr)
+		}
 	}
 	if h := p.Latency; h != nil {
 		buckets := make(map[float64]uint64, hist.Buckets-1)

@@ -128,7 +128,24 @@ type Upstream struct {
 	// Ready is the number of connections ready to carry requests.
 	Ready    int    `json:"ready"`
 	Timeouts uint64 `json:"timeouts"`
+	// Breaker is the server's circuit breaker; nil when its pool has none.
+	Breaker *Breaker `json:"breaker,omitempty"`
 }
+
+// Breaker is one server's circuit breaker.
+type Breaker struct {
+	// State is "closed", "open" (requests refused for its sleep window) or
+	// "half_open" (one probe out, the others refused).
+	State string `json:"state"`
+	// Opens counts the times it opened (failed probes included), Rejected
+	// the requests it answered at once.
+	Opens    uint64 `json:"opens"`
+	Rejected uint64 `json:"rejected"`
+}
+
+// BreakerStates numbers the breaker states for metrics, in the order the
+// faed_upstream_server_breaker_state gauge takes them.
+var BreakerStates = []string{"closed", "open", "half_open"}
 
 // Owner is where a key lives.
 type Owner struct {
