@@ -49,8 +49,8 @@ func (p *Pool) Servers() []ServerState {
 }
 
 // Owner returns the server key is placed on, and, when that server is down
-// and the pool has failover servers, the one that takes its keys meanwhile
-// (else ""). A key is placed as a request for it is: hash_skip_prefix
+// (or its breaker refuses requests) and the pool has failover servers, the
+// one that takes its keys meanwhile (else ""). A key is placed as a request for it is: hash_skip_prefix
 // applies.
 func (p *Pool) Owner(key []byte) (server, failover string) {
 	s := p.pick.Pick(key)
