@@ -170,7 +170,9 @@ func TestBreakerFailover(t *testing.T) {
 	bKeys := keysOn(p, 1, 8, "fo:")
 	waitFor(t, 10*time.Second, "b to answer its probe", func() bool { return p.pipe.Ready(1) > 0 })
 
-	// Requests in flight together all time out: enough failures at once.
+	// Requests in flight together all fail (a timeout; or a bad reply,
+	// when the fake answers a probe queued behind them): enough failures
+	// at once.
 	var recs []*recorder
 	for _, k := range bKeys {
 		r := newRecorder(t)
@@ -180,8 +182,8 @@ func TestBreakerFailover(t *testing.T) {
 		recs = append(recs, r)
 	}
 	for i, r := range recs {
-		if got := r.reply("get " + bKeys[i]); !strings.HasSuffix(string(got), " timeout\r\n") {
-			t.Fatalf("get %s on the silent server: %q, want a timeout", bKeys[i], got)
+		if got := r.reply("get " + bKeys[i]); !isServerError(got) || strings.HasSuffix(string(got), " breaker open\r\n") {
+			t.Fatalf("get %s on the silent server: %q, want it failed", bKeys[i], got)
 		}
 	}
 	if got := breakerOf(t, p, 1); got != breaker.Open {
@@ -261,6 +263,36 @@ func TestBreakerValidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkValidate(t, Config{Servers: servers, Breaker: &tc.brk}, tc.wantErr)
+		})
+	}
+}
+
+// BenchmarkPoolRefused measures a request answered at once within Serve:
+// by an open breaker, and, without breakers, by the pipeline for a server
+// whose connections are down (what a breaker's refusal replaces).
+func BenchmarkPoolRefused(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		brk  *breaker.Config
+	}{{"breaker-open", &testBreaker}, {"server-down", nil}} {
+		b.Run(bc.name, func(b *testing.B) {
+			m := startKillable(b)
+			clk := &testClock{}
+			p := newPool(b, Config{Servers: []Server{{Addr: m.addr}}, Breaker: bc.brk, clock: clk.now})
+			req := get("k")
+			m.kill()
+			waitFor(b, 10*time.Second, "requests refused at once", func() bool {
+				_, async, _ := call(b, p, req)
+				return !async && (bc.brk == nil || breakerOf(b, p, 0) == breaker.Open)
+			})
+			w := &benchWaiter{ch: make(chan struct{}, 1)}
+			out := make([]byte, 0, 128)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, async := p.Serve(req, out[:0], w); async {
+					<-w.ch
+				}
+			}
 		})
 	}
 }
