@@ -58,6 +58,7 @@ type brkTally struct {
 	otherErr    atomic.Int64 // other SERVER_ERROR lines
 	multiMiss   atomic.Int64 // keys left out of a multi-get (their part failed)
 	maxWait     atomic.Int64 // the longest a SERVER_ERROR reply took, in ns
+	openWait    atomic.Int64 // the time "breaker open" replies took, summed, in ns
 }
 
 type brkRun struct {
@@ -90,7 +91,7 @@ func testBreakerStalledServer(t *testing.T, transport string) {
 	t.Cleanup(r.stopClients)
 	r.waitGood("both servers to serve", 0, 1)
 
-	stopped := time.Now()
+	stopped, goodBefore := time.Now(), r.tallies[0].good.Load()
 	r.outage.Store(true)
 	if err := hung.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func testBreakerStalledServer(t *testing.T, transport string) {
 	}
 	r.waitGood("the other server to go on serving", 0)
 
-	resumed := time.Now()
+	resumed, goodDuring := time.Now(), r.tallies[0].good.Load()-goodBefore
 	r.outage.Store(false)
 	outage := resumed.Sub(stopped)
 	if err := hung.Signal(syscall.SIGCONT); err != nil {
@@ -126,11 +127,13 @@ func testBreakerStalledServer(t *testing.T, transport string) {
 		"breaker opened %s times, answered %s requests at once",
 		transport, outage.Round(time.Millisecond), opened.Round(time.Millisecond), closed.Round(time.Millisecond),
 		st1["breaker_opens"], st1["breaker_rejected"])
-	t.Logf("during the outage: %d replies; stopped server's keys: %d timeouts (the longest SERVER_ERROR took %v), "+
-		"%d breaker open, %d other errors, %d multi-get misses; other server's keys: %d good, %d errors",
-		r.during.Load(), r.tallies[1].timeout.Load(), time.Duration(r.tallies[1].maxWait.Load()).Round(time.Millisecond),
-		r.tallies[1].breakerOpen.Load(), r.tallies[1].otherErr.Load(), r.tallies[1].multiMiss.Load(),
-		r.tallies[0].good.Load(), r.tallies[0].timeout.Load()+r.tallies[0].breakerOpen.Load()+r.tallies[0].otherErr.Load())
+	b, a := &r.tallies[1], &r.tallies[0]
+	t.Logf("during the outage: %d replies, %d good ones for the other server's keys; over the run, the stopped "+
+		"server's keys got %d timeouts (the longest SERVER_ERROR took %v), %d breaker open (%v each on average, "+
+		"from the client), %d other errors, %d multi-get misses; the other server's keys %d errors",
+		r.during.Load(), goodDuring, b.timeout.Load(), time.Duration(b.maxWait.Load()).Round(time.Millisecond),
+		b.breakerOpen.Load(), (time.Duration(b.openWait.Load()) / time.Duration(max(b.breakerOpen.Load(), 1))).Round(time.Microsecond),
+		b.otherErr.Load(), b.multiMiss.Load(), a.timeout.Load()+a.breakerOpen.Load()+a.otherErr.Load())
 	t.Logf("wrong replies: %d", r.wrong.Load())
 	if n := r.wrong.Load(); n != 0 {
 		t.Errorf("%d wrong replies", n)
@@ -292,6 +295,7 @@ func (r *brkRun) serverError(line string, keys []string, took time.Duration) {
 	switch {
 	case strings.HasSuffix(line, " breaker open\r\n"):
 		tl.breakerOpen.Add(1)
+		tl.openWait.Add(int64(took))
 	case strings.HasSuffix(line, " timeout\r\n"):
 		tl.timeout.Add(1)
 	default:
