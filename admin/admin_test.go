@@ -52,8 +52,9 @@ func (f *fake) Snapshot() *Snapshot {
 			{Name: "default", Kind: "local", Mode: f.modes["default"], Default: true, Routes: []string{},
 				Stats: map[string]uint64{"cmd_get": 5, "cmd_set": 2, "get_hits": 4, "get_misses": 1, "delete_hits": 1, "delete_misses": 0, "bytes": 1024, "limit_maxbytes": 64 << 20, "curr_items": 2, "evictions": 0}},
 			{Name: "users", Kind: "memcache", Mode: f.modes["users"], Routes: []string{"u:"},
-				Stats:   map[string]uint64{"requests": 9, "errors": 1, "cmd_get": 7, "get_hits": 6, "get_misses": 1, "coalesced_gets": 2, "l1_hits": 3, "l1_misses": 4, "l1_bytes": 512, "readonly_refused": 0, "spool_pending": 5, "spool_replayed": 7},
-				Servers: []Upstream{{Addr: "127.0.0.1:11400", Up: true, Ready: 2, Spool: &Spool{Pending: 5, Replayed: 7, DeadLettered: 1}}, {Addr: "127.0.0.1:11401", Failover: true}},
+				Stats: map[string]uint64{"requests": 9, "errors": 1, "cmd_get": 7, "get_hits": 6, "get_misses": 1, "coalesced_gets": 2, "l1_hits": 3, "l1_misses": 4, "l1_bytes": 512, "readonly_refused": 0, "spool_pending": 5, "spool_replayed": 7},
+				Servers: []Upstream{{Addr: "127.0.0.1:11400", Up: true, Ready: 2, Spool: &Spool{Pending: 5, Replayed: 7, DeadLettered: 1}, Breaker: &Breaker{State: "half_open", Opens: 2, Rejected: 40}},
+					{Addr: "127.0.0.1:11401", Failover: true, Breaker: &Breaker{State: "closed"}}},
 				Latency: lat},
 		},
 	}
@@ -241,7 +242,8 @@ func TestLogLevel(t *testing.T) {
 	}
 }
 
-// /stats carries the pools' latency with quantiles and cumulative buckets.
+// /stats carries the pools' latency with quantiles and cumulative buckets,
+// and their servers' breakers.
 func TestStatsJSON(t *testing.T) {
 	ts, _ := newTest(t, false)
 	_, body := call(t, "GET", ts.URL+"/stats", "", "")
@@ -250,6 +252,7 @@ func TestStatsJSON(t *testing.T) {
 		Pools  []struct {
 			Name    string
 			Latency *latencyJSON
+			Servers []Upstream
 		}
 	}
 	if err := json.Unmarshal([]byte(body), &snap); err != nil {
@@ -257,6 +260,9 @@ func TestStatsJSON(t *testing.T) {
 	}
 	if snap.Server["curr_connections"] != 3 || len(snap.Pools) != 2 || snap.Pools[0].Latency != nil {
 		t.Fatalf("stats: %s", body)
+	}
+	if b := snap.Pools[1].Servers[0].Breaker; b == nil || *b != (Breaker{State: "half_open", Opens: 2, Rejected: 40}) {
+		t.Errorf("breaker in /stats: %+v", b)
 	}
 	l := snap.Pools[1].Latency
 	if l == nil || l.Count != 3 || len(l.Buckets) != hist.Buckets || l.Buckets[hist.Buckets-1].Count != 3 || l.P50 <= 0 || l.P99 < l.P50 {
@@ -286,6 +292,10 @@ func TestMetricsPromtool(t *testing.T) {
 		`faed_l1_hits_total{pool="users"} 3`,
 		`faed_upstream_errors_total{pool="users"} 1`,
 		`faed_upstream_server_up{failover="true",pool="users",server="127.0.0.1:11401"} 0`,
+		`faed_upstream_server_breaker_state{pool="users",server="127.0.0.1:11400"} 2`,
+		`faed_upstream_server_breaker_state{pool="users",server="127.0.0.1:11401"} 0`,
+		`faed_upstream_server_breaker_opens_total{pool="users",server="127.0.0.1:11400"} 2`,
+		`faed_upstream_server_breaker_rejected_total{pool="users",server="127.0.0.1:11400"} 40`,
 		`faed_upstream_request_duration_seconds_count{pool="users"} 3`,
 		`faed_upstream_request_duration_seconds_bucket{pool="users",le="0.000128"} 2`,
 		`faed_pool_readonly{pool="users"} 0`,

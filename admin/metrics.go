@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fae-sidecar/fae/internal/hist"
@@ -51,6 +53,9 @@ var (
 	descSpoolLen  = desc("spool_pending", "Writes acknowledged by the fallback to memory and not yet replayed to the server.", "pool", "server")
 	descSpoolRep  = desc("spool_replayed_total", "Spooled writes replayed to the server.", "pool", "server")
 	descSpoolDead = desc("spool_dead_lettered_total", "Spooled writes moved to the dead letters after too many refusals.", "pool", "server")
+	descBrkState  = desc("upstream_server_breaker_state", "The server's circuit breaker: 0 closed, 1 open, 2 half-open (its probe out).", "pool", "server")
+	descBrkOpens  = desc("upstream_server_breaker_opens_total", "Times the server's circuit breaker opened, failed probes included.", "pool", "server")
+	descBrkRej    = desc("upstream_server_breaker_rejected_total", "Requests the server's open circuit breaker answered at once (or sent to a failover server).", "pool", "server")
 	descLatency   = desc("upstream_request_duration_seconds", "Round trips to the pool's servers, from queueing a request to reading its reply.", "pool")
 	commandStats  = []string{"get", "set", "touch", "flush"}
 	hitMissStats  = []string{"get", "delete", "incr", "decr", "touch"}
@@ -160,6 +165,11 @@ func collectPool(ch chan<- prometheus.Metric, p *Pool) {
 			ch <- prometheus.MustNewConstMetric(descSpoolLen, prometheus.GaugeValue, float64(sp.Pending), p.Name, s.Addr)
 			counter(descSpoolRep, sp.Replayed, p.Name, s.Addr)
 			counter(descSpoolDead, sp.DeadLettered, p.Name, s.Addr)
+		}
+		if b := s.Breaker; b != nil {
+			ch <- prometheus.MustNewConstMetric(descBrkState, prometheus.GaugeValue, float64(slices.Index(BreakerStates, b.State)), p.Name, s.Addr)
+			counter(descBrkOpens, b.Opens, p.Name, s.Addr)
+			counter(descBrkRej, b.Rejected, p.Name, s.Addr)
 		}
 	}
 	if h := p.Latency; h != nil {

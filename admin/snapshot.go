@@ -131,6 +131,8 @@ type Upstream struct {
 	// Spool is the server's spool (a pool with on_failure: memory), nil
 	// without one.
 	Spool *Spool `json:"spool,omitempty"`
+	// Breaker is the server's circuit breaker; nil when its pool has none.
+	Breaker *Breaker `json:"breaker,omitempty"`
 }
 
 // Spool is one server's writes kept by its pool's fallback to memory.
@@ -142,6 +144,21 @@ type Spool struct {
 	Replayed     uint64 `json:"replayed"`
 	DeadLettered uint64 `json:"dead_lettered"`
 }
+
+// Breaker is one server's circuit breaker.
+type Breaker struct {
+	// State is "closed", "open" (requests refused for its sleep window) or
+	// "half_open" (one probe out, the others refused).
+	State string `json:"state"`
+	// Opens counts the times it opened (failed probes included), Rejected
+	// the requests it answered at once.
+	Opens    uint64 `json:"opens"`
+	Rejected uint64 `json:"rejected"`
+}
+
+// BreakerStates numbers the breaker states for metrics, in the order the
+// faed_upstream_server_breaker_state gauge takes them.
+var BreakerStates = []string{"closed", "open", "half_open"}
 
 // Owner is where a key lives.
 type Owner struct {

@@ -187,6 +187,9 @@ type Pool struct {
 	// server answers; see docs/ARCHITECTURE.md). With memory, max_bytes
 	// bounds the memory holding such writes (default 64MiB).
 	OnFailure string `yaml:"on_failure"`
+	// Breaker gives each server of a memcache pool a circuit breaker; off
+	// unless set (see Breaker).
+	Breaker *Breaker `yaml:"breaker"`
 	// Mongo holds a mongo pool's fields (see Mongo).
 	Mongo `yaml:",inline"`
 }
@@ -272,6 +275,7 @@ func (c *Config) Defaults() {
 			p.mongoDefaults()
 		}
 		p.fallbackDefaults()
+		p.breakerDefaults()
 		if p.Kind == KindLocal && p.MaxBytes == 0 {
 			p.MaxBytes = 64 << 20
 		}
@@ -392,6 +396,7 @@ func (c *Config) Validate() error {
 		}
 		validateMongo(f, p, bad)
 		c.validateFallback(f, p, bad)
+		validateBreaker(f, p, bad)
 		switch p.Kind {
 		case KindLocal:
 			if len(p.Servers) > 0 {

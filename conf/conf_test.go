@@ -48,9 +48,37 @@ func TestFull(t *testing.T) {
 	if c.MaxItemSize != 2<<20 || c.MaxPartial != 64<<20 || c.IdleTimeout.D() != 30*time.Second {
 		t.Errorf("sizes: %+v", c)
 	}
+	if want := (Breaker{MinRequests: 20, ErrorPercent: 50, SleepWindow: Duration(time.Second), Window: Duration(10 * time.Second)}); u.Breaker == nil || *u.Breaker != want {
+		t.Errorf("users breaker: %+v, want %+v", u.Breaker, want)
+	}
 	s, err := ParseServer(u.Servers[1])
 	if err != nil || s.Addr != "127.0.0.1:11401" || s.Weight != 3 {
 		t.Errorf("server: %+v %v", s, err)
+	}
+}
+
+// TestBreakerDefaults: a breaker is off unless set, and "breaker: {}" takes
+// hystrix's rules.
+func TestBreakerDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want *Breaker
+	}{
+		{"unset: off", "", nil},
+		{"empty: hystrix's", "breaker: {}", &Breaker{MinRequests: 20, ErrorPercent: 50, SleepWindow: Duration(5 * time.Second), Window: Duration(10 * time.Second)}},
+		{"partly set", "breaker: {sleep_window: 1s}", &Breaker{MinRequests: 20, ErrorPercent: 50, SleepWindow: Duration(time.Second), Window: Duration(10 * time.Second)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte("pools:\n  default:\n    servers: [\"127.0.0.1:11400\"]\n    " + tc.yaml + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Pools[DefaultPool].Breaker
+			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+				t.Fatalf("breaker %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -107,6 +135,12 @@ func TestInvalid(t *testing.T) {
 		"on_failure_no_data_dir.yaml":    "pools.default.on_failure: memory keeps a spool",
 		"on_failure_bad.yaml":            "pools.default.on_failure: \"retry\"",
 		"on_failure_local.yaml":          "pools.default.on_failure: memory is for memcache pools",
+		"breaker_bad_percent.yaml":       "pools.default.breaker.error_percent",
+		"breaker_bad_min_requests.yaml":  "pools.default.breaker.min_requests",
+		"breaker_bad_sleep_window.yaml":  "pools.default.breaker.sleep_window",
+		"breaker_short_window.yaml":      "pools.default.breaker.window",
+		"breaker_not_memcache.yaml":      "pools.default.breaker:",
+		"breaker_unknown_field.yaml":     "min_request",
 	}
 	refused(t, "testdata/invalid", want)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/fae-sidecar/fae/router/fallback"
 	"github.com/fae-sidecar/fae/router/l1"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/cluster"
 	"github.com/fae-sidecar/fae/upstream/local"
 	mc "github.com/fae-sidecar/fae/upstream/memcache"
@@ -185,6 +186,10 @@ func buildPool(cfg *conf.Config, name string, pc *conf.Pool, cn *clusterNet, log
 			Distribution:   mc.Distribution(pc.Distribution),
 			HashSkipPrefix: pc.HashSkipPrefix,
 			Transport:      mc.Transport(pc.Transport),
+		}
+		if b := pc.Breaker; b != nil {
+			mcc.Breaker = &breaker.Config{MinRequests: b.MinRequests, ErrorPercent: b.ErrorPercent,
+				SleepWindow: b.SleepWindow.D(), Window: b.Window.D()}
 		}
 		for _, s := range pc.Servers {
 			srv, err := conf.ParseServer(s)

@@ -164,6 +164,7 @@ func Run(ctx context.Context, cfg *conf.Config, opts Options) error {
 		MaxThriftFrame:  int(cfg.MaxThriftFrame),
 		Peers:           peerStats(members),
 		SubStats:        map[string]func(func(string, uint64)){"mongo": mongoStats(sv.mongo)},
+		SubStatsText:    map[string]func(func(string, string)){"pools": d.poolStats},
 		Verbosity:       d.verbosity,
 		ClusterLocks:    d.clusterLocksOf(cn),
 	}, &d.live)

@@ -46,10 +46,7 @@ func (d *daemon) Snapshot() *admin.Snapshot {
 		// writes refused while read-only.
 		gen.rt.Pool(name).Stats(func(n string, v uint64) { p.Stats[n] += v })
 		if bp.mc != nil {
-			spools := spoolStats(bp.fb)
-			for _, s := range bp.mc.Servers() {
-				p.Servers = append(p.Servers, admin.Upstream{Addr: s.Addr, Failover: s.Failover, Up: s.Up, Ready: s.Ready, Timeouts: s.Timeouts, Spool: spools[s.Addr]})
-			}
+			p.Servers = upstreams(bp.mc, spoolStats(bp.fb))
 			p.Latency = new(hist.Snapshot)
 			bp.mc.Latency(p.Latency)
 		}

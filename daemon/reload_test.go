@@ -242,7 +242,7 @@ func TestModeAcrossReload(t *testing.T) {
 // /stats and /ring read the running pools: the key's server holds it.
 func TestStatsAndRing(t *testing.T) {
 	m1, m2 := testproc.StartMemcached(t), testproc.StartMemcached(t)
-	f := startFaed(t, fmt.Sprintf("pools:\n  users: {kind: memcache, servers: [%q, %q], l1: {max_bytes: 1MiB, ttl: 10s}}\nroutes: [{prefix: \"u:\", pool: users}]\n", m1, m2))
+	f := startFaed(t, fmt.Sprintf("pools:\n  users: {kind: memcache, servers: [%q, %q], l1: {max_bytes: 1MiB, ttl: 10s}, breaker: {}}\nroutes: [{prefix: \"u:\", pool: users}]\n", m1, m2))
 	c := dial(t, f.addr)
 	for i := range 20 {
 		k := fmt.Sprintf("u:%d", i)
@@ -279,6 +279,23 @@ func TestStatsAndRing(t *testing.T) {
 	}
 	if snap.Server["curr_connections"] < 1 || snap.Server["total_connections"] < 1 {
 		t.Errorf("server %v", snap.Server)
+	}
+	if b := u.Servers[1].Breaker; b == nil || b.State != "closed" {
+		t.Errorf("users' second server's breaker in /stats: %+v", b)
+	}
+	// "stats pools": each server's state, breaker included.
+	if _, err := c.nc.Write([]byte("stats pools\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.read(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"STAT pool:users:" + m1 + ":up 1\r\n", "STAT pool:users:" + m2 + ":breaker closed\r\n",
+		"STAT pool:users:" + m2 + ":breaker_opens 0\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stats pools lacks %q:\n%s", want, got)
+		}
 	}
 }
 

@@ -67,6 +67,9 @@ type Config struct {
 	// (memcached's "stats items" and "stats slabs" have their own); called
 	// on the event loop, they must not block.
 	SubStats map[string]func(add func(name string, value uint64))
+	// SubStatsText is SubStats for statistics whose values may be words
+	// (a state such as "open"), not only numbers.
+	SubStatsText map[string]func(add func(name, value string))
 	// Verbosity, when set, is called on the event loop with the level of
 	// each "verbosity" command (faed sets its log level with it).
 	Verbosity func(level uint32)

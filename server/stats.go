@@ -42,6 +42,10 @@ func (s *Server) appendStats(out []byte, args [][]byte) []byte {
 			sub(func(name string, v uint64) { out = memcache.AppendStatUint(out, name, v) })
 			return append(out, memcache.ReplyEnd...)
 		}
+		if sub := s.cfg.SubStatsText[string(args[0])]; sub != nil {
+			sub(func(name, v string) { out = memcache.AppendStat(out, name, []byte(v)) })
+			return append(out, memcache.ReplyEnd...)
+		}
 		return append(out, memcache.ReplyError...)
 	}
 	now := time.Now()

@@ -23,7 +23,7 @@ func (s State) String() string {
 	case Open:
 		return "open"
 	case HalfOpen:
-		return "half-open"
+		return "half_open"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
@@ -204,6 +204,17 @@ func (b *Breaker) allowSlow(w uint64) Ticket {
 		}
 		w = b.state.Load()
 	}
+}
+
+// Refusing reports whether Allow would refuse a request now: the breaker
+// is open and its sleep is not over, or its half-open probe is out. It
+// changes nothing (a request that finds the sleep over is not made the
+// probe), so a caller that can send a request elsewhere (a failover server)
+// asks it before placing the request, and Allow where it sends it. While
+// closed it costs one atomic load.
+func (b *Breaker) Refusing() bool {
+	w := b.state.Load()
+	return w != 0 && b.now() < time.Duration(w>>stateBits)
 }
 
 // Done reports the outcome of a request that Allow let through: success

@@ -230,6 +230,45 @@ func TestBucketSaturates(t *testing.T) {
 	}
 }
 
+// TestRefusing: Refusing says what Allow would answer, without taking the
+// probe.
+func TestRefusing(t *testing.T) {
+	tests := []struct {
+		name      string
+		advance   time.Duration // after tripping the breaker
+		takeProbe bool          // then Allow once: the probe
+		later     time.Duration // then advance again
+		want      bool
+	}{
+		{name: "open, sleeping", advance: 999 * time.Millisecond, want: true},
+		{name: "open, sleep over", advance: time.Second, want: false},
+		{name: "half-open, probe out", advance: time.Second, takeProbe: true, later: 999 * time.Millisecond, want: true},
+		{name: "half-open, probe lost", advance: time.Second, takeProbe: true, later: time.Second, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk := newTestBreaker(testConfig)
+			if b.Refusing() {
+				t.Fatal("a closed breaker is refusing")
+			}
+			run(t, b, clk, []step{{ok: 10, fail: 10, want: Open}})
+			clk.Advance(tt.advance)
+			if tt.takeProbe {
+				if !b.Allow().Probe() {
+					t.Fatal("no probe after the sleep")
+				}
+			}
+			clk.Advance(tt.later)
+			if got := b.Refusing(); got != tt.want {
+				t.Fatalf("Refusing = %v, want %v (state %v)", got, tt.want, b.State())
+			}
+			if got := !b.Allow().OK(); got != tt.want {
+				t.Fatalf("Allow refused = %v after Refusing said %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestAllocs pins zero allocations on every path a request takes.
 func TestAllocs(t *testing.T) {
 	b, clk := newTestBreaker(testConfig)
@@ -249,6 +288,12 @@ func TestAllocs(t *testing.T) {
 			b.Done(b.Allow(), true)
 		}},
 		{"stats", func() { _ = b.Stats() }},
+		{"refusing", func() {
+			for range 20 {
+				b.Done(b.Allow(), false)
+			}
+			_ = b.Refusing()
+		}},
 	}
 	for _, p := range paths {
 		if n := testing.AllocsPerRun(100, p.f); n != 0 {

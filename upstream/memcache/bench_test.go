@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 )
 
 // benchWaiter is a reusable Waiter that signals a buffered channel, so the
@@ -49,19 +50,24 @@ func TestServeZeroAllocs(t *testing.T) {
 			Origin: memcache.OriginUnlink}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w := &benchWaiter{ch: make(chan struct{}, 1)}
-			w.want = len(do(t, p, tc.req))
-			out := make([]byte, 0, 64)
-			n := testing.AllocsPerRun(200, func() {
-				if _, async := p.Serve(tc.req, out, w); async {
-					<-w.ch
-				}
-			})
-			if n != 0 || w.bad != 0 {
-				t.Errorf("%v allocations per request (%d bad replies), want 0", n, w.bad)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { requireZeroAllocs(t, p, tc.req) })
+	}
+}
+
+// requireZeroAllocs serves req through p again and again and fails t if a
+// request allocates, or if a reply's length differs from the first one's.
+func requireZeroAllocs(t *testing.T, p *Pool, req *memcache.Request) {
+	t.Helper()
+	w := &benchWaiter{ch: make(chan struct{}, 1)}
+	w.want = len(do(t, p, req))
+	out := make([]byte, 0, 64)
+	n := testing.AllocsPerRun(200, func() {
+		if _, async := p.Serve(req, out, w); async {
+			<-w.ch
+		}
+	})
+	if n != 0 || w.bad != 0 {
+		t.Errorf("%v allocations per request (%d bad replies), want 0", n, w.bad)
 	}
 }
 
@@ -77,27 +83,40 @@ func metaReq(t testing.TB, in string) *memcache.Request {
 
 // BenchmarkPoolGet measures one get hit (100-byte value) through the pool
 // against a real memcached; depth is the number of requests each goroutine
-// keeps in flight.
+// keeps in flight. The -breaker cases give each server a breaker (closed:
+// every request is admitted and its reply reported).
 func BenchmarkPoolGet(b *testing.B) {
 	addr := startMemcached(b)
 	value := bytes.Repeat([]byte{'v'}, 100)
-	for _, bc := range []struct {
+	type benchCase struct {
 		name     string
 		servers  int
 		parallel bool
 		depth    int
-	}{
-		{"serial", 1, false, 1},
-		{"parallel", 1, true, 1},
-		{"parallel-depth16", 1, true, 16},
-		{"3servers-parallel-depth16", 3, true, 16},
+		breaker  bool
+	}
+	var cases []benchCase
+	for _, bc := range []benchCase{
+		{name: "serial", servers: 1, depth: 1},
+		{name: "parallel", servers: 1, parallel: true, depth: 1},
+		{name: "parallel-depth16", servers: 1, parallel: true, depth: 16},
+		{name: "3servers-parallel-depth16", servers: 3, parallel: true, depth: 16},
 	} {
+		withBreaker := bc
+		withBreaker.name, withBreaker.breaker = bc.name+"-breaker", true
+		cases = append(cases, bc, withBreaker)
+	}
+	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			servers := []Server{{Addr: addr}}
 			for range bc.servers - 1 {
 				servers = append(servers, Server{Addr: startMemcached(b)})
 			}
-			p := newPool(b, Config{Servers: servers})
+			cfg := Config{Servers: servers}
+			if bc.breaker {
+				cfg.Breaker = &breaker.Config{} // hystrix's defaults
+			}
+			p := newPool(b, cfg)
 			const nkeys = 64
 			var keys [nkeys]*memcache.Request
 			want := make([]int, nkeys)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/proto/memcache"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
@@ -120,6 +121,20 @@ type Config struct {
 	// Dial, when set, opens a connection to a server (a handshake
 	// included: peer links); ctx carries DialTimeout. Default: TCP.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// Breaker, when set, gives each server (failover servers too) a circuit
+	// breaker with these rules (package breaker; zero fields take hystrix's
+	// defaults). Every request sent to a server counts: any reply is a
+	// success, a timeout, a refused or broken connection or a full queue a
+	// failure. While a server's breaker is open its requests are not sent:
+	// its keys go to the Failover server if there are any, else are
+	// answered at once with "SERVER_ERROR upstream ADDR breaker open"
+	// (misses in a multi-get). After SleepWindow one request is let through
+	// as the probe; its reply closes the breaker. nil (the default): no
+	// breakers.
+	Breaker *breaker.Config
+
+	// clock is the breakers' clock; nil: breaker.SystemClock. Tests set it.
+	clock breaker.Clock
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -182,6 +197,11 @@ func (c Config) Validate() error {
 			if err := placement.CheckServer(c.Distribution, s); err != nil {
 				return fmt.Errorf("%s.%w", f, err)
 			}
+		}
+	}
+	if c.Breaker != nil {
+		if err := c.Breaker.Validate(); err != nil {
+			return fmt.Errorf("memcache: %w", err)
 		}
 	}
 	switch c.Transport {

@@ -17,6 +17,7 @@
 // for one key keep their order. Multi-key reads are split per server
 // connection and merged back in the client's key order; flush_all goes to
 // every server. Dead or hung servers answer "SERVER_ERROR …" fast and are
-// probed back to life in the background. Every queue is bounded by
-// [Config].
+// probed back to life in the background; with [Config].Breaker each server
+// also has a circuit breaker (package breaker) that stops sending it
+// requests while too many fail. Every queue is bounded by [Config].
 package memcache

@@ -18,13 +18,16 @@ package memcache
 // "Down" is what the connections already know: no connection is ready and
 // none is in its first dial (when requests queue rather than fail). A
 // server is up again once a new session has answered its probe, so its keys
-// come back only to a server that answers.
+// come back only to a server that answers. A server whose breaker refuses
+// requests (breaker.go) counts as down too, until its sleep window ends and
+// a request goes to it as the probe.
 
 // failoverOf returns the server that takes key, whose server s has no ready
-// connection: s itself while it may still take requests (pipeline.Down),
-// else the failover server of key.
+// connection or a breaker that refuses: s itself while it may still take
+// requests (pipeline.Down, and its breaker lets them through), else the
+// failover server of key.
 func (p *Pool) failoverOf(key []byte, s int) int {
-	if !p.pipe.Down(s) {
+	if !p.pipe.Down(s) && !p.servers[s].refusing() {
 		return s
 	}
 	return len(p.cfg.Servers) + p.failover.Pick(key)

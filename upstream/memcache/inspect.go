@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/fae-sidecar/fae/internal/hist"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 )
 
 // What an operator asks of a running pool: its servers' state, where a key
@@ -23,6 +24,9 @@ type ServerState struct {
 	Ready int
 	// Timeouts counts the connections cut because a reply was late.
 	Timeouts uint64
+	// Breaker is the state and counters of the server's breaker; nil
+	// without Config.Breaker.
+	Breaker *breaker.Stats
 }
 
 // Servers reports the state of every server, the failover ones last. Safe
@@ -31,17 +35,22 @@ func (p *Pool) Servers() []ServerState {
 	out := make([]ServerState, 0, len(p.servers))
 	for i, s := range p.servers {
 		r := p.pipe.Ready(i)
-		out = append(out, ServerState{
+		st := ServerState{
 			Addr: s.addr, Failover: i >= len(p.cfg.Servers),
 			Up: r > 0, Ready: r, Timeouts: p.pipe.Timeouts(i),
-		})
+		}
+		if s.brk != nil {
+			bs := s.brk.Stats()
+			st.Breaker = &bs
+		}
+		out = append(out, st)
 	}
 	return out
 }
 
 // Owner returns the server key is placed on, and, when that server is down
-// and the pool has failover servers, the one that takes its keys meanwhile
-// (else ""). A key is placed as a request for it is: hash_skip_prefix
+// (or its breaker refuses requests) and the pool has failover servers, the
+// one that takes its keys meanwhile (else ""). A key is placed as a request for it is: hash_skip_prefix
 // applies.
 func (p *Pool) Owner(key []byte) (server, failover string) {
 	s := p.pick.Pick(key)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fae-sidecar/fae/proto/memcache"
 	front "github.com/fae-sidecar/fae/server"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 )
 
 // Tests of the loop transport: requests reach the pool through a real
@@ -413,12 +414,23 @@ func TestLoopCloseAnswersQueued(t *testing.T) {
 }
 
 // TestLoopZeroAllocs: in steady state a request through the front end and
-// the loop transport allocates nothing, in the whole process.
+// the loop transport allocates nothing, in the whole process, with or
+// without breakers.
 func TestLoopZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
-	p := newPool(t, Config{Servers: []Server{{Addr: startMemcached(t)}, {Addr: startMemcached(t)}}})
+	brk := testBreaker
+	for _, tc := range []struct {
+		name string
+		brk  *breaker.Config
+	}{{"no breakers", nil}, {"breakers", &brk}} {
+		t.Run(tc.name, func(t *testing.T) { testLoopZeroAllocs(t, tc.brk) })
+	}
+}
+
+func testLoopZeroAllocs(t *testing.T, brk *breaker.Config) {
+	p := newPool(t, Config{Servers: []Server{{Addr: startMemcached(t)}, {Addr: startMemcached(t)}}, Breaker: brk})
 	faed := loopFront(t, p, 1)
 	c := dialFront(t, faed)
 	value := strings.Repeat("v", 100)

@@ -3,6 +3,7 @@ package memcache
 import (
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
 
@@ -14,6 +15,8 @@ type op struct {
 	req memcache.Request // what Encode sends; views that die with Serve's call, read only within Enqueue
 	f   memcache.Frame   // its reply so far; f.Kind is the reply it expects
 	srv int              // the index of its server in p.servers
+
+	ticket breaker.Ticket // its server's breaker's, reported when it is answered
 
 	w       upstream.Waiter
 	lw      upstream.LoopWaiter // on the loop transport: w, answered on its loop
@@ -54,6 +57,7 @@ func (o *op) Done(reply []byte) bool {
 		p.putOp(o)
 		return ok
 	}
+	p.servers[o.srv].report(o.ticket, true)
 	p.answer(o, reply)
 	return true
 }
@@ -61,7 +65,11 @@ func (o *op) Done(reply []byte) bool {
 // Fail implements pipeline.Op: it answers o with its server's SERVER_ERROR
 // line for why.
 func (o *op) Fail(why pipeline.Reason) {
-	o.p.fail(o, o.p.servers[o.srv].lines[why])
+	s := o.p.servers[o.srv]
+	if !o.probe {
+		s.report(o.ticket, false)
+	}
+	o.p.fail(o, s.lines[why])
 }
 
 // newProbe is the pipeline's Config.Probe.

@@ -8,6 +8,7 @@ import (
 	"github.com/fae-sidecar/fae/eventloop"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
+	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
@@ -52,9 +53,13 @@ type placer interface {
 // server is one memcached server of the pool.
 type server struct {
 	addr string
-	// lines holds the prebuilt SERVER_ERROR line for each reason, so that
-	// failing fast does not allocate.
-	lines [pipeline.NumReasons][]byte
+	// lines holds the prebuilt SERVER_ERROR line for each reason (the
+	// pipeline's, and reasonBreakerOpen), so that failing fast does not
+	// allocate.
+	lines [numLines][]byte
+	// brk is the server's circuit breaker (breaker.go); nil without
+	// Config.Breaker.
+	brk *breaker.Breaker
 }
 
 // New validates cfg, applies its defaults and starts connecting to the
@@ -80,11 +85,19 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Transport == TransportLoop {
 		p.loopOps = &eventloop.PerLoop[loopOps]{New: func(eventloop.Loop) *loopOps { return &loopOps{} }}
 	}
+	clock := cfg.clock
+	if cfg.Breaker != nil && clock == nil {
+		clock = breaker.SystemClock() // one for the pool's breakers
+	}
 	var addrs []string
 	for _, sc := range slices.Concat(cfg.Servers, cfg.Failover) {
 		s := &server{addr: sc.Addr}
 		for r := range pipeline.NumReasons {
 			s.lines[r] = fmt.Appendf(nil, "SERVER_ERROR upstream %s %s\r\n", sc.Addr, r)
+		}
+		s.lines[reasonBreakerOpen] = fmt.Appendf(nil, "SERVER_ERROR upstream %s breaker open\r\n", sc.Addr)
+		if cfg.Breaker != nil {
+			s.brk = breaker.New(*cfg.Breaker, clock)
 		}
 		p.servers = append(p.servers, s)
 		addrs = append(addrs, sc.Addr)
@@ -149,12 +162,22 @@ func (p *Pool) pathOf(w upstream.Waiter) path {
 // connection cn%perServer.
 func (p *Pool) perServer(pt path) int { return p.pipe.PerServer(pt.lane) }
 
-// enqueue queues r, for op o, on connection number cn of pt's transport. It
-// returns why it could not.
+// enqueue queues r, for op o, on connection number cn of pt's transport,
+// if its server's breaker lets it through. It returns why it could not
+// (reasonBreakerOpen: the breaker refused it).
 func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) pipeline.Reason {
 	o.srv = cn / p.perServer(pt)
+	s := p.servers[o.srv]
+	var ok bool
+	if o.ticket, ok = s.allow(); !ok {
+		return reasonBreakerOpen
+	}
 	o.req = *r
-	return p.pipe.Enqueue(pt.lane, cn, o)
+	why := p.pipe.Enqueue(pt.lane, cn, o)
+	if why != pipeline.ReasonNone {
+		s.report(o.ticket, false)
+	}
+	return why
 }
 
 // serveOne forwards req, whose keys all live on connection number cn (see
@@ -245,7 +268,7 @@ func connOf(key []byte, n int) int {
 // server*perServer + conn.
 func (p *Pool) partOf(key []byte, pt path) int {
 	s := p.pick.Pick(key)
-	if p.failover != nil && p.pipe.Ready(s) == 0 {
+	if p.failover != nil && (p.pipe.Ready(s) == 0 || p.servers[s].refusing()) {
 		s = p.failoverOf(key, s)
 	}
 	n := p.perServer(pt)
@@ -286,6 +309,9 @@ func (p *Pool) Stats(add func(name string, value uint64)) {
 	}
 	add("servers", uint64(len(p.servers)))
 	add("servers_up", up)
+	if p.cfg.Breaker != nil {
+		p.breakerStats(add)
+	}
 }
 
 // Close stops every goroutine of the pool and fails what is still queued
