@@ -57,6 +57,8 @@ func (f *fake) Snapshot() *Snapshot {
 					{Addr: "127.0.0.1:11401", Failover: true, Breaker: &Breaker{State: "closed"}}},
 				Latency: lat},
 		},
+		Peers:          []Peer{{Addr: "127.0.0.3:11212", Up: true}, {Addr: "127.0.0.4:11212"}},
+		BeaconsDropped: map[string]uint64{"garbage": 4, "replayed": 1},
 	}
 }
 
@@ -299,6 +301,10 @@ func TestMetricsPromtool(t *testing.T) {
 		`faed_upstream_request_duration_seconds_count{pool="users"} 3`,
 		`faed_upstream_request_duration_seconds_bucket{pool="users",le="0.000128"} 2`,
 		`faed_pool_readonly{pool="users"} 0`,
+		`faed_peer_up{peer="127.0.0.3:11212"} 1`,
+		`faed_peer_up{peer="127.0.0.4:11212"} 0`,
+		`faed_peer_beacons_dropped_total{reason="garbage"} 4`,
+		`faed_peer_beacons_dropped_total{reason="replayed"} 1`,
 		`faed_pool_spool_pending{pool="users"} 5`,
 		`faed_pool_spool_replayed_total{pool="users"} 7`,
 		`faed_spool_pending{pool="users",server="127.0.0.1:11400"} 5`,

@@ -27,6 +27,8 @@ var (
 	descReloads  = desc("config_reloads_total", "Configuration reloads by result (ok, error).", "result")
 	descLoaded   = desc("config_last_reload_success_timestamp_seconds", "When the configuration in force was loaded.")
 	descLogLevel = desc("log_level", "The log level in force as slog numbers it (debug -4, info 0, warn 4, error 8).")
+	descPeerUp   = desc("peer_up", "1 while the peer sidecar answers its heartbeats, else 0.", "peer")
+	descDropped  = desc("peer_beacons_dropped_total", "Peer beacons refused, by reason (garbage, unsigned, bad_mac, stale, replayed, misdirected, ...).", "reason")
 
 	// The front's counters, by the server's stat names.
 	serverMetrics = []struct {
@@ -119,6 +121,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range snap.Pools {
 		collectPool(ch, &snap.Pools[i])
+	}
+	for _, p := range snap.Peers {
+		gauge(descPeerUp, boolValue(p.Up), p.Addr)
+	}
+	for reason, n := range snap.BeaconsDropped {
+		counter(descDropped, n, reason)
 	}
 }
 

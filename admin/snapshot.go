@@ -61,6 +61,10 @@ type Snapshot struct {
 	Pools  []Pool            `json:"pools"`
 	// Peers are the cluster's other sidecars, when this one has peers.
 	Peers []Peer `json:"peers,omitempty"`
+	// BeaconsDropped counts the peer beacons refused since start, by
+	// reason (garbage, unsigned, bad_mac, stale, replayed, misdirected, ...),
+	// when this sidecar has peers.
+	BeaconsDropped map[string]uint64 `json:"beacons_dropped,omitempty"`
 	// Mongo are the shards of the mongo pools, when there are any.
 	Mongo []MongoShard `json:"mongo,omitempty"`
 }

@@ -56,6 +56,10 @@ func (d *daemon) Snapshot() *admin.Snapshot {
 		for _, p := range d.members.Peers() {
 			snap.Peers = append(snap.Peers, admin.Peer{Addr: p.Addr, Up: p.Up})
 		}
+		snap.BeaconsDropped = map[string]uint64{}
+		for _, dr := range d.members.Drops() {
+			snap.BeaconsDropped[dr.Reason] = dr.Count
+		}
 	}
 	for _, name := range sortedNames(d.mongo) {
 		for _, st := range d.mongo[name].Stats() {

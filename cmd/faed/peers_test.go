@@ -122,6 +122,7 @@ func testPeersMembership(t *testing.T, mode string) {
 	if len(snap.Peers) != 2 || !snap.Peers[0].Up || !snap.Peers[1].Up {
 		t.Errorf("/stats peers = %+v, want the 2 others up", snap.Peers)
 	}
+	strangerBeacons(t, mode, peerAddrs[0], group, adminAddr)
 	if err := faeds[2].Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -145,4 +146,78 @@ func testPeersMembership(t *testing.T, mode string) {
 			t.Errorf("faed after SIGTERM: %v", err)
 		}
 	}
+}
+
+// beaconsDropped reads faed's counts of refused beacons from its admin API.
+func beaconsDropped(t *testing.T, adminAddr string) map[string]uint64 {
+	t.Helper()
+	var snap struct {
+		Dropped map[string]uint64 `json:"beacons_dropped"`
+	}
+	resp, err := http.Get("http://" + adminAddr + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	return snap.Dropped
+}
+
+// strangerBeacons sends garbage, and in multicast mode a real beacon
+// captured from the group, to the member at peerAddr (whose admin API is
+// adminAddr): it drops and counts them, and its peers stay as they were.
+func strangerBeacons(t *testing.T, mode, peerAddr, group, adminAddr string) {
+	t.Helper()
+	before := beaconsDropped(t, adminAddr)
+	c, err := net.Dial("udp", peerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	garbage := [][]byte{[]byte("garbage"), make([]byte, 300), []byte("FAE1 not a sealed beacon at all")}
+	for _, g := range garbage {
+		if _, err := c.Write(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testproc.WaitFor(t, "the garbage datagrams dropped and counted", func() bool {
+		d := beaconsDropped(t, adminAddr)
+		return d["garbage"]+d["unsigned"]+d["bad_mac"] >= before["garbage"]+before["unsigned"]+before["bad_mac"]+uint64(len(garbage))
+	})
+	if mode != "multicast" {
+		return
+	}
+	// Capture a member's beacon from the group and send it again: the
+	// member at peerAddr has seen its nonce (replayed), or sees a beacon
+	// sealed for the group arrive at its own port (misdirected); either way
+	// it is dropped, and counted.
+	gaddr, err := net.ResolveUDPAddr("udp4", group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := net.ListenMulticastUDP("udp4", lo, gaddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	_ = mc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 2048)
+	n, _, err := mc.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no beacon heard on the group: %v", err)
+	}
+	if _, err := c.Write(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	testproc.WaitFor(t, "the replayed beacon dropped and counted", func() bool {
+		d := beaconsDropped(t, adminAddr)
+		return d["replayed"]+d["misdirected"] > before["replayed"]+before["misdirected"]
+	})
+	t.Logf("beacons dropped by the member: %v", beaconsDropped(t, adminAddr))
 }
