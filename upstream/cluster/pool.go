@@ -125,7 +125,7 @@ func (p *Pool) Serve(req *memcache.Request, out []byte, w upstream.Waiter) ([]by
 		}
 	case memcache.CmdMetaGet:
 		if !mayChange(req) {
-			return p.serveFirst(r, req, out, w)
+			return p.serveMetaRead(r, req, out, w)
 		}
 	}
 	return p.serveWrite(r, req, out, w)
@@ -150,20 +150,6 @@ func (p *Pool) owners(r *ring.Ring, key []byte, dst []string) []string {
 func itemKey(req *memcache.Request, buf *[memcache.MaxMetaKey]byte) []byte {
 	key, _ := req.ItemKey(buf[:])
 	return key
-}
-
-// serveFirst sends req to this sidecar when it owns the key, else to the
-// first owner whose link takes it.
-func (p *Pool) serveFirst(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
-	var kb [memcache.MaxMetaKey]byte
-	var ob [MaxReplicas]string
-	owners := p.owners(r, itemKey(req, &kb), ob[:0])
-	for _, o := range owners {
-		if o == p.cfg.Self {
-			return p.cfg.Local.Serve(req, out, w)
-		}
-	}
-	return p.forward(owners, req, out, w)
 }
 
 // forward sends req to the first owner with a link; it answers then.

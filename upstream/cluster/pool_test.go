@@ -321,3 +321,47 @@ func TestGatTouchesEveryOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaReadFallsThrough: a read-only mg of a key that only one owner
+// holds (the other restarted empty, or down) is answered from it, with
+// the flags the client asked for, whichever owner comes first; a key no
+// owner holds is a miss, quiet or not.
+func TestMetaReadFallsThrough(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	for i := range 60 {
+		k := fmt.Sprintf("m%d", i)
+		owners := tc.ring.Owners([]byte(k), 2, nil)
+		for _, holder := range owners {
+			for _, s := range tc.stores {
+				do(t, s, "flush_all\r\n")
+			}
+			v := "val:" + k
+			if got := do(t, tc.stores[holder], fmt.Sprintf("set %s 5 0 %d\r\n%s\r\n", k, len(v), v)); got != "STORED\r\n" {
+				t.Fatal(got)
+			}
+			want := fmt.Sprintf("VA %d f5 k%s\r\n%s\r\n", len(v), k, v)
+			if got := do(t, tc.p, "mg "+k+" v f k\r\n"); got != want {
+				t.Fatalf("mg %s (owners %v, held by %s): %q, want %q", k, owners, holder, got, want)
+			}
+			// The holder down: the other owner misses.
+			if l := tc.links[holder]; l != nil {
+				l.down = true
+				got := do(t, tc.p, "mg "+k+" v\r\n")
+				l.down = false
+				if got != "EN\r\n" && !strings.HasPrefix(got, "SERVER_ERROR ") {
+					t.Fatalf("mg %s with its holder %s down: %q", k, holder, got)
+				}
+			}
+		}
+		for _, s := range tc.stores {
+			do(t, s, "flush_all\r\n")
+		}
+		if got := do(t, tc.p, "mg "+k+" v\r\n"); got != "EN\r\n" {
+			t.Fatalf("mg %s held by none: %q", k, got)
+		}
+		if got := do(t, tc.p, "mg "+k+" v q\r\n"); got != "" {
+			t.Fatalf("quiet mg %s held by none: %q", k, got)
+		}
+	}
+	tc.wg.Wait()
+}
