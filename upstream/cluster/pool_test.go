@@ -265,7 +265,9 @@ func (ls syncLinks) Link(addr string) upstream.Pool { return syncLink{ls[addr]} 
 
 // BenchmarkForwarded reports what the pool itself allocates for a request
 // that leaves this sidecar: a get of a key it does not own (hit at the
-// first owner), and a set of a key it does not own (two owners).
+// first owner), and a set, a replace (decided by the first owner, then a
+// set at the second) and an incr (decided by the first owner, read back,
+// then set at the second) of a key it does not own (two owners).
 func BenchmarkForwarded(b *testing.B) {
 	tc := newTestCluster(&testing.T{}, 2)
 	tc.p.cfg.Links = syncLinks{"b": tc.stores["b"], "c": tc.stores["c"]}
@@ -275,10 +277,15 @@ func BenchmarkForwarded(b *testing.B) {
 			break
 		}
 	}
-	for _, s := range []string{setReq(key), "get " + key + "\r\n"} {
+	for _, bc := range []struct{ name, req string }{
+		{"set", setReq(key)},
+		{"get", "get " + key + "\r\n"},
+		{"replace", "replace " + key + " 5 0 1\r\n1\r\n"},
+		{"incr", "incr " + key + " 1\r\n"},
+	} {
 		var req memcache.Request
-		_, _ = (&memcache.Parser{}).Parse([]byte(s), &req)
-		b.Run(s[:3], func(b *testing.B) {
+		_, _ = (&memcache.Parser{}).Parse([]byte(bc.req), &req)
+		b.Run(bc.name, func(b *testing.B) {
 			out := make([]byte, 0, 256)
 			b.ReportAllocs()
 			for b.Loop() {
