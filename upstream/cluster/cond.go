@@ -149,11 +149,12 @@ func (c *cond) decided(r []byte) ([]byte, bool) {
 		b.Meta.AddFlag(f)
 	}
 	c.reading = true
-	if o := c.owners[c.next]; o == c.p.cfg.Self {
+	o := c.owners[c.next]
+	if o == c.p.cfg.Self {
 		r, _ := c.p.cfg.Local.Serve(b, nil, nil)
 		return c.readBack(r)
 	}
-	l := c.p.cfg.Links.Link(c.owners[c.next])
+	l := c.p.cfg.Links.Link(o)
 	if l == nil {
 		return c.readBack(replyNoOwner)
 	}
