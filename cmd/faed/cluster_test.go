@@ -3,7 +3,8 @@ package main_test
 // Three faed processes serve one cluster pool (replicas 2) on a ring of
 // peers found by static list, and again by multicast on lo only: a key set
 // through any sidecar reads back through every other, survives the SIGKILL
-// of one, and is read through it after its restart; a lock taken through
+// of one, and is read through it after its restart; a cas through one, with
+// the unique of its gets, survives the SIGKILL of the key's primary; a lock taken through
 // one is BUSY through another; a sidecar with a wrong secret is never
 // admitted and reads none of the keys; the peer port closes a connection
 // that does not prove the secret.
@@ -22,6 +23,7 @@ import (
 
 	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/peers/auth"
+	"github.com/fae-sidecar/fae/peers/ring"
 	"github.com/fae-sidecar/fae/proto/thrift/fae"
 )
 
@@ -181,6 +183,21 @@ func testClusterPool(t *testing.T, mode string) {
 	}
 	allUp(faeds)
 
+	// A cas through one host, of a key whose primary is faed 2, with the
+	// unique its gets returned, reaches the replica: after the SIGKILL of
+	// faed 2 the others read the cas'ed value.
+	ck := casKey(t, peerAddrs[:3], 2, "c:cas:"+mode)
+	cs[0].set(ck)
+	got = cs[0].req("gets " + ck + "\r\n")
+	f := strings.Fields(strings.SplitN(got, "\r\n", 2)[0])
+	if len(f) != 5 {
+		t.Fatalf("gets %s: %q", ck, got)
+	}
+	cased := valueOf(ck) + ":cas"
+	if got := cs[0].req(fmt.Sprintf("cas %s 7 0 %d %s\r\n%s\r\n", ck, len(cased), f[4], cased)); got != "STORED\r\n" {
+		t.Fatalf("cas %s: %q", ck, got)
+	}
+
 	// After SIGKILL of one, every key stays readable through the others,
 	// before and after it is marked down.
 	if err := faeds[2].Signal(syscall.SIGKILL); err != nil {
@@ -196,6 +213,12 @@ func testClusterPool(t *testing.T, mode string) {
 		}
 	}
 	readable := time.Since(killed)
+	for j := range 2 {
+		want := fmt.Sprintf("VALUE %s 7 %d\r\n%s\r\nEND\r\n", ck, len(cased), cased)
+		if got := cs[j].req("get " + ck + "\r\n"); got != want {
+			t.Fatalf("get %s through faed %d after the SIGKILL of its primary: %q, want the cas'ed value", ck, j, got)
+		}
+	}
 	testproc.WaitFor(t, "faed 2 marked down by both others", func() bool {
 		return statsPeers(t, faeds[0].Addr)[peerAddrs[2]] == "down" && statsPeers(t, faeds[1].Addr)[peerAddrs[2]] == "down"
 	})
@@ -296,6 +319,25 @@ func testClusterPool(t *testing.T, mode string) {
 		}
 		if err := f.Wait(15 * time.Second); err != nil {
 			t.Errorf("faed after SIGTERM: %v", err)
+		}
+	}
+}
+
+// casKey returns a key named prefix<i> whose primary owner (replicas 2) on
+// the ring of peers is peers[primary], as every sidecar places it.
+func casKey(t *testing.T, peers []string, primary int, prefix string) string {
+	t.Helper()
+	var tab ring.Table
+	var nodes []ring.Node
+	for _, p := range peers {
+		nodes = append(nodes, ring.Node{Name: p})
+	}
+	if _, err := tab.Set(nodes); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if k := fmt.Sprintf("%s:%d", prefix, i); tab.Owners([]byte(k), 2, nil)[0] == peers[primary] {
+			return k
 		}
 	}
 }

@@ -5,8 +5,14 @@
 // whose connections pass the peer handshake).
 //
 // Writes (storage, delete, incr/decr, touch, gat, gats, and every meta
-// command but a read-only mg) go to every owner on the ring before the client's reply,
-// which is the primary owner's answer, or the first owner's that answered.
+// command but a read-only mg) reach every owner on the ring before the
+// client's reply. Unconditional ones (set, delete, touch...) go to all at
+// once, and the reply is the primary owner's answer, or the first owner's
+// that answered. Conditional and relative ones (cas, add, replace,
+// append, prepend, incr, decr, ms with C or a mode, md with C, ma) are
+// decided by the first live owner in ring order; once it succeeded, the
+// item it made is set at the owners after it (the request made
+// unconditional, or the item read back), and its answer is the reply.
 // Reads (get, gets) go to the owners in ring order, and on a miss or error
 // to the next; a hit found past an owner that missed is set back there (an
 // add of the value with its flags and remaining ttl), so a restarted, empty

@@ -12,7 +12,10 @@ import (
 // serveMetaRead serves an mg that changes nothing: from this sidecar's
 // store when it is an owner and holds the key (on the loop, without
 // allocating), else from the owners in ring order, each asked the
-// client's own mg, until one has the key. A miss (EN, or nothing for a
+// client's own mg, until one has the key. An mg asking for the cas (c)
+// asks in ring order from the primary on, even when this sidecar is a
+// later owner: the primary decides a cas (see cond), so its unique is the
+// one a following ms or md with C must carry. A miss (EN, or nothing for a
 // quiet mg) or a failure at one owner moves on to the next, so an owner
 // restarted empty hides nothing another owner holds. Unlike get, a hit is
 // not set back where it missed: mg's reply carries only the flags the
@@ -27,6 +30,9 @@ func (p *Pool) serveMetaRead(r *ring.Ring, req *memcache.Request, out []byte, w 
 			self = i
 			break
 		}
+	}
+	if self > 0 && req.Meta.Has('c') {
+		self = -1 // asked in ring order below
 	}
 	if self >= 0 {
 		mark := len(out)
@@ -76,14 +82,21 @@ func (mr *metaRead) advance() (reply []byte, pending bool) {
 	for mr.next < len(mr.order) {
 		o := mr.order[mr.next]
 		mr.next++
+		if _, err := (&memcache.Parser{}).Parse(mr.raw, &mr.req); err != nil {
+			return append([]byte(nil), memcache.ReplyError...), false
+		}
+		if o == mr.p.cfg.Self {
+			r, _ := mr.p.cfg.Local.Serve(&mr.req, nil, nil)
+			if !mr.took(r) {
+				return mr.last, false
+			}
+			continue
+		}
 		l := mr.p.cfg.Links.Link(o)
 		if l == nil {
 			mr.p.peerFails.Add(1)
 			mr.last = replyNoOwner
 			continue
-		}
-		if _, err := (&memcache.Parser{}).Parse(mr.raw, &mr.req); err != nil {
-			return append([]byte(nil), memcache.ReplyError...), false
 		}
 		mr.p.forwarded.Add(1)
 		r, async := l.Serve(&mr.req, nil, mr)

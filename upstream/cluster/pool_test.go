@@ -265,7 +265,9 @@ func (ls syncLinks) Link(addr string) upstream.Pool { return syncLink{ls[addr]} 
 
 // BenchmarkForwarded reports what the pool itself allocates for a request
 // that leaves this sidecar: a get of a key it does not own (hit at the
-// first owner), and a set of a key it does not own (two owners).
+// first owner), and a set, a replace (decided by the first owner, then a
+// set at the second) and an incr (decided by the first owner, read back,
+// then set at the second) of a key it does not own (two owners).
 func BenchmarkForwarded(b *testing.B) {
 	tc := newTestCluster(&testing.T{}, 2)
 	tc.p.cfg.Links = syncLinks{"b": tc.stores["b"], "c": tc.stores["c"]}
@@ -275,10 +277,15 @@ func BenchmarkForwarded(b *testing.B) {
 			break
 		}
 	}
-	for _, s := range []string{setReq(key), "get " + key + "\r\n"} {
+	for _, bc := range []struct{ name, req string }{
+		{"set", setReq(key)},
+		{"get", "get " + key + "\r\n"},
+		{"replace", "replace " + key + " 5 0 1\r\n1\r\n"},
+		{"incr", "incr " + key + " 1\r\n"},
+	} {
 		var req memcache.Request
-		_, _ = (&memcache.Parser{}).Parse([]byte(s), &req)
-		b.Run(s[:3], func(b *testing.B) {
+		_, _ = (&memcache.Parser{}).Parse([]byte(bc.req), &req)
+		b.Run(bc.name, func(b *testing.B) {
 			out := make([]byte, 0, 256)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -364,4 +371,52 @@ func TestMetaReadFallsThrough(t *testing.T) {
 		}
 	}
 	tc.wg.Wait()
+}
+
+// TestMetaCasFromPrimary: an mg asking for the cas through a sidecar that
+// is a later owner of the key answers the primary's unique, so an ms with
+// it as C succeeds (the primary decides a cas); an mg with N leaves its
+// stub at the first owner alone.
+func TestMetaCasFromPrimary(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	n := 0
+	for i := range 200 {
+		k := fmt.Sprintf("c%d", i)
+		owners := tc.ring.Owners([]byte(k), 2, nil)
+		if owners[1] != "a" {
+			continue
+		}
+		n++
+		if got := do(t, tc.p, setReq(k)); got != "STORED\r\n" {
+			t.Fatalf("set %s: %q", k, got)
+		}
+		tc.wg.Wait()
+		got := do(t, tc.p, "mg "+k+" c\r\n")
+		var cas uint64
+		if _, err := fmt.Sscanf(got, "HD c%d\r\n", &cas); err != nil {
+			t.Fatalf("mg %s c: %q", k, got)
+		}
+		v := "new:" + k
+		if got := do(t, tc.p, fmt.Sprintf("ms %s %d C%d\r\n%s\r\n", k, len(v), cas, v)); got != "HD\r\n" {
+			t.Fatalf("ms %s C%d (owners %v): %q", k, cas, owners, got)
+		}
+		tc.wg.Wait()
+		for _, o := range owners {
+			if got := do(t, tc.stores[o], "mg "+k+" v\r\n"); got != fmt.Sprintf("VA %d\r\n%s\r\n", len(v), v) {
+				t.Fatalf("%s at owner %s after the cas: %q", k, o, got)
+			}
+		}
+		nk := "n" + k
+		nOwners := tc.ring.Owners([]byte(nk), 2, nil)
+		if got := do(t, tc.p, "mg "+nk+" v N30\r\n"); !strings.HasPrefix(got, "VA 0 W") {
+			t.Fatalf("mg %s N30: %q", nk, got)
+		}
+		tc.wg.Wait()
+		if got := do(t, tc.stores[nOwners[1]], "mg "+nk+" v\r\n"); got != "EN\r\n" {
+			t.Fatalf("mg N stub of %s at the second owner %s: %q", nk, nOwners[1], got)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no key has a as its second owner")
+	}
 }

@@ -292,8 +292,7 @@ func (rd *read) repair(v value) {
 		return
 	}
 	ms := memcache.Request{Cmd: memcache.CmdMetaSet, Keys: [][]byte{rd.key}, Data: v.data}
-	ms.Meta.AddValue('F', uint64(v.flags))
-	ms.Meta.AddValue('T', uint64(max(v.ttl, 0))) // t-1: no expiry, T0
+	addItemFlags(&ms.Meta, v)
 	ms.Meta.AddMode('E')
 	for _, o := range rd.missed {
 		if o == rd.p.cfg.Self {

@@ -12,13 +12,18 @@ import (
 
 // serveWrite sends req to every owner of its key and answers with the
 // primary's reply, or the first owner's that answered, once all have
-// answered. A key this sidecar alone owns is served locally, on the loop.
+// answered; a conditional or relative write is decided by the first live
+// owner (serveCond). A key this sidecar alone owns is served locally, on
+// the loop.
 func (p *Pool) serveWrite(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	var kb [memcache.MaxMetaKey]byte
 	var ob [MaxReplicas]string
 	owners := p.owners(r, itemKey(req, &kb), ob[:0])
 	if len(owners) == 1 && owners[0] == p.cfg.Self {
 		return p.cfg.Local.Serve(req, out, w)
+	}
+	if kind := kindOf(req); kind != writeAll && len(owners) > 1 {
+		return p.serveCond(owners, kind, req, out, w)
 	}
 	reply, pending := p.fanOut(owners, req, w, nil, 0)
 	if pending {
@@ -51,6 +56,20 @@ func (p *Pool) serveTouchMulti(r *ring.Ring, req *memcache.Request, out []byte, 
 // each link's Serve allocates.
 func (p *Pool) fanOut(owners []string, req *memcache.Request, w upstream.Waiter, g *gather, gi int) (reply []byte, pending bool) {
 	f := &fan{p: p, w: w, g: g, gi: gi, lp: upstream.LoopOf(w), n: len(owners), noReply: req.NoReply, left: 1}
+	return f.send(owners, req)
+}
+
+// propagate sends req to owners (may be none) and answers the client with
+// reply, whatever they answer, once all have: the rest of a conditional
+// write (cond). Same return as fanOut.
+func (p *Pool) propagate(owners []string, req *memcache.Request, w upstream.Waiter, reply []byte) ([]byte, bool) {
+	f := &fan{p: p, w: w, lp: upstream.LoopOf(w), n: len(owners), fixed: true, reply: reply, left: 1}
+	return f.send(owners, req)
+}
+
+// send sends req to owners; see fanOut.
+func (f *fan) send(owners []string, req *memcache.Request) (reply []byte, pending bool) {
+	p := f.p
 	sub := *req
 	sub.NoReply = false // every owner answers; the client's noreply is applied to the choice
 	for i, o := range owners {
@@ -88,7 +107,10 @@ type fan struct {
 	lp      eventloop.Loop
 	n       int
 	noReply bool
-	subs    [MaxReplicas]fanSub
+	// fixed: reply is the client's, whatever the owners answer.
+	fixed bool
+	reply []byte
+	subs  [MaxReplicas]fanSub
 
 	mu      sync.Mutex
 	left    int // owners yet to answer, plus one while Serve runs
@@ -121,6 +143,9 @@ func (f *fan) part(i int, reply []byte, peer bool) bool {
 func (f *fan) choice() []byte {
 	if f.noReply {
 		return nil
+	}
+	if f.fixed {
+		return f.reply
 	}
 	for i := range f.n {
 		if !f.failed[i] {
