@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -187,14 +188,24 @@ func (s *Server) Run(ctx context.Context) error {
 			s.workers.stop()
 		}()
 	}
+	addr, err := claim(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	opts := []gnet.Option{
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 		gnet.WithReuseAddr(true),
+		// Each loop accepts on a listener of its own (SO_REUSEPORT): a
+		// new connection costs no hand-off from gnet's accepting thread
+		// to its loop (a queue, an eventfd write and two thread
+		// wake-ups). gnet keeps its accepting thread when a unix socket
+		// listens too: AF_UNIX has no SO_REUSEPORT.
+		gnet.WithReusePort(true),
 	}
 	opts = append(opts, gnet.WithNumEventLoop(LoopCount(s.cfg.Loops, runtime.GOMAXPROCS(0))))
-	addrs := []string{"tcp://" + s.cfg.Addr}
+	addrs := []string{"tcp://" + addr}
 	if s.cfg.Unix != "" {
 		addrs = append(addrs, "unix://"+s.cfg.Unix)
 	}
@@ -360,6 +371,25 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 		return 2 * time.Millisecond, gnet.None
 	}
 	return 100 * time.Millisecond, gnet.None
+}
+
+// claim checks that addr is free before the loops bind it with SO_REUSEPORT,
+// which would share the port with another process of the same user bound
+// the same way (a second faed) rather than fail, and returns the address
+// the loops bind: addr, or with port 0 the port the check was given, so
+// that every loop listens on the same one.
+func claim(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	host, port, _ := net.SplitHostPort(addr) // well formed: net.Listen took it
+	if port != "0" {
+		return addr, nil
+	}
+	_, got, _ := net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, got), nil
 }
 
 // LoopCount is the number of event loops to run: loops when set, else one
