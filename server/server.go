@@ -304,6 +304,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	s.stats.totalConns.Add(1)
 	cn := &conn{s: s, c: c, loop: s.loopOf(c.EventLoop())}
+	cn.pending = cn.pend0[:0]
 	cn.lastActive.Store(time.Now().UnixNano())
 	c.SetContext(cn)
 	s.mu.Lock()
@@ -325,6 +326,12 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	s.stats.currConns.Add(-1)
 	s.inflight.Add(-int64(cn.asyncPending()))
 	cn.pending = nil
+	if sl := cn.spare; sl != nil {
+		// Not handed to anyone: the loop's next connection takes it.
+		cn.spare = nil
+		sl.buf = sl.buf[:0]
+		cn.loop.putSlot(sl)
+	}
 	cn.dropPartial()
 	s.mu.Lock()
 	delete(s.conns, cn)
