@@ -93,14 +93,15 @@ const holdMax = 16 << 10
 // unanswered, and the last write is younger than HoldFor, new ones wait (up
 // to holdMax bytes) for the server's next bytes to arrive, which write them
 // all at once (flushNow), as Nagle's algorithm does: on loopback the server
-// answers within HoldFor, so under load one write and one read carry many
-// requests each, whatever the number of clients; idle, a request leaves at
-// once. The bound is for a server across a network hop: its answer takes a
-// round trip, which a request that came HoldFor after the last write no
-// longer waits for. The time is lastUse, the clock read when the newest
-// request was queued (write runs at the end of that loop event), so the
-// hold reads no clock of its own. A write that fails closes the session at
-// once, and OnClose fails its requests.
+// often answers within HoldFor, so under load one write and one read carry
+// many requests each, whatever the number of clients; idle, a request
+// leaves at once. The bound is for a server across a network hop: its
+// answer takes a round trip, which a request that comes HoldFor after the
+// last write no longer waits for (it leaves, and those held before it).
+// The time is lastUse, the clock read when the newest request was queued
+// (write runs at the end of that loop event), so the hold reads no clock of
+// its own. A write that fails closes the session at once, and OnClose fails
+// its requests.
 func (lc *lconn) write() {
 	if lc.gc == nil || len(lc.out) == 0 {
 		return // still dialling: the requests go once the session opens

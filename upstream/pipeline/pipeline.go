@@ -97,8 +97,9 @@ type Config struct {
 	// earlier requests are unanswered, new ones wait for the server's next
 	// bytes only if the connection's last write is younger than HoldFor;
 	// older, they leave when the loop's event ends. On loopback a server
-	// answers within it, so under load one write carries many requests;
-	// across a network hop no request waits a round trip behind another.
+	// often answers within it, so under load one write carries many
+	// requests; across a network hop, where the answer takes a round trip,
+	// only the requests that come within HoldFor of a write wait for it.
 	// Negative: never hold.
 	HoldFor time.Duration
 	// Probe returns a new health check: a request any healthy server
