@@ -9,7 +9,9 @@
 # with faed_l1_config a second faed, target faed-l1, measured beside the
 # first; one with upstream_delay a lag relay (fae-bench relay) in front of
 # memcached, and its own faed(s) and nutcracker behind it, and the
-# memcached target is the relay (a client of a remote memcached). Each
+# memcached target is the relay (a client of a remote memcached); one with
+# unix: true a faed and a nutcracker of its own that listen on unix sockets
+# too, measured over both (targets faed-unix, nutcracker-unix). Each
 # round also reads the CPU time and read/write syscalls of every server
 # process (fae-bench run --pid), per request. Then it measures the RSS
 # that 10,000 idle client connections add to each server. It writes
@@ -19,7 +21,7 @@
 # Every process it starts is killed on exit (trap), and its temp dir removed.
 #
 # Usage: bench/compare.sh [--duration 5s] [--rounds 3] [--warmup 1s]
-#                         [--scenarios "S1 S2 S3 S4 S5 S6 S7 S8"] [--idle-conns 10000]
+#                         [--scenarios "S1 S2 ... S10"] [--idle-conns 10000]
 #                         [--out bench/results]
 # Environment: FAED_ARGS      extra faed flags (e.g. "-loops 1")
 #              MEMCACHED_ARGS extra memcached flags
@@ -169,11 +171,11 @@ stop() {
 	wait "${!pidvar}" 2>/dev/null || true
 }
 
-# start_faed NAME CONFIG BACKEND: a faed of its own for one scenario, with
-# CONFIG ("__MEMCACHED__" replaced by BACKEND) or, for "-", -servers
-# BACKEND; sets NAME_ADDR.
+# start_faed NAME CONFIG BACKEND [BASE]: a faed of its own for one scenario,
+# with CONFIG ("__MEMCACHED__" replaced by BACKEND) or, for "-", -servers
+# BACKEND and the config file BASE (default faed-base.yaml); sets NAME_ADDR.
 start_faed() {
-	local name=$1 config=$2 backend=$3 addr
+	local name=$1 config=$2 backend=$3 base=${4:-$TMP/faed-base.yaml} addr
 	addr=$("$FB" freeport)
 	if [ "$config" != "-" ]; then
 		sed "s|__MEMCACHED__|$backend|g" "$config" >"$TMP/$name.yaml"
@@ -181,7 +183,7 @@ start_faed() {
 		start "$name" "$TMP/faed" -config "$TMP/$name.yaml" -listen "$addr" ${FAED_ARGS:-}
 	else
 		# shellcheck disable=SC2086
-		start "$name" "$TMP/faed" -config "$TMP/faed-base.yaml" -listen "$addr" -servers "$backend" ${FAED_ARGS:-}
+		start "$name" "$TMP/faed" -config "$base" -listen "$addr" -servers "$backend" ${FAED_ARGS:-}
 	fi
 	"$FB" waitport --addr "$addr"
 	printf -v "${name}_ADDR" '%s' "$addr"
@@ -194,7 +196,7 @@ SECTIONS="$TMP/sections.md"
 for sc in $SCENARIOS; do
 	line=$(awk -F'\t' -v s="$sc" '$1 == s' "$TMP/scenarios.tsv")
 	[ -n "$line" ] || { echo "compare.sh: no scenario $sc in bench/scenarios.yaml" >&2; exit 2; }
-	IFS=$'\t' read -r _ faed_config l1_config delay desc <<<"$line"
+	IFS=$'\t' read -r _ faed_config l1_config delay unix desc <<<"$line"
 	# Processes started for this scenario only, stopped after it.
 	scoped=()
 	notes=()
@@ -211,7 +213,16 @@ for sc in $SCENARIOS; do
 	fi
 	target_faed="$FD"
 	faed_pid=$faed_PID
-	if [ "$faed_config" != "-" ] || [ "$backend" != "$MC" ]; then
+	if [ "$unix" = unix ]; then
+		# A faed of its own listening on a unix socket too: targets faed
+		# (TCP) and faed-unix (the socket) are the same process.
+		{ cat "$TMP/faed-base.yaml"; echo "listen_unix: $TMP/faed-$sc.sock"; } >"$TMP/faed-unix-$sc.yaml"
+		start_faed "faedu_$sc" "-" "$backend" "$TMP/faed-unix-$sc.yaml"
+		scoped+=("faedu_$sc")
+		v="faedu_${sc}_ADDR" && target_faed=${!v}
+		v="faedu_${sc}_PID" && faed_pid=${!v}
+		notes+=("faed-unix is faed over its unix socket (\`listen_unix:\`), nutcracker-unix nutcracker over a second pool of the same process listening on a unix socket, with the same server: the same processes as faed and nutcracker, so the socket is the only difference.")
+	elif [ "$faed_config" != "-" ] || [ "$backend" != "$MC" ]; then
 		start_faed "faed_$sc" "$faed_config" "$backend"
 		scoped+=("faed_$sc")
 		v="faed_${sc}_ADDR" && target_faed=${!v}
@@ -220,6 +231,10 @@ for sc in $SCENARIOS; do
 	fi
 	targets=(--target "faed=$target_faed")
 	pids=(--pid "faed=$faed_pid")
+	if [ "$unix" = unix ]; then
+		targets+=(--target "faed-unix=unix:$TMP/faed-$sc.sock")
+		pids+=(--pid "faed-unix=$faed_pid")
+	fi
 	if [ "$l1_config" != "-" ]; then
 		start_faed "faedl1_$sc" "$l1_config" "$backend"
 		scoped+=("faedl1_$sc")
@@ -229,7 +244,19 @@ for sc in $SCENARIOS; do
 	fi
 	target_nc="$NC"
 	nc_pid=$nutcracker_PID
-	if [ "$backend" != "$MC" ]; then
+	if [ "$unix" = unix ]; then
+		SNC=$("$FB" freeport)
+		SNC_STATS=$("$FB" freeport)
+		sed "s|listen: $NC|listen: $SNC|; s|- $MC:1|- $backend:1|" "$TMP/nutcracker.yml" >"$TMP/nutcracker-$sc.yml"
+		# The same pool again, on a unix socket (a second pool: nutcracker
+		# listens on one address per pool).
+		sed "s|^fae:|faeunix:|; s|listen: $NC|listen: $TMP/nutcracker-$sc.sock|; s|- $MC:1|- $backend:1|" "$TMP/nutcracker.yml" >>"$TMP/nutcracker-$sc.yml"
+		start "nutcracker_$sc" /usr/sbin/nutcracker -c "$TMP/nutcracker-$sc.yml" -s "${SNC_STATS##*:}" -a 127.0.0.1 -v 4 -o "$TMP/nutcracker-$sc.out" -p "$TMP/nutcracker-$sc.pid"
+		"$FB" waitport --addr "$SNC"
+		scoped+=("nutcracker_$sc")
+		target_nc="$SNC"
+		v="nutcracker_${sc}_PID" && nc_pid=${!v}
+	elif [ "$backend" != "$MC" ]; then
 		SNC=$("$FB" freeport)
 		SNC_STATS=$("$FB" freeport)
 		sed "s|listen: $NC|listen: $SNC|; s|- $MC:1|- $backend:1|" "$TMP/nutcracker.yml" >"$TMP/nutcracker-$sc.yml"
@@ -239,8 +266,14 @@ for sc in $SCENARIOS; do
 		target_nc="$SNC"
 		v="nutcracker_${sc}_PID" && nc_pid=${!v}
 	fi
-	targets+=(--target "nutcracker=$target_nc" --target "memcached=$backend")
-	pids+=(--pid "nutcracker=$nc_pid" --pid "memcached=$memcached_PID" --pid "backend=$memcached_PID")
+	targets+=(--target "nutcracker=$target_nc")
+	pids+=(--pid "nutcracker=$nc_pid")
+	if [ "$unix" = unix ]; then
+		targets+=(--target "nutcracker-unix=unix:$TMP/nutcracker-$sc.sock")
+		pids+=(--pid "nutcracker-unix=$nc_pid")
+	fi
+	targets+=(--target "memcached=$backend")
+	pids+=(--pid "memcached=$memcached_PID" --pid "backend=$memcached_PID")
 	if [ "$delay" != "-" ]; then
 		v="relay_${sc}_PID" && pids+=(--pid "relay=${!v}")
 	fi
@@ -365,7 +398,7 @@ cat "$IDLE" >&2
 	echo "## Overview"
 	echo
 	if [ ${#JSONS[@]} -gt 0 ]; then
-		"$FB" overview --ratio faed/nutcracker --ratio faed-l1/memcached "${JSONS[@]}"
+		"$FB" overview --ratio faed/nutcracker --ratio faed-l1/memcached --ratio faed-unix/faed --ratio nutcracker-unix/nutcracker "${JSONS[@]}"
 	fi
 	echo
 	echo "## Idle connections: RSS added by $IDLE_CONNS idle clients"
@@ -399,7 +432,7 @@ cat "$IDLE" >&2
 	echo
 	echo "nutcracker's settings match faed's defaults so the comparison is of the proxies, not their tuning:"
 	echo "2 connections to the server (faed's \`conns_per_server\`), 500ms server timeout (faed's \`timeout\`),"
-	echo "no ejection (faed never ejects), preconnect. faed uses its default event loops (one per CPU: 2);"
+	echo "no ejection (faed never ejects), preconnect. faed uses its default event loops (one per two CPUs: $(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 )));"
 	echo "nutcracker is single-threaded by design; memcached runs 1 worker thread (\`-t 1\`)."
 } >"$REPORT"
 echo "report: $REPORT" >&2

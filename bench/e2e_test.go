@@ -295,3 +295,49 @@ func TestPerConnLatencyCountsTheConnect(t *testing.T) {
 		t.Errorf("%d of %d latencies include the 1s connect, want 10 of 30 (one per connection)", over, wk.hist.TotalCount())
 	}
 }
+
+// A target "unix:PATH" is reached over a unix socket: here a real
+// memcached behind a socket that copies bytes both ways.
+func TestRunTurnUnixSocket(t *testing.T) {
+	mc := testproc.StartMemcached(t)
+	path := t.TempDir() + "/mc.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", mc)
+			if err != nil {
+				c.Close()
+				return
+			}
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	tg, err := ParseTarget("sock=unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := shortWorkload()
+	w.Requests, w.Warmup, w.PerConn = 500, 0, 5
+	r, err := RunTurn(t.Context(), tg, w, TurnOptions{Round: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, r, 1)
+	if r.Requests != 500 || r.Errors != 0 {
+		t.Errorf("%d requests, %d errors (%s); want 500 and none", r.Requests, r.Errors, r.ErrorSample)
+	}
+	for _, bad := range []string{"sock=unix:", "sock=/no/port"} {
+		if _, err := ParseTarget(bad); err == nil {
+			t.Errorf("ParseTarget(%q): no error", bad)
+		}
+	}
+}

@@ -101,8 +101,7 @@ func HoldIdle(ctx context.Context, t Target, n, pid int, settle time.Duration) (
 
 // openIdle dials addr and makes one get round trip.
 func openIdle(ctx context.Context, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,7 @@ type ChunkedResult struct {
 // measures the CPU time process pid used meanwhile.
 func SendChunked(ctx context.Context, t Target, pid, sets, size, chunk int, gap time.Duration) (*ChunkedResult, error) {
 	res := &ChunkedResult{Target: t.Name, Addr: t.Addr, PID: pid, Sets: sets, Size: size, Chunk: chunk, Gap: gap}
-	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", t.Addr)
+	c, err := dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, t.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -280,8 +279,7 @@ func readAll(ctx context.Context, addr string, n uint64) error {
 
 // sendPart dials addr and writes part in writes of chunk bytes.
 func sendPart(ctx context.Context, addr string, part []byte, chunk int) (net.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -333,8 +331,7 @@ type probeResult struct {
 // has sent n (0: no limit), and times each answer.
 func probe(ctx context.Context, addr string, n int) probeResult {
 	var pr probeResult
-	d := net.Dialer{Timeout: 5 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dial(ctx, &net.Dialer{Timeout: 5 * time.Second}, addr)
 	if err != nil {
 		pr.err = err
 		return pr

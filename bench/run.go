@@ -27,8 +27,8 @@ func ParseTarget(s string) (Target, error) {
 	if !ok {
 		name, addr = s, s
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil || name == "" {
-		return Target{}, fmt.Errorf("target %q: want name=host:port", s)
+	if err := checkAddr(addr); err != nil || name == "" {
+		return Target{}, fmt.Errorf("target %q: want name=host:port or name=unix:PATH", s)
 	}
 	return Target{Name: name, Addr: addr}, nil
 }
@@ -314,7 +314,7 @@ func newWorker(addr string, w *Workload, ks *KeySpace, src rand.Source) *worker 
 		batch:    make([]pending, 0, w.Pipeline),
 		c:        NewClient(nil, nil, 64<<10),
 		hist:     newHist(),
-		dialConn: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+		dialConn: func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, d, addr) },
 		now:      time.Now,
 	}
 }
@@ -523,8 +523,7 @@ func Prefill(ctx context.Context, t Target, w Workload) (failed int64, err error
 
 // prefillConn sets ids first, first+stride, ... over one connection.
 func prefillConn(ctx context.Context, addr string, w *Workload, first, stride, depth int, failed *atomic.Int64) error {
-	d := net.Dialer{Timeout: w.Timeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(ctx, &net.Dialer{Timeout: w.Timeout}, addr)
 	if err != nil {
 		return fmt.Errorf("prefill %s: %w", addr, err)
 	}

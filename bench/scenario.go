@@ -29,6 +29,11 @@ type Scenario struct {
 	// targets reach memcached through it, the memcached target itself
 	// too (a client talking to a remote memcached).
 	UpstreamDelay time.Duration `yaml:"upstream_delay"`
+	// Unix, when set, has compare.sh measure faed and nutcracker over a
+	// unix socket too (faed's listen_unix, nutcracker's listen: PATH), as
+	// targets "faed-unix" and "nutcracker-unix", beside them over TCP: the
+	// same processes, so what the socket saves is the only difference.
+	Unix bool `yaml:"unix"`
 	// Workload holds the scenario's fields; those it leaves out keep
 	// DefaultWorkload's values.
 	Workload `yaml:",inline"`
@@ -88,6 +93,12 @@ func ScenarioNames(m map[string]*Scenario) []string {
 	for n := range m {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	// S2 before S10: shorter names first.
+	sort.Slice(names, func(i, j int) bool {
+		if len(names[i]) != len(names[j]) {
+			return len(names[i]) < len(names[j])
+		}
+		return names[i] < names[j]
+	})
 	return names
 }

@@ -15,8 +15,8 @@ func TestStandardScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(ScenarioNames(all), " "); got != "S1 S2 S3 S4 S5 S6 S7 S8" {
-		t.Fatalf("scenarios %q, want S1 to S8", got)
+	if got := strings.Join(ScenarioNames(all), " "); got != "S1 S2 S3 S4 S5 S6 S7 S8 S9 S10" {
+		t.Fatalf("scenarios %q, want S1 to S10", got)
 	}
 	hundred := ValueSize{Min: 100, Max: 100}
 	tests := []struct {
@@ -31,6 +31,7 @@ func TestStandardScenarios(t *testing.T) {
 		l1Config   string
 		delay      time.Duration
 		perConn    int
+		unix       bool
 	}{
 		{name: "S1", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9},
 		{name: "S2", conns: 50, pipeline: 16, multiget: 1, keys: 10000, getRatio: 0.9},
@@ -42,6 +43,8 @@ func TestStandardScenarios(t *testing.T) {
 		{name: "S7", conns: 50, pipeline: 1, multiget: 1, keys: 100000, zipf: 1.1, getRatio: 0.9,
 			l1Config: "bench/faed-l1.yaml", delay: 100 * time.Microsecond, perConn: 5},
 		{name: "S8", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9, perConn: 5},
+		{name: "S9", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9, unix: true},
+		{name: "S10", conns: 50, pipeline: 1, multiget: 1, keys: 10000, getRatio: 0.9, perConn: 5, unix: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +57,8 @@ func TestStandardScenarios(t *testing.T) {
 			if s.FaedConfig != tt.faedConfig || s.FaedL1Config != tt.l1Config {
 				t.Errorf("faed_config %q, faed_l1_config %q; want %q, %q", s.FaedConfig, s.FaedL1Config, tt.faedConfig, tt.l1Config)
 			}
-			if s.UpstreamDelay != tt.delay || w.PerConn != tt.perConn {
-				t.Errorf("upstream_delay %v, per_conn %d; want %v, %d", s.UpstreamDelay, w.PerConn, tt.delay, tt.perConn)
+			if s.UpstreamDelay != tt.delay || w.PerConn != tt.perConn || s.Unix != tt.unix {
+				t.Errorf("upstream_delay %v, per_conn %d, unix %v; want %v, %d, %v", s.UpstreamDelay, w.PerConn, s.Unix, tt.delay, tt.perConn, tt.unix)
 			}
 			if w.Duration != 5*time.Second || w.Warmup != time.Second {
 				t.Errorf("duration %v warmup %v, want 5s and 1s", w.Duration, w.Warmup)

@@ -22,8 +22,7 @@ type Stats struct {
 func ReadStats(ctx context.Context, addr string, timeout time.Duration) (Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(ctx, &net.Dialer{}, addr)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -16,17 +16,17 @@ type conn struct {
 	c    gnet.Conn
 	loop *loop
 
-	out     []byte  // replies of this read, written once at its end
-	pending []*slot // FIFO of replies behind the oldest unfinished upstream request
-	spare   *slot   // a slot handed to the handler but not taken
-	swallow int     // bytes of a refused data block still to discard
-	need    int     // length of the incomplete request at the front, when known
-	part    []byte  // a large request taken out of gnet, whole at cap (partial.go)
-	closing bool    // quit or a fatal error: close once pending replies are out
-	fence   bool    // a flush_all is ordered: parse nothing until pending is empty
-	seen    int     // inbound bytes already counted in bytes_read
-	dirty   bool    // queued on loop.dirty
-	closed  bool    // OnClose ran
+	pending []*slot  // FIFO of replies behind the oldest unfinished upstream request
+	pend0   [2]*slot // pending's first backing array: none allocated per connection
+	spare   *slot    // a slot handed to the handler but not taken
+	swallow int      // bytes of a refused data block still to discard
+	need    int      // length of the incomplete request at the front, when known
+	part    []byte   // a large request taken out of gnet, whole at cap (partial.go)
+	closing bool     // quit or a fatal error: close once pending replies are out
+	fence   bool     // a flush_all is ordered: parse nothing until pending is empty
+	seen    int      // inbound bytes already counted in bytes_read
+	dirty   bool     // queued on loop.dirty
+	closed  bool     // OnClose ran
 	// finished: the server drains and every request read was answered and
 	// written; the write side is shut (the client reads EOF after its last
 	// reply) and what the client still sends is discarded unparsed.
@@ -37,8 +37,10 @@ type conn struct {
 	cut     int
 
 	// front is the protocol the connection speaks, chosen by its first
-	// byte (front.go); nil until that byte arrives.
+	// byte (front.go); nil until that byte arrives. A text connection's is
+	// text, allocated with the connection.
 	front front
+	text  textFront
 
 	opened     int64        // unix nanos of OnOpen
 	proven     atomic.Bool  // passed Config.Handshake (handshake.go)
@@ -55,7 +57,7 @@ func (cn *conn) serve() gnet.Action {
 		return cn.linger()
 	}
 	cn.startCut()
-	out := cn.drain(cn.out[:0])
+	out := cn.drain(cn.loop.takeOut())
 
 	// Bytes that arrived since the last event; counted once they are
 	// served, so that bytes_read never runs ahead of what faed acted on.
@@ -88,10 +90,7 @@ func (cn *conn) serve() gnet.Action {
 		_, _ = c.Write(out)
 		s.stats.bytesWritten.Add(uint64(len(out)))
 	}
-	if cap(out) > maxKeptSlotBuf {
-		out = nil
-	}
-	cn.out = out[:0]
+	cn.loop.putOut(out)
 	if cn.closing && len(cn.pending) == 0 {
 		return gnet.Close
 	}

@@ -48,7 +48,7 @@ func (cn *conn) sniff(b byte) front {
 	case b == 0x00 && cn.s.cfg.Thrift != nil:
 		return &thriftFront{}
 	}
-	return &textFront{}
+	return &cn.text
 }
 
 // protocols names the protocols the server speaks, for its start-up log.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -206,14 +207,24 @@ func (s *Server) Run(ctx context.Context) error {
 			s.workers.stop()
 		}()
 	}
+	addr, err := claim(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	opts := []gnet.Option{
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.cfg.Logger}),
 		gnet.WithReuseAddr(true),
+		// Each loop accepts on a listener of its own (SO_REUSEPORT): a
+		// new connection costs no hand-off from gnet's accepting thread
+		// to its loop (a queue, an eventfd write and two thread
+		// wake-ups). gnet keeps its accepting thread when a unix socket
+		// listens too: AF_UNIX has no SO_REUSEPORT.
+		gnet.WithReusePort(true),
 	}
 	opts = append(opts, gnet.WithNumEventLoop(LoopCount(s.cfg.Loops, runtime.GOMAXPROCS(0))))
-	addrs := []string{"tcp://" + s.cfg.Addr}
+	addrs := []string{"tcp://" + addr}
 	if s.cfg.Unix != "" {
 		addrs = append(addrs, "unix://"+s.cfg.Unix)
 	}
@@ -312,6 +323,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	s.stats.totalConns.Add(1)
 	cn := &conn{s: s, c: c, loop: s.loopOf(c.EventLoop()), opened: time.Now().UnixNano()}
+	cn.pending = cn.pend0[:0]
 	cn.lastActive.Store(cn.opened)
 	c.SetContext(cn)
 	s.mu.Lock()
@@ -333,6 +345,12 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	s.stats.currConns.Add(-1)
 	s.inflight.Add(-int64(cn.asyncPending()))
 	cn.pending = nil
+	if sl := cn.spare; sl != nil {
+		// Not handed to anyone: the loop's next connection takes it.
+		cn.spare = nil
+		sl.buf = sl.buf[:0]
+		cn.loop.putSlot(sl)
+	}
 	cn.dropPartial()
 	s.mu.Lock()
 	delete(s.conns, cn)
@@ -381,6 +399,25 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 		return 2 * time.Millisecond, gnet.None
 	}
 	return 100 * time.Millisecond, gnet.None
+}
+
+// claim checks that addr is free before the loops bind it with SO_REUSEPORT,
+// which would share the port with another process of the same user bound
+// the same way (a second faed) rather than fail, and returns the address
+// the loops bind: addr, or with port 0 the port the check was given, so
+// that every loop listens on the same one.
+func claim(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	host, port, _ := net.SplitHostPort(addr) // well formed: net.Listen took it
+	if port != "0" {
+		return addr, nil
+	}
+	_, got, _ := net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, got), nil
 }
 
 // LoopCount is the number of event loops to run: loops when set, else one

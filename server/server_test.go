@@ -323,3 +323,53 @@ func TestLoopCount(t *testing.T) {
 		}
 	}
 }
+
+// Each loop accepts on its own listener (SO_REUSEPORT): connections reach
+// every loop and are served, and a second server on the same address is
+// refused rather than sharing the port.
+func TestListenersPerLoop(t *testing.T) {
+	s, _ := startServer(t, Config{}, &gateHandler{})
+	for i := range 32 {
+		c, r := dial(t, s.cfg.Addr)
+		if _, err := c.Write([]byte("get a\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got := readN(t, r, len(value("a"))); got != value("a") {
+			t.Fatalf("connection %d: %q", i, got)
+		}
+	}
+	// The kernel spreads connections over the listeners by their
+	// addresses: 32 on one loop of two is a chance of 2^-31.
+	if ls := s.loops.Load(); ls == nil || len(*ls) != 2 {
+		t.Errorf("connections reached %d loops, want 2", len(*s.loops.Load()))
+	}
+	second := New(Config{Addr: s.cfg.Addr, Loops: 2, Logger: s.cfg.Logger}, &gateHandler{})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := second.Run(ctx); err == nil || ctx.Err() != nil {
+		t.Errorf("a second server on %s: %v, want refused at once", s.cfg.Addr, err)
+	}
+}
+
+// A port 0 becomes one port that every loop listens on; a free port stays
+// as it is; a port in use is refused.
+func TestClaim(t *testing.T) {
+	got, err := claim("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, port, err := net.SplitHostPort(got); err != nil || host != "127.0.0.1" || port == "0" {
+		t.Errorf("claim of port 0: %q, %v", got, err)
+	}
+	if again, err := claim(got); again != got || err != nil {
+		t.Errorf("claim(%q) = %q, %v; want it as it is", got, again, err)
+	}
+	l, err := net.Listen("tcp", got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := claim(got); err == nil {
+		t.Errorf("claim of a port in use: no error")
+	}
+}

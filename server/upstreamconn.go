@@ -26,6 +26,7 @@ type loop struct {
 	deferred []eventloop.Flusher // the pools' work for the end of the event
 	flushing bool
 	slots    []*slot           // written slots for reuse by the loop's connections
+	out      []byte            // the replies a connection writes at the end of serve
 	thrift   *thrift.Processor // runs the Thrift calls that do not block
 }
 
@@ -56,6 +57,24 @@ func (l *loop) putSlot(sl *slot) {
 		sl.buf = nil
 	}
 	l.slots = append(l.slots, sl)
+}
+
+// takeOut lends the loop's reply buffer, empty, to one connection's serve:
+// it is written to the socket (gnet copies what the socket does not take)
+// before serve ends, so one buffer serves every connection of the loop, and
+// a connection keeps none of its own. A serve within a serve (none today)
+// would find none and grow its own.
+func (l *loop) takeOut() []byte {
+	out := l.out
+	l.out = nil
+	return out[:0]
+}
+
+// putOut takes the reply buffer back, unless it grew too big to keep.
+func (l *loop) putOut(out []byte) {
+	if cap(out) <= maxKeptSlotBuf {
+		l.out = out[:0]
+	}
 }
 
 var _ eventloop.Loop = (*loop)(nil)

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	fae-bench [run] --target name=host:port ... [workload flags]
+//	fae-bench [run] --target name=host:port ... [workload flags] (name=unix:PATH: a unix socket)
 //	fae-bench run --scenarios bench/scenarios.yaml --scenario S1 --target ...
 //	fae-bench idle --target host:port --pid PID --conns 10000
 //	fae-bench chunked --target host:port --pid PID --size 1048576 --chunk 128
@@ -130,7 +130,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fw := bench.DefaultWorkload()
 	var targets targetList
-	fs.Var(&targets, "target", "`name=host:port` to measure; repeat for several, run in turns (ratios are to the first)")
+	fs.Var(&targets, "target", "`name=host:port` (or name=unix:PATH, a unix socket) to measure; repeat for several, run in turns (ratios are to the first)")
 	fs.IntVar(&fw.Conns, "conns", fw.Conns, "client connections (one goroutine each)")
 	fs.IntVar(&fw.Pipeline, "pipeline", fw.Pipeline, "requests written per connection before reading their replies")
 	fs.DurationVar(&fw.Duration, "duration", fw.Duration, "measured time of each round")
@@ -460,8 +460,8 @@ func runPlot(args []string, stderr io.Writer) error {
 }
 
 // runScenarios lists a scenarios file, one per line: name, faed_config,
-// faed_l1_config, upstream_delay ("-" for none) and description,
-// tab-separated, for scripts.
+// faed_l1_config, upstream_delay ("-" for none), unix ("unix" or "-") and
+// description, tab-separated, for scripts.
 func runScenarios(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fae-bench scenarios", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -485,7 +485,11 @@ func runScenarios(args []string, stdout, stderr io.Writer) error {
 		if s.UpstreamDelay > 0 {
 			delay = s.UpstreamDelay.String()
 		}
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\n", name, orDash(s.FaedConfig), orDash(s.FaedL1Config), delay, s.Description)
+		unix := "-"
+		if s.Unix {
+			unix = "unix"
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(s.FaedConfig), orDash(s.FaedL1Config), delay, unix, s.Description)
 	}
 	return nil
 }

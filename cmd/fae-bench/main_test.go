@@ -83,7 +83,7 @@ func TestBadArguments(t *testing.T) {
 		{name: "no target", args: []string{"run", "--duration", "1ms"}, want: "target"},
 		{name: "bad target", args: []string{"run", "--target", "nohostport"}, want: "name=host:port"},
 		{name: "same name twice", args: []string{"run", "--target", "a=127.0.0.1:1", "--target", "a=127.0.0.1:2"}, want: "twice"},
-		{name: "unknown scenario", args: []string{"run", "--scenarios", "../../bench/scenarios.yaml", "--scenario", "S9", "--target", "a=127.0.0.1:1"}, want: "S1, S2"},
+		{name: "unknown scenario", args: []string{"run", "--scenarios", "../../bench/scenarios.yaml", "--scenario", "S99", "--target", "a=127.0.0.1:1"}, want: "S1, S2"},
 		{name: "bad workload", args: []string{"run", "--target", "a=127.0.0.1:1", "--zipf", "1"}, want: "zipf"},
 		{name: "idle without pid", args: []string{"idle", "--target", "a=127.0.0.1:1"}, want: "pid"},
 		{name: "plot without files", args: []string{"plot"}, want: "--json and --out"},
@@ -109,8 +109,8 @@ func TestScenariosList(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 8 || !strings.HasPrefix(lines[3], "S4\tbench/faed-l1.yaml\t-\t-\t") || !strings.HasPrefix(lines[0], "S1\t-\t-\t-\t") ||
-		!strings.HasPrefix(lines[5], "S6\t-\tbench/faed-l1.yaml\t100µs\t") {
+	if len(lines) != 10 || !strings.HasPrefix(lines[3], "S4\tbench/faed-l1.yaml\t-\t-\t-\t") || !strings.HasPrefix(lines[0], "S1\t-\t-\t-\t-\t") ||
+		!strings.HasPrefix(lines[5], "S6\t-\tbench/faed-l1.yaml\t100µs\t-\t") || !strings.HasPrefix(lines[9], "S10\t-\t-\t-\tunix\t") {
 		t.Errorf("scenarios:\n%s", out.String())
 	}
 }

@@ -33,6 +33,7 @@ type lconn struct {
 	inReply bool
 
 	lastUse   int64  // clock() of the last request or reply, for health pings
+	lastWrite int64  // lastUse when the connection last wrote (see write)
 	lastReply int64  // clock() of the last reply (see conn.lastReply)
 	wasUp     bool   // the current session reached stateReady
 	dirty     bool   // on lp.dirty
@@ -89,26 +90,38 @@ func (lc *lconn) outbound() int {
 const holdMax = 16 << 10
 
 // write sends the buffered requests. While requests sent earlier are
-// unanswered, new ones wait (up to holdMax bytes) for the server's next
-// bytes to arrive, which write them all at once (flushNow), as Nagle's
-// algorithm does: under load one write and one read carry many requests
-// each, whatever the number of clients; idle, a request leaves at once. A
-// write that fails closes the session at once, and OnClose fails its
-// requests.
+// unanswered, and the last write is younger than HoldFor, new ones wait (up
+// to holdMax bytes) for the server's next bytes to arrive, which write them
+// all at once (flushNow), as Nagle's algorithm does: on loopback the server
+// often answers within HoldFor, so under load one write and one read carry
+// many requests each, whatever the number of clients; idle, a request
+// leaves at once. The bound is for a server across a network hop: its
+// answer takes a round trip, which a request that comes HoldFor after the
+// last write no longer waits for (it leaves, and those held before it).
+// The time is lastUse, the clock read when the newest request was queued
+// (write runs at the end of that loop event), so the hold reads no clock of
+// its own. A write that fails closes the session at once, and OnClose fails
+// its requests.
 func (lc *lconn) write() {
 	if lc.gc == nil || len(lc.out) == 0 {
 		return // still dialling: the requests go once the session opens
 	}
-	if lc.n > lc.unsent && !lc.flushNow && len(lc.out) < holdMax {
+	if lc.holds() {
 		return // OnTraffic writes them when the server's next bytes are in
 	}
 	lc.flushNow = false
+	lc.lastWrite = lc.lastUse
 	out := lc.out
 	lc.out, lc.unsent = out[:0], 0
 	_, _ = lc.gc.Write(out)
 	if cap(out) > maxKeptBuf {
 		lc.out = nil
 	}
+}
+
+// holds reports whether write keeps the buffered requests back.
+func (lc *lconn) holds() bool {
+	return lc.n > lc.unsent && !lc.flushNow && len(lc.out) < holdMax && lc.lastUse-lc.lastWrite < lc.lp.p.holdFor
 }
 
 // failAll answers every queued op with why and forgets their bytes.

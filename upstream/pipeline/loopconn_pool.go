@@ -18,8 +18,9 @@ import (
 //     its op (no lock: the loop owns everything here);
 //   - when the loop's event ends, Flush writes each connection's buffer
 //     once (Loop.Defer), so a pipelined batch costs one write; while
-//     requests are in flight, new ones wait for the server's next bytes
-//     (lconn.write), so under load many clients' requests share a write;
+//     requests are in flight, new ones that come within HoldFor of the
+//     last write wait for the server's next bytes (lconn.write), so under
+//     load many clients' requests share a write;
 //   - the replies arrive in the connection's OnTraffic on the same loop,
 //     are framed straight out of gnet's inbound buffer (Op.Scan), and
 //     handed over on the loop (Op.Done); a pool answers its clients with

@@ -60,6 +60,7 @@ const (
 	DefaultMaxPending     = 1024
 	DefaultMaxPendingSize = 4 << 20
 	DefaultHealthInterval = time.Second
+	DefaultHoldFor        = 20 * time.Microsecond
 )
 
 // Config configures a Pipeline. Zero fields take the defaults above.
@@ -92,6 +93,15 @@ type Config struct {
 	// HealthInterval is how long a connection may stay idle before it is
 	// probed.
 	HealthInterval time.Duration
+	// HoldFor bounds the loop transport's hold (lconn.write): while
+	// earlier requests are unanswered, new ones wait for the server's next
+	// bytes only if the connection's last write is younger than HoldFor;
+	// older, they leave when the loop's event ends. On loopback a server
+	// often answers within it, so under load one write carries many
+	// requests; across a network hop, where the answer takes a round trip,
+	// only the requests that come within HoldFor of a write wait for it.
+	// Negative: never hold.
+	HoldFor time.Duration
 	// Probe returns a new health check: a request any healthy server
 	// answers, whose Done reports whether the answer proves it. Every
 	// session starts with one and is ready only once it is answered; idle
@@ -126,6 +136,9 @@ func (c Config) WithDefaults() Config {
 	if c.HealthInterval == 0 {
 		c.HealthInterval = DefaultHealthInterval
 	}
+	if c.HoldFor == 0 {
+		c.HoldFor = DefaultHoldFor
+	}
 	if c.Dial == nil {
 		c.Dial = dialTCP
 	}
@@ -143,6 +156,7 @@ type Pipeline struct {
 	cfg     Config
 	servers []*server
 	timeout int64 // cfg.Timeout in nanoseconds of clock()
+	holdFor int64 // cfg.HoldFor in nanoseconds of clock()
 	start   time.Time
 
 	// loops holds the loop transport's state of each event loop that
@@ -187,6 +201,7 @@ func New(cfg Config) *Pipeline {
 	p := &Pipeline{
 		cfg:     cfg,
 		timeout: int64(cfg.Timeout),
+		holdFor: int64(cfg.HoldFor),
 		start:   time.Now(),
 		ctx:     ctx,
 		cancel:  cancel,
