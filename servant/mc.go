@@ -117,10 +117,32 @@ func (f *FunServant) McIncrement(ctx context.Context, _ *fae.Context, pool, key 
 
 // mc serves one text request through pool ("": the router) and returns
 // the reply, a copy.
+//
+// A reload retires a replaced pool once every event loop has passed a
+// barrier and its queues are empty, but a worker is no event loop: a call
+// that took the old router just before the swap may reach the retired
+// pool after it closed. Such a request was never sent ("pool closed" is
+// the pool's own answer for a request it did not queue), so it is served
+// once more through the router in force, which no longer holds that pool.
 func (f *FunServant) mc(ctx context.Context, pool, key string, req []byte) ([]byte, error) {
 	if !validKey(key) {
 		return nil, servantError("CLIENT_ERROR bad command line format: a key is 1 to %d bytes with no space or control byte", f.parser.MaxKeyLen)
 	}
+	reply, err := f.mcOnce(ctx, pool, req)
+	if err == nil && poolClosed(reply) {
+		reply, err = f.mcOnce(ctx, pool, req)
+	}
+	return reply, err
+}
+
+// poolClosed reports whether reply is a pool's answer for a request it
+// did not queue because it was closed.
+func poolClosed(reply []byte) bool {
+	return bytes.HasPrefix(reply, []byte("SERVER_ERROR upstream ")) && bytes.HasSuffix(reply, []byte(" pool closed\r\n"))
+}
+
+// mcOnce serves req through pool ("": the router in force).
+func (f *FunServant) mcOnce(ctx context.Context, pool string, req []byte) ([]byte, error) {
 	var target interface {
 		Serve(*memcache.Request, []byte, upstream.Waiter) ([]byte, bool)
 	} = f.cache
