@@ -129,7 +129,7 @@ func TestBinaryRepliesInRequestOrder(t *testing.T) {
 	b := dialBinary(t, addr)
 	b.send(get(mcbin.OpGetK, "slow1", 1), get(mcbin.OpGetK, "fast1", 2), get(mcbin.OpGetKQ, "slow2", 3),
 		get(mcbin.OpGetKQ, "fast2", 4), mcbin.Request{Opcode: mcbin.OpNoop, Opaque: 5})
-	waitFor(t, "two held requests", func() bool { return h.heldCount() == 2 })
+	testproc.WaitFor(t, "two held requests", func() bool { return h.heldCount() == 2 })
 	h.release()
 	for i, key := range []string{"slow1", "fast1", "slow2", "fast2", ""} {
 		r := b.recv()

@@ -214,7 +214,7 @@ func TestPartialBudget(t *testing.T) {
 	if got := readN(t, ar, len("STORED\r\n")); got != "STORED\r\n" {
 		t.Fatalf("the set that held the room answered %q", got)
 	}
-	waitFor(t, "MaxPartial room back", func() bool { return s.partial.Load() == 0 })
+	testproc.WaitFor(t, "MaxPartial room back", func() bool { return s.partial.Load() == 0 })
 	req := append(set(fmt.Sprintf("set k 0 0 %d", size)), "\r\n"...)
 	feed(t, s, b, req, 4096)
 	if got := readN(t, br, len("STORED\r\n")); got != "STORED\r\n" {
@@ -227,5 +227,5 @@ func TestPartialBudget(t *testing.T) {
 		feed(t, s, c, set(fmt.Sprintf("set cut%d 0 0 20000", i))[:10000], 10000)
 		c.Close()
 	}
-	waitFor(t, "MaxPartial room back after closes", func() bool { return s.partial.Load() == 0 })
+	testproc.WaitFor(t, "MaxPartial room back after closes", func() bool { return s.partial.Load() == 0 })
 }

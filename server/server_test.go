@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream"
 )
@@ -127,17 +128,6 @@ func readN(t *testing.T, r *bufio.Reader, n int) string {
 	return string(buf)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func value(key string) string { return "VALUE " + key + " 0 1\r\nx\r\nEND\r\n" }
 
 // Replies leave in request order although upstream answers finish in
@@ -163,7 +153,7 @@ func TestRepliesInRequestOrder(t *testing.T) {
 	if got := readN(t, r, len(value("a"))); got != value("a") {
 		t.Fatalf("first reply %q", got)
 	}
-	waitFor(t, "2 held requests", func() bool { return h.heldCount() == 2 })
+	testproc.WaitFor(t, "2 held requests", func() bool { return h.heldCount() == 2 })
 	h.release()
 	if got := readN(t, r, len(want.String())-len(value("a"))); got != want.String()[len(value("a")):] {
 		t.Errorf("got %q", got)
@@ -193,7 +183,7 @@ func TestBackpressureMaxInflight(t *testing.T) {
 	}()
 	released := 0
 	for released < 40 {
-		waitFor(t, "held requests", func() bool { return h.heldCount() > 0 })
+		testproc.WaitFor(t, "held requests", func() bool { return h.heldCount() > 0 })
 		released += h.release()
 	}
 	if got := <-done; got != want.String() {
@@ -212,11 +202,11 @@ func TestGracefulShutdownFinishesInflight(t *testing.T) {
 	if _, err := c.Write([]byte("get slow\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "held request", func() bool { return h.heldCount() == 1 })
+	testproc.WaitFor(t, "held request", func() bool { return h.heldCount() == 1 })
 	errc := make(chan error, 1)
 	go func() { errc <- stop() }()
 	// Let shutdown begin (it refuses new connections) before releasing.
-	waitFor(t, "refusal of new connections", func() bool {
+	testproc.WaitFor(t, "refusal of new connections", func() bool {
 		c2, err := net.Dial("tcp", addr)
 		if err != nil {
 			return true

@@ -255,7 +255,7 @@ func TestThriftPartialFrames(t *testing.T) {
 		}
 
 	}
-	waitFor(t, "two partial frames held", func() bool { return s.partial.Load() >= 2*int64(len(frame)) })
+	testproc.WaitFor(t, "two partial frames held", func() bool { return s.partial.Load() >= 2*int64(len(frame)) })
 	send(c)
 	name, typ, seq, p = readReply(t, c)
 	ae := apache.NewTApplicationException(0, "")

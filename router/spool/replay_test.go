@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fae-sidecar/fae/internal/testproc"
 )
 
 // fakeServer is a Send whose answers are scripted per request: each
@@ -57,18 +59,6 @@ func (f *fakeServer) expectCalls(t *testing.T, n int) {
 			defer f.mu.Unlock()
 			t.Fatalf("%d sends of %d came; sent %q", i, n, f.sent)
 		}
-	}
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -144,7 +134,7 @@ func TestReplay(t *testing.T) {
 				s.Replay(ctx, s1, ReplayConfig{Send: f.send, Wait: f.wait, MinBackoff: tt.backoff[0], MaxBackoff: tt.backoff[1], Settled: settled})
 			}()
 			f.expectCalls(t, len(tt.wantSent))
-			waitFor(t, "the queue to drain", func() bool { return s.Len(s1) == 0 })
+			testproc.WaitFor(t, "the queue to drain", func() bool { return s.Len(s1) == 0 })
 			cancel()
 			<-done
 			if !slices.Equal(f.sent, tt.wantSent) {
@@ -178,7 +168,7 @@ func TestReplayAll(t *testing.T) {
 	f.expectCalls(t, 1)
 	mustAppend(t, s, set(s1, "new", "1"))
 	f.expectCalls(t, 1)
-	waitFor(t, "both queues to drain", func() bool { return s.Len(s1) == 0 && s.Len(s2) == 0 })
+	testproc.WaitFor(t, "both queues to drain", func() bool { return s.Len(s1) == 0 && s.Len(s2) == 0 })
 	cancel()
 	select {
 	case <-done:
@@ -219,7 +209,7 @@ func TestReplaySupersededInFlight(t *testing.T) {
 	<-first
 	mustAppend(t, s, set(s1, "a", "22")) // supersedes the entry being sent
 	close(release)
-	waitFor(t, "the queue to drain", func() bool { return s.Len(s1) == 0 })
+	testproc.WaitFor(t, "the queue to drain", func() bool { return s.Len(s1) == 0 })
 	cancel()
 	<-done
 	if want := []string{"set a 0 0 1", "set a 0 0 2"}; !slices.Equal(sent, want) {

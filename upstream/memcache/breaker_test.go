@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream/breaker"
 )
@@ -62,7 +63,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 			b.kill()
 			open := "SERVER_ERROR upstream " + b.addr + " breaker open\r\n"
 			failed := 0
-			waitFor(t, 10*time.Second, "b's breaker to open", func() bool {
+			testproc.WaitFor(t, "b's breaker to open", func() bool {
 				got := send(get(bKeys[0]))
 				if !isServerError(got) {
 					t.Fatalf("get on the killed server: %q", got)
@@ -109,13 +110,13 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 			// Back, and its connections ready: still refused until the
 			// sleep window ends.
 			b.start()
-			waitFor(t, 10*time.Second, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
+			testproc.WaitFor(t, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
 			if got := send(get(bKeys[1])); string(got) != open {
 				t.Fatalf("get within the sleep window: %q, want %q", got, open)
 			}
 			// After it, the next request is the probe. Until the loop's own
 			// connection is back it fails, and the breaker sleeps again.
-			waitFor(t, 10*time.Second, "the probe to close b's breaker", func() bool {
+			testproc.WaitFor(t, "the probe to close b's breaker", func() bool {
 				clk.advance(testBreaker.SleepWindow)
 				got := send(get(bKeys[1]))
 				if !isServerError(got) && string(got) != memcache.ReplyEnd {
@@ -168,7 +169,7 @@ func TestBreakerFailover(t *testing.T) {
 	p := newPool(t, Config{Servers: []Server{{Addr: a}, {Addr: b.Addr()}}, Failover: []Server{{Addr: f}},
 		Transport: TransportGoroutine, Timeout: 200 * time.Millisecond, Breaker: &brk, clock: clk.now})
 	bKeys := keysOn(p, 1, 8, "fo:")
-	waitFor(t, 10*time.Second, "b to answer its probe", func() bool { return p.pipe.Ready(1) > 0 })
+	testproc.WaitFor(t, "b to answer its probe", func() bool { return p.pipe.Ready(1) > 0 })
 
 	// Requests in flight together all fail (a timeout; or a bad reply,
 	// when the fake answers a probe queued behind them): enough failures
@@ -191,7 +192,7 @@ func TestBreakerFailover(t *testing.T) {
 	}
 	// Open: b's keys go to the failover server, even once b's connections
 	// are ready again.
-	waitFor(t, 10*time.Second, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
+	testproc.WaitFor(t, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
 	df := dialDirect(t, f)
 	for _, k := range bKeys {
 		if got, _, took := call(t, p, set(k, "fo-"+k)); string(got) != memcache.ReplyStored {
@@ -204,7 +205,7 @@ func TestBreakerFailover(t *testing.T) {
 
 	healthy.Store(true)
 	b.CloseConns()
-	waitFor(t, 10*time.Second, "the probe to close b's breaker", func() bool {
+	testproc.WaitFor(t, "the probe to close b's breaker", func() bool {
 		clk.advance(testBreaker.SleepWindow)
 		do(t, p, set(bKeys[0], "back"))
 		return breakerOf(t, p, 1) == breaker.Closed
@@ -230,7 +231,7 @@ func TestBreakerZeroAllocs(t *testing.T) {
 	aKey, bKey := keysOn(p, 0, 1, "z")[0], keysOn(p, 1, 1, "z")[0]
 	do(t, p, set(aKey, "v"))
 	b.kill()
-	waitFor(t, 10*time.Second, "b's breaker to open", func() bool {
+	testproc.WaitFor(t, "b's breaker to open", func() bool {
 		do(t, p, get(bKey))
 		return breakerOf(t, p, 1) == breaker.Open
 	})
@@ -281,7 +282,7 @@ func BenchmarkPoolRefused(b *testing.B) {
 			p := newPool(b, Config{Servers: []Server{{Addr: m.addr}}, Breaker: bc.brk, clock: clk.now})
 			req := get("k")
 			m.kill()
-			waitFor(b, 10*time.Second, "requests refused at once", func() bool {
+			testproc.WaitFor(b, "requests refused at once", func() bool {
 				_, async, _ := call(b, p, req)
 				return !async && (bc.brk == nil || breakerOf(b, p, 0) == breaker.Open)
 			})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
@@ -65,5 +66,5 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	wg.Wait()
 	p.Close()
-	waitFor(t, 5*time.Second, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before })
+	testproc.WaitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before })
 }

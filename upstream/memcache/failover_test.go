@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
@@ -103,7 +104,7 @@ func TestFailover(t *testing.T) {
 			// The failover server of each of b's keys, by the same
 			// distribution over the failover list.
 			fpick := placement.New(d, failover)
-			waitFor(t, 5*time.Second, "b's keys to reach the failover servers", func() bool {
+			testproc.WaitFor(t, "b's keys to reach the failover servers", func() bool {
 				return string(do(t, p, set(bKeys[0], "v2-"+bKeys[0]))) == memcache.ReplyStored
 			})
 			used := map[int]bool{}
@@ -139,7 +140,7 @@ func TestFailover(t *testing.T) {
 
 			// b is back (empty): its keys return to it.
 			b.start()
-			waitFor(t, 10*time.Second, "b's keys to come back to b", func() bool {
+			testproc.WaitFor(t, "b's keys to come back to b", func() bool {
 				return string(do(t, p, get(bKeys[0]))) == memcache.ReplyEnd
 			})
 			if got := do(t, p, set(bKeys[0], "v3")); string(got) != memcache.ReplyStored {
@@ -162,7 +163,7 @@ func TestFailoverOff(t *testing.T) {
 		t.Fatalf("set: %q", got)
 	}
 	b.kill()
-	waitFor(t, 5*time.Second, "b to be known down", func() bool { return isServerError(do(t, p, get(bKeys[0]))) })
+	testproc.WaitFor(t, "b to be known down", func() bool { return isServerError(do(t, p, get(bKeys[0]))) })
 	for _, k := range bKeys {
 		got, _, took := call(t, p, set(k, "v"))
 		if !isServerError(got) || !strings.Contains(string(got), b.addr) {
@@ -207,7 +208,7 @@ func TestFailoverPickAllocs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPool(t, Config{Servers: []Server{{Addr: tc.server}}, Failover: []Server{{Addr: f}}})
 			key := []byte("user:12345678")
-			waitFor(t, 5*time.Second, "the key to settle", func() bool {
+			testproc.WaitFor(t, "the key to settle", func() bool {
 				return p.partOf(key, path{})/p.cfg.ConnsPerServer == tc.want
 			})
 			if n := testing.AllocsPerRun(100, func() { p.partOf(key, path{}) }); n != 0 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
@@ -68,7 +69,7 @@ func TestDeadServer(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 2*time.Second, "servers_up = 1", func() bool { return stat(p, "servers_up") == 1 })
+	testproc.WaitFor(t, "servers_up = 1", func() bool { return stat(p, "servers_up") == 1 })
 	if stat(p, "errors") == 0 {
 		t.Errorf("errors not counted")
 	}
@@ -174,13 +175,13 @@ func TestHungServer(t *testing.T) {
 
 			healthy.Store(true)
 			fake.CloseConns() // as if the server restarted
-			waitFor(t, 5*time.Second, "the server to come back", func() bool {
+			testproc.WaitFor(t, "the server to come back", func() bool {
 				return string(do(t, p, get(badKeys[0]))) == memcache.ReplyEnd
 			})
-			waitFor(t, 5*time.Second, "servers_up = 2", func() bool { return stat(p, "servers_up") == 2 })
+			testproc.WaitFor(t, "servers_up = 2", func() bool { return stat(p, "servers_up") == 2 })
 			// Every connection serves again (retried: on a loaded machine a
 			// request may still miss the short Timeout).
-			waitFor(t, 5*time.Second, "sets on every key", func() bool {
+			testproc.WaitFor(t, "sets on every key", func() bool {
 				for _, k := range badKeys {
 					if string(do(t, p, set(k, "back"))) != memcache.ReplyStored {
 						return false
@@ -264,7 +265,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("get after Close: %q async=%v", got, async)
 	}
 	p.Close() // idempotent
-	waitFor(t, 5*time.Second, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before })
+	testproc.WaitFor(t, "goroutines to settle", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

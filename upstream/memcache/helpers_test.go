@@ -62,7 +62,7 @@ func launchMemcached(t testing.TB, addr string) (*exec.Cmd, chan struct{}, bool)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	up := false
-	waitFor(t, 5*time.Second, "memcached on "+addr, func() bool {
+	testproc.WaitFor(t, "memcached on "+addr, func() bool {
 		select {
 		case <-exited:
 			return true
@@ -85,18 +85,6 @@ func launchMemcached(t testing.TB, addr string) (*exec.Cmd, chan struct{}, bool)
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	return testproc.FreePort(t)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // newPool builds a pool and closes it when the test ends. Tests that are not

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fae-sidecar/fae/internal/hist"
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 )
 
@@ -29,7 +30,7 @@ func TestOwner(t *testing.T) {
 			t.Errorf("%s is not on its owner %s: %q", k, owner, got)
 		}
 	}
-	waitFor(t, 5*time.Second, "both servers up", func() bool {
+	testproc.WaitFor(t, "both servers up", func() bool {
 		ss := p.Servers()
 		return len(ss) == 2 && ss[0].Up && ss[1].Up
 	})
@@ -46,7 +47,7 @@ func TestOwnerFailover(t *testing.T) {
 	dead := freeAddr(t) // nothing listens there: refused
 	p := newPool(t, Config{Servers: []Server{{Addr: live}, {Addr: dead}}, Failover: []Server{{Addr: spare}}})
 	k := keysOn(p, 1, 1, "f")[0]
-	waitFor(t, 5*time.Second, "the dead server known down", func() bool {
+	testproc.WaitFor(t, "the dead server known down", func() bool {
 		_, f := p.Owner([]byte(k))
 		return f == spare
 	})
@@ -95,7 +96,7 @@ func TestPendingAndLatency(t *testing.T) {
 				slow.send(memcache.AppendRequest(nil, get(k)))
 			}
 			ctx := context.Background()
-			waitFor(t, 10*time.Second, "3 requests pending", func() bool {
+			testproc.WaitFor(t, "3 requests pending", func() bool {
 				n, err := p.Pending(ctx)
 				return err == nil && n == len(hungKeys)
 			})

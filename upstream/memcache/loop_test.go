@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	front "github.com/fae-sidecar/fae/server"
 	"github.com/fae-sidecar/fae/upstream/breaker"
@@ -45,7 +46,7 @@ func loopFront(t testing.TB, p *Pool, loops int) string {
 			t.Errorf("front end: %v", err)
 		}
 	})
-	waitFor(t, 5*time.Second, "the front end on "+addr, func() bool {
+	testproc.WaitFor(t, "the front end on "+addr, func() bool {
 		nc, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			nc.Close()
@@ -339,7 +340,7 @@ func TestLoopHungServer(t *testing.T) {
 
 	healthy.Store(true)
 	fake.CloseConns()
-	waitFor(t, 5*time.Second, "the server to come back", func() bool {
+	testproc.WaitFor(t, "the server to come back", func() bool {
 		return string(quick.do(get(badKeys[0]))) == memcache.ReplyEnd
 	})
 	for _, k := range badKeys {
@@ -362,7 +363,7 @@ func TestLoopReconnect(t *testing.T) {
 		t.Fatalf("set: %q", got)
 	}
 	m.kill()
-	waitFor(t, 5*time.Second, "the kill to be noticed", func() bool { return isServerError(c.do(get("k"))) })
+	testproc.WaitFor(t, "the kill to be noticed", func() bool { return isServerError(c.do(get("k"))) })
 	for range 3 {
 		start := time.Now()
 		got := string(c.do(get("k")))
@@ -374,7 +375,7 @@ func TestLoopReconnect(t *testing.T) {
 		}
 	}
 	m.start()
-	waitFor(t, 10*time.Second, "the loop connection to come back", func() bool {
+	testproc.WaitFor(t, "the loop connection to come back", func() bool {
 		return string(c.do(set("k", "again"))) == memcache.ReplyStored
 	})
 	if got := c.do(get("k")); string(got) != hit("k", "again") {
@@ -403,7 +404,7 @@ func TestLoopCloseAnswersQueued(t *testing.T) {
 	}
 	// Wait until the requests reached the pool (no better signal: they
 	// hang).
-	waitFor(t, 5*time.Second, "the requests to reach the pool", func() bool { return stat(p, "requests") == 8 })
+	testproc.WaitFor(t, "the requests to reach the pool", func() bool { return stat(p, "requests") == 8 })
 	p.Close()
 	line := "SERVER_ERROR upstream " + fake.Addr() + " pool closed\r\n"
 	for _, c := range cs {

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/fae-sidecar/fae/internal/testproc"
 	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream/memcache/placement"
 )
@@ -142,7 +142,7 @@ func TestHashSkipPrefixFailover(t *testing.T) {
 			p := newPool(t, Config{Servers: []Server{{Addr: freeAddr(t)}}, Failover: f.servers, Distribution: d, HashSkipPrefix: skipped})
 			plain := placement.New(d, f.servers)
 			first := []byte(skipped + "first")
-			waitFor(t, 5*time.Second, "the server to be down", func() bool {
+			testproc.WaitFor(t, "the server to be down", func() bool {
 				return p.partOf(first, path{})/p.cfg.ConnsPerServer != 0
 			})
 			moved := 0

@@ -92,17 +92,3 @@ func blackHole(t testing.TB) string {
 	})
 	return "mongodb://" + ln.Addr().String() + "/?directConnection=true"
 }
-
-// waitFor polls cond until it holds or 30s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/fae-sidecar/fae/internal/ferrettest"
+	"github.com/fae-sidecar/fae/internal/testproc"
 )
 
 // TestCalls runs every call against FerretDB, in order, each step seeing
@@ -293,7 +294,7 @@ func TestLimit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() { first <- second(p.FindOne(ctx, 0, "t", nil, nil)) }()
-	waitFor(t, "the first call in flight", func() bool { return p.Stats()[0].InFlight == 1 })
+	testproc.WaitFor(t, "the first call in flight", func() bool { return p.Stats()[0].InFlight == 1 })
 	if _, err := p.FindOne(context.Background(), 0, "t", nil, nil); !errors.Is(err, ErrLimit) {
 		t.Fatalf("second call: %v, want ErrLimit", err)
 	}
@@ -340,7 +341,7 @@ func TestStoppedServer(t *testing.T) {
 	}
 	t.Logf("stopped server answered after %v (timeout 300ms): %v", time.Since(start), err)
 	// hystrix-go counts outcomes on its own goroutine: call until it opens.
-	waitFor(t, "the breaker to open", func() bool {
+	testproc.WaitFor(t, "the breaker to open", func() bool {
 		_, err := p.FindOne(ctx, 0, "t", nil, nil)
 		return errors.Is(err, ErrBreakerOpen)
 	})

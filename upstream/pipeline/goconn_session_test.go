@@ -165,7 +165,7 @@ func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 		Dial:           dialSmallSendBuffer,
 	})
 
-	waitFor(t, 10*time.Second, "the first session", func() bool {
+	testproc.WaitFor(t, "the first session", func() bool {
 		o := getOp("nothing")
 		return p.Enqueue(nil, 0, o) == ReasonNone && string(o.answer(t).reply) == memcache.ReplyEnd
 	})
@@ -179,14 +179,14 @@ func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 	if why := p.Enqueue(nil, 0, huge); why != ReasonNone {
 		t.Fatalf("set huge: %v", why)
 	}
-	waitFor(t, 10*time.Second, "the huge request to be on its way", func() bool { return relay.bytes() > 1<<20 })
+	testproc.WaitFor(t, "the huge request to be on its way", func() bool { return relay.bytes() > 1<<20 })
 	relay.pause()
 	relay.reset(t)
 	relay.resume()
 	if r := huge.answer(t); r.why == ReasonNone {
 		t.Fatalf("set huge on a reset connection: %q", r.reply)
 	}
-	waitFor(t, 10*time.Second, "the next session", func() bool {
+	testproc.WaitFor(t, "the next session", func() bool {
 		o := getOp("nothing")
 		return p.Enqueue(nil, 0, o) == ReasonNone && string(o.answer(t).reply) == memcache.ReplyEnd
 	})
@@ -210,7 +210,7 @@ func TestWriteFailureKeepsBuffersApart(t *testing.T) {
 					break // full behind a blocked write
 				}
 				// Full before the writer took the requests: let it.
-				waitFor(t, 10*time.Second, "the writer to take the queued requests", func() bool { return writerTook(p) })
+				testproc.WaitFor(t, "the writer to take the queued requests", func() bool { return writerTook(p) })
 				continue
 			}
 			keys, ops = append(keys, key), append(ops, o)

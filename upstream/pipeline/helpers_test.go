@@ -109,15 +109,3 @@ func newPipeline(t testing.TB, cfg Config) *Pipeline {
 
 // startMemcached starts a real memcached for the test.
 func startMemcached(t testing.TB) string { return testproc.StartMemcached(t) }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

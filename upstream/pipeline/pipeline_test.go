@@ -154,7 +154,7 @@ func TestDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	p := newPipeline(t, Config{Servers: []string{addr}, ConnsPerServer: 2})
-	waitFor(t, 5*time.Second, "the server known down", func() bool { return p.Down(0) })
+	testproc.WaitFor(t, "the server known down", func() bool { return p.Down(0) })
 	if why := p.Enqueue(nil, 1, getOp("k")); why != ReasonRefused {
 		t.Errorf("enqueue on a down server: %v, want %v", why, ReasonRefused)
 	}
