@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -181,4 +182,32 @@ func TestHandshakeForeignWelcome(t *testing.T) {
 	if _, err := dialer.Client(ctx, c, nil); !errors.Is(err, ErrHandshake) {
 		t.Errorf("Client: %v", err)
 	}
+}
+
+// Accept (the peer port's handshake on an event loop) never panics on
+// what a stranger sends: it waits for more, refuses, or, for a real hello
+// only, uses exactly the hello's bytes and answers a welcome.
+func FuzzAccept(f *testing.F) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	a := newAuth(f, c, secret, 0)
+	hello := a.Seal(make([]byte, 2), KindHello, []byte("127.0.0.2:11212"))
+	binary.BigEndian.PutUint16(hello, uint16(len(hello)-2))
+	f.Add(hello)
+	f.Add(append(append([]byte(nil), hello...), "get k\r\n"...))
+	f.Add([]byte("get k\r\n"))
+	f.Add([]byte{0, 1})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		rx := newAuth(t, c, secret, 4)
+		reply, used, _, err := rx.Accept(buf, []byte("127.0.0.3:11212"))
+		if err != nil {
+			if used != 0 || reply != nil {
+				t.Fatalf("refused or incomplete, yet used %d and replied %x", used, reply)
+			}
+			return
+		}
+		if used < 2+Overhead || used > len(buf) || len(reply) == 0 {
+			t.Fatalf("accepted %x: used %d of %d, reply %x", buf, used, len(buf), reply)
+		}
+	})
 }
