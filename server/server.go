@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -399,25 +398,6 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 		return 2 * time.Millisecond, gnet.None
 	}
 	return 100 * time.Millisecond, gnet.None
-}
-
-// claim checks that addr is free before the loops bind it with SO_REUSEPORT,
-// which would share the port with another process of the same user bound
-// the same way (a second faed) rather than fail, and returns the address
-// the loops bind: addr, or with port 0 the port the check was given, so
-// that every loop listens on the same one.
-func claim(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	host, port, _ := net.SplitHostPort(addr) // well formed: net.Listen took it
-	if port != "0" {
-		return addr, nil
-	}
-	_, got, _ := net.SplitHostPort(ln.Addr().String())
-	return net.JoinHostPort(host, got), nil
 }
 
 // LoopCount is the number of event loops to run: loops when set, else one
