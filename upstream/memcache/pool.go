@@ -314,6 +314,17 @@ func (p *Pool) Stats(add func(name string, value uint64)) {
 	}
 }
 
+// Redial has the connections to every server of the pool that wait
+// between connection attempts dial now, instead of failing requests fast
+// until their backoff ends: its caller learned that the servers are back (a
+// peer link whose peer the membership reports up again). Safe for
+// concurrent use; it closes nothing.
+func (p *Pool) Redial() {
+	for i := range p.servers {
+		p.pipe.Redial(i)
+	}
+}
+
 // Close stops every goroutine of the pool and fails what is still queued
 // with "SERVER_ERROR … pool closed". Requests served after Close fail at
 // once. It waits for the goroutines to end and always returns nil.
