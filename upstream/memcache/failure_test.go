@@ -288,10 +288,9 @@ func TestRedial(t *testing.T) {
 			}
 			p := newPool(t, Config{Servers: []Server{{Addr: m.addr}}, Transport: tr, ConnsPerServer: 2,
 				Dial: dial, backoff: time.Hour})
-			send, conns := func(req *memcache.Request) []byte { return do(t, p, req) }, int32(2)
+			send, conns := sender(t, p, tr), int32(2)
 			if tr == TransportLoop {
-				c := dialFront(t, loopFront(t, p, 1))
-				send, conns = c.do, conns+1 // and the loop's own connection
+				conns++ // and the loop's own connection
 			}
 			if got := send(set("k", "v")); string(got) != memcache.ReplyStored {
 				t.Fatalf("set: %q", got)
