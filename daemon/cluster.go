@@ -27,7 +27,8 @@ import (
 // the handshake (dial); one link per peer serves every cluster pool (the
 // peer routes a key to its pool's store as this one does). A link is made
 // when its peer first comes up and closed when the membership forgets it;
-// a down peer's link fails fast (its pipeline knows it is down) while the
+// when the peer comes up again its link dials at once (Redial); a down
+// peer's link fails fast (its pipeline knows it is down) while the
 // ring, rebuilt without it, sends its keys to the next owners.
 type clusterNet struct {
 	self    string
@@ -105,7 +106,12 @@ func (cn *clusterNet) onChange(c peers.Change) {
 	switch c.Kind {
 	case peers.PeerUp, peers.PeerRestarted:
 		cn.up[addr] = true
-		if links[addr] == nil {
+		if l := links[addr]; l != nil {
+			// The peer is back (restarted, or reachable again): its link's
+			// connections may be waiting out a reconnect backoff of up to
+			// a second, failing every request to it meanwhile. Dial now.
+			l.Redial()
+		} else {
 			l, err := cn.newLink(addr)
 			if err != nil {
 				cn.log.Error("peers: no link", "peer", addr, "err", err)

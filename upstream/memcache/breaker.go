@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"github.com/fae-sidecar/fae/proto/memcache"
 	"github.com/fae-sidecar/fae/upstream/breaker"
 	"github.com/fae-sidecar/fae/upstream/pipeline"
 )
@@ -26,10 +27,12 @@ import (
 // When the sleep window is over, placement sees the breaker no longer
 // refusing and sends the next request to the server; Allow makes it the
 // half-open probe, alone, as in hystrix, and its reply closes the breaker.
-// A request placed in the instant between another's probe and its own
-// Allow is answered with the "breaker open" line even with failover
-// servers: placement and admission are two steps, and one refused request
-// per sleep window is the price of keeping them apart.
+// Placement and admission are two steps: a request placed in the instant
+// between another's probe and its own Allow finds the breaker refusing at
+// admission. With failover servers enqueue then sends it to its keys'
+// failover server (breakerFailover), as placement would have a moment
+// later; without, it is answered with the "breaker open" line, as any
+// request the breaker refuses.
 
 // reasonBreakerOpen is the pool's own reason, past the pipeline's, for a
 // request its server's open breaker refused: server.lines holds its line.
@@ -58,6 +61,36 @@ func (s *server) report(t breaker.Ticket, success bool) {
 	if s.brk != nil {
 		s.brk.Done(t, success)
 	}
+}
+
+// breakerFailover returns the connection number, on pt's transport, that
+// takes r when the breaker of r's server srv refused it at admission: the
+// failover server of r's keys, where partOf would have placed them had it
+// seen the breaker refusing. It reports false when there is none: srv is a
+// failover server itself, the pool has none, r has no key (flush_all), or
+// the keys of a multi-get part have different failover servers (the part
+// is then refused, its keys misses, as without failover servers).
+func (p *Pool) breakerFailover(r *memcache.Request, srv int, pt path) (int, bool) {
+	if p.failover == nil || srv >= len(p.cfg.Servers) || len(r.Keys) == 0 {
+		return 0, false
+	}
+	if r.Cmd.IsMeta() {
+		return p.placeMeta(r, pt, (*Pool).failoverPart), true
+	}
+	cn := p.failoverPart(r.Keys[0], pt)
+	for _, k := range r.Keys[1:] {
+		if p.failoverPart(k, pt) != cn {
+			return 0, false
+		}
+	}
+	return cn, true
+}
+
+// failoverPart numbers the connection of pt's transport that carries key
+// on its failover server (see partOf).
+func (p *Pool) failoverPart(key []byte, pt path) int {
+	n := p.perServer(pt)
+	return (len(p.cfg.Servers)+p.failover.Pick(key))*n + connOf(key, n)
 }
 
 // breakerStats reports the servers whose breaker is open or half-open now

@@ -2,6 +2,8 @@ package memcache
 
 import (
 	"bufio"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -48,11 +50,7 @@ func TestBreakerOpensAndCloses(t *testing.T) {
 			// A long timeout: "at once" below is no matter of machine load.
 			p := newPool(t, Config{Servers: []Server{{Addr: a}, {Addr: b.addr}}, Transport: tr, Timeout: 10 * time.Second,
 				Breaker: &brk, clock: clk.now})
-			send := func(req *memcache.Request) []byte { return do(t, p, req) }
-			if tr == TransportLoop {
-				c := dialFront(t, loopFront(t, p, 1))
-				send = c.do
-			}
+			send := sender(t, p, tr)
 			aKey, bKeys := keysOn(p, 0, 1, "brk:")[0], keysOn(p, 1, 3, "brk:")
 			for _, k := range []string{aKey, bKeys[0]} {
 				if got := send(set(k, "v-"+k)); string(got) != memcache.ReplyStored {
@@ -293,6 +291,112 @@ func BenchmarkPoolRefused(b *testing.B) {
 				if _, async := p.Serve(req, out[:0], w); async {
 					<-w.ch
 				}
+			}
+		})
+	}
+}
+
+// hookClock is testClock whose next reading first runs a hook, once: the
+// test's way to act between two steps of a request inside Serve.
+type hookClock struct {
+	testClock
+	hook atomic.Pointer[func()]
+}
+
+func (c *hookClock) now() time.Duration {
+	if f := c.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return c.testClock.now()
+}
+
+// TestBreakerRaceFailover, on both transports: once b's sleep window is
+// over, placement no longer sees its breaker refusing and puts b's keys on
+// b; if another request becomes the half-open probe before this one's
+// admission (the clock's hook, run by placement's reading), the breaker
+// refuses it there. With a failover server the request goes to the key's
+// failover server, as placement would have sent it a moment later, not
+// answered "breaker open"; a multi-get's part of b too.
+func TestBreakerRaceFailover(t *testing.T) {
+	for _, tr := range []Transport{TransportGoroutine, TransportLoop} {
+		t.Run(string(tr), func(t *testing.T) {
+			a, b, f := startMemcached(t), startMemcached(t), startMemcached(t)
+			clk := &hookClock{}
+			brk := testBreaker
+			p := newPool(t, Config{Servers: []Server{{Addr: a}, {Addr: b}}, Failover: []Server{{Addr: f}},
+				Transport: tr, Timeout: 10 * time.Second, Breaker: &brk, clock: clk.now})
+			send := sender(t, p, tr)
+			aKey, bKeys := keysOn(p, 0, 1, "race:")[0], keysOn(p, 1, 3, "race:")
+			df := dialDirect(t, f)
+			for _, k := range append([]string{aKey}, bKeys...) {
+				if got := send(set(k, "v-"+k)); string(got) != memcache.ReplyStored {
+					t.Fatalf("set %s: %q", k, got)
+				}
+				if got := df.do(set(k, "f-"+k)); string(got) != memcache.ReplyStored {
+					t.Fatalf("set %s on the failover server: %q", k, got)
+				}
+			}
+			var parser memcache.Parser
+			var ms memcache.Request // a base64 key of b: placed by its decoded bytes
+			var b64 string
+			for i := 0; ; i++ {
+				raw := fmt.Sprintf("race key %d\x01", i)
+				if p.pick.Pick([]byte(raw)) == 1 {
+					b64 = base64.StdEncoding.EncodeToString([]byte(raw))
+					break
+				}
+			}
+			if _, err := parser.Parse([]byte("ms "+b64+" 1 b\r\nm\r\n"), &ms); err != nil {
+				t.Fatal(err)
+			}
+
+			// b is up, and its breaker open (its requests failed, as the
+			// pool reports them), then past its sleep window.
+			waitFor(t, 10*time.Second, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
+			bb := p.servers[1].brk
+			for range testBreaker.MinRequests {
+				bb.Done(bb.Allow(), false)
+			}
+			if got := breakerOf(t, p, 1); got != breaker.Open {
+				t.Fatalf("b's breaker %v, want open", got)
+			}
+			cases := []struct {
+				name string
+				req  *memcache.Request
+				want string
+			}{
+				{"get", get(bKeys[0]), hit(bKeys[0], "f-"+bKeys[0])},
+				{"set", set(bKeys[1], "raced"), memcache.ReplyStored},
+				{"multi-get, a part on b", get(aKey, bKeys[2]), value(aKey, "v-"+aKey) + hit(bKeys[2], "f-"+bKeys[2])},
+				{"meta, base64 key", &ms, "HD\r\n"},
+			}
+			for _, tc := range cases {
+				clk.advance(testBreaker.SleepWindow)
+				probes := make(chan breaker.Ticket, 1)
+				race := func() { probes <- bb.Allow() } // another request's probe
+				clk.hook.Store(&race)
+				got := send(tc.req)
+				var probe breaker.Ticket
+				select {
+				case probe = <-probes:
+				default:
+				}
+				if !probe.Probe() {
+					t.Fatalf("%s: no probe was let through between placement and admission", tc.name)
+				}
+				if string(got) != tc.want {
+					t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+				}
+				bb.Done(probe, false) // open for another window
+			}
+			if got := df.do(get(bKeys[1])); string(got) != hit(bKeys[1], "raced") {
+				t.Errorf("the raced set on the failover server: %q", got)
+			}
+			if got := dialDirect(t, f).raw([]byte("mg " + b64 + " b v\r\n")); string(got) != "VA 1\r\nm\r\n" {
+				t.Errorf("the raced ms on the failover server: %q", got)
+			}
+			if got := dialDirect(t, b).do(get(bKeys[1])); string(got) != hit(bKeys[1], "v-"+bKeys[1]) {
+				t.Errorf("b's copy of the raced set's key: %q, want the value from before", got)
 			}
 		})
 	}

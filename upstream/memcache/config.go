@@ -135,6 +135,9 @@ type Config struct {
 
 	// clock is the breakers' clock; nil: breaker.SystemClock. Tests set it.
 	clock breaker.Clock
+	// backoff, when set, is every wait between failed connection attempts
+	// (the pipeline's MinBackoff and MaxBackoff). Tests set it.
+	backoff time.Duration
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -163,6 +166,8 @@ func (c Config) pipelineConfig() pipeline.Config {
 		MaxPending:     c.MaxPending,
 		MaxPendingSize: c.MaxPendingSize,
 		HealthInterval: c.HealthInterval,
+		MinBackoff:     c.backoff,
+		MaxBackoff:     c.backoff,
 		Dial:           c.Dial,
 	}
 }

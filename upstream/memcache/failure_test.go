@@ -3,6 +3,7 @@ package memcache
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"runtime"
 	"strconv"
@@ -269,3 +270,58 @@ func TestCloseStopsEverything(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestRedial, on both transports: the connections to a server that was
+// killed try once more at once, then back off (here for an hour, so that
+// nothing but Redial can end the wait) and fail its requests fast; once it
+// is started again, Redial has them dial at once and its keys are served
+// again.
+func TestRedial(t *testing.T) {
+	for _, tr := range []Transport{TransportGoroutine, TransportLoop} {
+		t.Run(string(tr), func(t *testing.T) {
+			m := startKillable(t)
+			var dials atomic.Int32 // attempts made
+			dial := func(ctx context.Context, addr string) (net.Conn, error) {
+				var d net.Dialer
+				nc, err := d.DialContext(ctx, "tcp", addr)
+				dials.Add(1)
+				return nc, err
+			}
+			p := newPool(t, Config{Servers: []Server{{Addr: m.addr}}, Transport: tr, ConnsPerServer: 2,
+				Dial: dial, backoff: time.Hour})
+			send, conns := sender(t, p, tr), int32(2)
+			if tr == TransportLoop {
+				conns++ // and the loop's own connection
+			}
+			if got := send(set("k", "v")); string(got) != memcache.ReplyStored {
+				t.Fatalf("set: %q", got)
+			}
+			waitFor(t, 10*time.Second, "every connection to be ready", func() bool { return p.pipe.Ready(0) == int(conns) })
+
+			before := dials.Load()
+			m.kill()
+			// A session that was ready redials at once; that attempt fails
+			// (refused, or reset by the dying server) and the connection
+			// waits its backoff, failing requests fast.
+			waitFor(t, 10*time.Second, "every connection to try once more", func() bool {
+				return dials.Load() >= before+conns && p.pipe.Ready(0) == 0
+			})
+			if got := send(get("k")); !isServerError(got) {
+				t.Fatalf("get while the server is gone: %q, want its SERVER_ERROR line", got)
+			}
+
+			m.start()
+			if n := dials.Load() - before; n != conns {
+				t.Fatalf("%d attempts since the kill, want %d: one per connection, then its backoff", n, conns)
+			}
+			p.Redial()
+			waitFor(t, 10*time.Second, "the server's keys to be served again", func() bool {
+				got := send(set("k", "back"))
+				if string(got) != memcache.ReplyStored && !isServerError(got) {
+					t.Fatalf("set after Redial: %q", got)
+				}
+				return string(got) == memcache.ReplyStored
+			})
+		})
+	}
+}

@@ -115,7 +115,6 @@ func (g *gather) serveFlush(req *memcache.Request, out []byte, w upstream.Waiter
 func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte, bool) {
 	p := g.p
 	g.left.Store(int32(len(g.parts)) + 1)
-	n := p.perServer(g.pt)
 	for i, cn := range g.conns {
 		o := p.getOp(g.pt)
 		o.g, o.sub, o.cmd, o.stat = g, i, sub.Cmd, sub.Cmd
@@ -130,7 +129,7 @@ func (g *gather) send(sub *memcache.Request, keys [][]byte, out []byte) ([]byte,
 			o.f.Kind, o.nkeys = memcache.FrameValues, len(g.sub)
 		}
 		if why := p.enqueue(g.pt, cn, sub, o); why != pipeline.ReasonNone {
-			s := p.servers[cn/n]
+			s := p.servers[o.srv]
 			p.putOp(o)
 			p.failNow(nil, s, why, true) // count it
 			g.partDone(i, s.lines[why], false)

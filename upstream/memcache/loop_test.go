@@ -56,6 +56,16 @@ func loopFront(t testing.TB, p *Pool, loops int) string {
 	return addr
 }
 
+// sender returns how a test sends p a request on transport tr and reads
+// its reply: Serve itself (goroutine), or a client of a front end of one
+// loop (loop), whose requests take the loop transport.
+func sender(t testing.TB, p *Pool, tr Transport) func(*memcache.Request) []byte {
+	if tr == TransportLoop {
+		return dialFront(t, loopFront(t, p, 1)).do
+	}
+	return func(req *memcache.Request) []byte { return do(t, p, req) }
+}
+
 // frontClient is one client connection to a front end.
 type frontClient struct{ testConn }
 

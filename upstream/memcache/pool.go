@@ -163,14 +163,23 @@ func (p *Pool) pathOf(w upstream.Waiter) path {
 func (p *Pool) perServer(pt path) int { return p.pipe.PerServer(pt.lane) }
 
 // enqueue queues r, for op o, on connection number cn of pt's transport,
-// if its server's breaker lets it through. It returns why it could not
-// (reasonBreakerOpen: the breaker refused it).
+// if its server's breaker lets it through, else on the failover server of
+// r's keys (breakerFailover). It returns why it could not (reasonBreakerOpen:
+// a breaker refused it); o.srv is then the server that did not take it.
 func (p *Pool) enqueue(pt path, cn int, r *memcache.Request, o *op) pipeline.Reason {
-	o.srv = cn / p.perServer(pt)
+	n := p.perServer(pt)
+	o.srv = cn / n
 	s := p.servers[o.srv]
 	var ok bool
 	if o.ticket, ok = s.allow(); !ok {
-		return reasonBreakerOpen
+		if cn, ok = p.breakerFailover(r, o.srv, pt); !ok {
+			return reasonBreakerOpen
+		}
+		o.srv = cn / n
+		s = p.servers[o.srv]
+		if o.ticket, ok = s.allow(); !ok {
+			return reasonBreakerOpen
+		}
 	}
 	o.req = *r
 	why := p.pipe.Enqueue(pt.lane, cn, o)
@@ -193,8 +202,9 @@ func (p *Pool) serveOne(req *memcache.Request, out []byte, w upstream.Waiter, pt
 	o.quiet = req.Meta.Quiet()
 	sub.Meta = sub.Meta.Loud(req.Cmd)
 	if why := p.enqueue(pt, cn, &sub, o); why != pipeline.ReasonNone {
+		s := p.servers[o.srv]
 		p.putOp(o)
-		return p.failNow(out, p.servers[cn/p.perServer(pt)], why, req.NoReply), false
+		return p.failNow(out, s, why, req.NoReply), false
 	}
 	return out, true
 }
@@ -280,19 +290,25 @@ func (p *Pool) partOf(key []byte, pt path) int {
 // (libmemcached, or faed's binary protocol, which sends such keys in
 // base64) would place the same key.
 func (p *Pool) metaPart(req *memcache.Request, pt path) int {
+	return p.placeMeta(req, pt, (*Pool).partOf)
+}
+
+// placeMeta places a meta request by its item key with place (partOf, or
+// failoverPart).
+func (p *Pool) placeMeta(req *memcache.Request, pt path, place func(*Pool, []byte, path) int) int {
 	if !req.Meta.Has('b') {
-		return p.partOf(req.Keys[0], pt)
+		return place(p, req.Keys[0], pt)
 	}
 	// A parsed request holds its decoded key, and so does one built with
 	// SetItemKey: no buffer is needed then.
 	if key, ok := req.ItemKey(nil); ok {
-		return p.partOf(key, pt)
+		return place(p, key, pt)
 	}
 	// The placer is an interface, so a key buffer on the stack would
 	// escape: keyBufs lends one for the call.
 	buf := p.keyBufs.Get().(*[memcache.MaxMetaKey]byte)
 	key, _ := req.ItemKey(buf[:])
-	cn := p.partOf(key, pt)
+	cn := place(p, key, pt)
 	p.keyBufs.Put(buf)
 	return cn
 }
@@ -311,6 +327,17 @@ func (p *Pool) Stats(add func(name string, value uint64)) {
 	add("servers_up", up)
 	if p.cfg.Breaker != nil {
 		p.breakerStats(add)
+	}
+}
+
+// Redial has the connections to every server of the pool that wait
+// between connection attempts dial now, instead of failing requests fast
+// until their backoff ends: its caller learned that the servers are back (a
+// peer link whose peer the membership reports up again). Safe for
+// concurrent use; it closes nothing.
+func (p *Pool) Redial() {
+	for i := range p.servers {
+		p.pipe.Redial(i)
 	}
 }
 

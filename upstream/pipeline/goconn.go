@@ -45,9 +45,10 @@ const readBufSize = 64 << 10
 // late reply, bytes nobody asked for) ends the session and fails everything
 // queued on it: a late reply is never given to the wrong request.
 type conn struct {
-	p    *Pipeline
-	srv  *server
-	wake chan struct{} // cap 1: out has bytes for the writer
+	p     *Pipeline
+	srv   *server
+	wake  chan struct{} // cap 1: out has bytes for the writer
+	hurry chan struct{} // cap 1: skip the backoff (Redial)
 
 	mu      sync.Mutex
 	state   connState
@@ -78,11 +79,12 @@ type conn struct {
 
 func newConn(p *Pipeline, s *server) *conn {
 	return &conn{
-		p:    p,
-		srv:  s,
-		wake: make(chan struct{}, 1),
-		q:    make([]entry, p.cfg.MaxPending),
-		br:   bufio.NewReaderSize(nil, readBufSize),
+		p:     p,
+		srv:   s,
+		wake:  make(chan struct{}, 1),
+		hurry: make(chan struct{}, 1),
+		q:     make([]entry, p.cfg.MaxPending),
+		br:    bufio.NewReaderSize(nil, readBufSize),
 	}
 }
 
@@ -167,6 +169,14 @@ func (c *conn) drainLocked(dst []entry) []entry {
 func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drain empties a cap-1 signal channel without blocking.
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
 	default:
 	}
 }

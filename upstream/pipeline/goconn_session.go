@@ -9,12 +9,6 @@ import (
 	"time"
 )
 
-// Backoff between failed connection attempts.
-const (
-	minBackoff = 20 * time.Millisecond
-	maxBackoff = time.Second
-)
-
 // run owns the connection: dial, run a session, back off, redial, until the
 // pipeline is closed. On the way out it fails whatever is still queued.
 func (c *conn) run() {
@@ -23,7 +17,7 @@ func (c *conn) run() {
 	var backoff time.Duration
 	first := true
 	for ctx.Err() == nil {
-		if backoff > 0 && !sleep(ctx, backoff) {
+		if backoff > 0 && !sleep(ctx, backoff, c.hurry) {
 			break
 		}
 		nc, err := c.dial(ctx)
@@ -32,7 +26,7 @@ func (c *conn) run() {
 				break
 			}
 			c.down(dialReason(err))
-			backoff = nextBackoff(backoff)
+			backoff = c.p.nextBackoff(backoff)
 			continue
 		}
 		if !first {
@@ -43,7 +37,7 @@ func (c *conn) run() {
 			// probably fine (a restart, a lost connection).
 			backoff = 0
 		} else {
-			backoff = nextBackoff(backoff)
+			backoff = c.p.nextBackoff(backoff)
 		}
 		first = false
 	}
@@ -83,6 +77,7 @@ func (c *conn) session(nc net.Conn) bool {
 		return false
 	}
 	c.nc, c.endWhy, c.wasUp = nc, ReasonNone, false
+	drain(c.hurry) // a Redial that came while dialling has been served
 	// A server may accept connections and never answer: every session
 	// starts with a probe, and only its answer makes the connection ready.
 	// The first session keeps queueing requests meanwhile (they go out
@@ -163,19 +158,18 @@ func writeReason(err error) Reason {
 	return ReasonIO
 }
 
-func nextBackoff(d time.Duration) time.Duration {
-	return min(max(2*d, minBackoff), maxBackoff)
-}
-
 // sleep waits d give or take a quarter (so connections do not redial in
-// lockstep) or until ctx is done; it reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
+// lockstep), or less when hurried (Redial), or until ctx is done; it
+// reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration, hurried <-chan struct{}) bool {
 	d += time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
+	case <-hurried:
+		return true
 	case <-t.C:
 		return true
 	}

@@ -43,7 +43,7 @@ type lconn struct {
 
 	// Shared with the dialer goroutine.
 	ended chan bool     // cap 1: a session ended; whether it had been ready
-	hurry chan struct{} // cap 1: skip the backoff
+	hurry chan struct{} // cap 1: skip the backoff (hurryDial, Pipeline.Redial)
 }
 
 var _ eventloop.Conn = (*lconn)(nil)
@@ -224,6 +224,7 @@ func (lc *lconn) OnOpen(c gnet.Conn) gnet.Action {
 	}
 	now := lc.lp.p.clock()
 	lc.gc, lc.endWhy, lc.wasUp, lc.hurried = c, ReasonNone, false, false
+	drain(lc.hurry) // a hurry that came while dialling has been served
 	lc.lastReply = now
 	if lc.state != stateConnecting {
 		lc.state = stateProbing // lc.why still says why it went down
@@ -328,10 +329,7 @@ func (lc *lconn) hurryDial() {
 		return
 	}
 	lc.hurried = true
-	select {
-	case lc.hurry <- struct{}{}:
-	default:
-	}
+	hurry(lc.hurry)
 }
 
 // dialFailed runs on the loop when a dial failed: the connection is down
@@ -367,7 +365,7 @@ func (lc *lconn) dialLoop() {
 			}
 			why := dialReason(err)
 			lc.post(func() { lc.dialFailed(why) })
-			backoff = nextBackoff(backoff)
+			backoff = p.nextBackoff(backoff)
 			continue
 		}
 		if !first {
@@ -379,7 +377,7 @@ func (lc *lconn) dialLoop() {
 		if _, err := l.EventLoop().Enroll(gnet.NewContext(context.Background(), lc), nc); err != nil {
 			nc.Close()
 			lc.post(func() { lc.dialFailed(ReasonDial) })
-			backoff = nextBackoff(backoff)
+			backoff = p.nextBackoff(backoff)
 			continue
 		}
 		select {
@@ -389,7 +387,7 @@ func (lc *lconn) dialLoop() {
 				// is probably fine (a restart, a lost connection).
 				backoff = 0
 			} else {
-				backoff = nextBackoff(backoff)
+				backoff = p.nextBackoff(backoff)
 			}
 		case <-p.ctx.Done():
 			return

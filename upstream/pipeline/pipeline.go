@@ -61,6 +61,8 @@ const (
 	DefaultMaxPendingSize = 4 << 20
 	DefaultHealthInterval = time.Second
 	DefaultHoldFor        = 20 * time.Microsecond
+	DefaultMinBackoff     = 20 * time.Millisecond
+	DefaultMaxBackoff     = time.Second
 )
 
 // Config configures a Pipeline. Zero fields take the defaults above.
@@ -102,6 +104,11 @@ type Config struct {
 	// only the requests that come within HoldFor of a write wait for it.
 	// Negative: never hold.
 	HoldFor time.Duration
+	// MinBackoff and MaxBackoff bound the wait between failed connection
+	// attempts: MinBackoff after the first failure, doubling up to
+	// MaxBackoff. A session that was ready and broke redials at once, and
+	// Redial cuts a wait short.
+	MinBackoff, MaxBackoff time.Duration
 	// Probe returns a new health check: a request any healthy server
 	// answers, whose Done reports whether the answer proves it. Every
 	// session starts with one and is ready only once it is answered; idle
@@ -138,6 +145,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HoldFor == 0 {
 		c.HoldFor = DefaultHoldFor
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
 	}
 	if c.Dial == nil {
 		c.Dial = dialTCP
@@ -265,6 +278,45 @@ func (p *Pipeline) Enqueue(lane *Lane, cn int, o Op) Reason {
 	}
 	n := p.cfg.ConnsPerServer
 	return p.servers[cn/n].enqueue(cn%n, o)
+}
+
+// Redial has every connection to server s that waits between connection
+// attempts (its backoff) dial now, on both transports: its owner learned
+// that the server is back (a peer the membership reports up again), so its
+// requests need not fail fast for what is left of a backoff of up to
+// MaxBackoff. A connection that is dialling or connected takes the hint at
+// its next wait, which it then skips once. It closes nothing and takes no
+// lock an event loop holds; safe for concurrent use, from any goroutine.
+func (p *Pipeline) Redial(s int) {
+	sv := p.servers[s]
+	for _, c := range sv.conns {
+		hurry(c.hurry)
+	}
+	if p.loops == nil {
+		return
+	}
+	// A lane's conns are fixed before PerLoop publishes it, and hurry is
+	// a channel: nothing the loop owns is touched here.
+	p.loops.All(func(_ eventloop.Loop, lp *Lane) {
+		for _, lc := range lp.conns {
+			if lc.srv == sv {
+				hurry(lc.hurry)
+			}
+		}
+	})
+}
+
+// hurry wakes a dialer's backoff (cap 1) without blocking.
+func hurry(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// nextBackoff is the wait after a failed attempt that followed a wait of d.
+func (p *Pipeline) nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, p.cfg.MinBackoff), p.cfg.MaxBackoff)
 }
 
 // Down reports whether server s refuses requests on every connection: no
