@@ -352,7 +352,7 @@ func TestBreakerRaceFailover(t *testing.T) {
 
 			// b is up, and its breaker open (its requests failed, as the
 			// pool reports them), then past its sleep window.
-			waitFor(t, 10*time.Second, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
+			testproc.WaitFor(t, "b's connections to be ready", func() bool { return p.pipe.Ready(1) > 0 })
 			bb := p.servers[1].brk
 			for range testBreaker.MinRequests {
 				bb.Done(bb.Allow(), false)

@@ -296,14 +296,14 @@ func TestRedial(t *testing.T) {
 			if got := send(set("k", "v")); string(got) != memcache.ReplyStored {
 				t.Fatalf("set: %q", got)
 			}
-			waitFor(t, 10*time.Second, "every connection to be ready", func() bool { return p.pipe.Ready(0) == int(conns) })
+			testproc.WaitFor(t, "every connection to be ready", func() bool { return p.pipe.Ready(0) == int(conns) })
 
 			before := dials.Load()
 			m.kill()
 			// A session that was ready redials at once; that attempt fails
 			// (refused, or reset by the dying server) and the connection
 			// waits its backoff, failing requests fast.
-			waitFor(t, 10*time.Second, "every connection to try once more", func() bool {
+			testproc.WaitFor(t, "every connection to try once more", func() bool {
 				return dials.Load() >= before+conns && p.pipe.Ready(0) == 0
 			})
 			if got := send(get("k")); !isServerError(got) {
@@ -315,7 +315,7 @@ func TestRedial(t *testing.T) {
 				t.Fatalf("%d attempts since the kill, want %d: one per connection, then its backoff", n, conns)
 			}
 			p.Redial()
-			waitFor(t, 10*time.Second, "the server's keys to be served again", func() bool {
+			testproc.WaitFor(t, "the server's keys to be served again", func() bool {
 				got := send(set("k", "back"))
 				if string(got) != memcache.ReplyStored && !isServerError(got) {
 					t.Fatalf("set after Redial: %q", got)
