@@ -105,7 +105,17 @@ func (cn *clusterNet) onChange(c peers.Change) {
 	switch c.Kind {
 	case peers.PeerUp, peers.PeerRestarted:
 		cn.up[addr] = true
-		if links[addr] == nil {
+		// A link none of whose connections is ready (its peer died or
+		// hung) is backing off between dials, up to a second, and fails
+		// every request at once meanwhile: the peer would be back on the
+		// ring while each write skipped it, acknowledged by the other
+		// owners, and as a key's primary it would then answer reads with
+		// an older value. A new link queues requests during its first
+		// dial, so it replaces one that is down, before the ring has the
+		// peer again. A link that is up is kept: closing it would fail
+		// what is in flight on it.
+		old := links[addr]
+		if old == nil || !old.Servers()[0].Up {
 			l, err := cn.newLink(addr)
 			if err != nil {
 				cn.log.Error("peers: no link", "peer", addr, "err", err)
@@ -114,6 +124,9 @@ func (cn *clusterNet) onChange(c peers.Change) {
 			next := clone(links)
 			next[addr] = l
 			cn.links.Store(&next)
+			if old != nil {
+				go func() { _ = old.Close() }() // OnChange must return quickly
+			}
 		}
 	case peers.PeerDown:
 		delete(cn.up, addr)
