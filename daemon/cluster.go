@@ -106,11 +106,20 @@ func (cn *clusterNet) onChange(c peers.Change) {
 	switch c.Kind {
 	case peers.PeerUp, peers.PeerRestarted:
 		cn.up[addr] = true
-		if l := links[addr]; l != nil {
-			// The peer is back (restarted, or reachable again): its link's
-			// connections may be waiting out a reconnect backoff of up to
-			// a second, failing every request to it meanwhile. Dial now.
-			l.Redial()
+		// A link none of whose connections is ready (its peer died or
+		// hung) is backing off between dials, up to a second, and fails
+		// every request at once meanwhile: the peer would be back on the
+		// ring while each write skipped it, acknowledged by the other
+		// owners, and as a key's primary it would then answer reads with
+		// an older value. A new link queues requests during its first
+		// dial, so it replaces one that is down, before the ring has the
+		// peer again. A link that is up is kept: closing it would fail
+		// what is in flight on it.
+		old := links[addr]
+		if old != nil && old.Servers()[0].Up {
+			// Up, but its connections may be waiting out a backoff after
+			// a cut (a peer reachable again): dial those now.
+			old.Redial()
 		} else {
 			l, err := cn.newLink(addr)
 			if err != nil {
@@ -120,6 +129,9 @@ func (cn *clusterNet) onChange(c peers.Change) {
 			next := clone(links)
 			next[addr] = l
 			cn.links.Store(&next)
+			if old != nil {
+				go func() { _ = old.Close() }() // OnChange must return quickly
+			}
 		}
 	case peers.PeerDown:
 		delete(cn.up, addr)

@@ -33,8 +33,10 @@ func (m *Membership) watch(ctx context.Context) {
 	silence := m.cfg.Heartbeat*time.Duration(m.cfg.DownAfter) + m.cfg.Heartbeat/2
 	beat := time.NewTicker(m.cfg.Heartbeat)
 	defer beat.Stop()
-	check := time.NewTicker(max(m.cfg.Heartbeat/4, time.Millisecond))
+	period := max(m.cfg.Heartbeat/4, time.Millisecond)
+	check := time.NewTicker(period)
 	defer check.Stop()
+	var lastCheck time.Time
 	var changes []Change
 	m.sendAll(false)
 	for {
@@ -49,6 +51,18 @@ func (m *Membership) watch(ctx context.Context) {
 			changes = m.apply(table, h, changes)
 		case <-check.C:
 			now := m.cfg.Now()
+			// A check a heartbeat later than due means this process did
+			// not run meanwhile (SIGSTOP, a suspended host): the peers'
+			// beacons wait unread in the socket, so that silence is ours,
+			// not theirs, and is not held against them. Else a sidecar
+			// that wakes marks every peer down and serves writes on a
+			// ring of itself until it reads their beacons again.
+			if paused := now.Sub(lastCheck) - period; !lastCheck.IsZero() && paused > m.cfg.Heartbeat {
+				for _, p := range table {
+					p.lastSeen = p.lastSeen.Add(paused)
+				}
+			}
+			lastCheck = now
 			for addr, p := range table {
 				switch {
 				case p.Up && now.Sub(p.lastSeen) > silence:

@@ -83,13 +83,7 @@ func testClusterPool(t *testing.T, mode string) {
 		default:
 			static = fmt.Sprintf("  multicast: {group: %q, interface: lo}\n", group)
 		}
-		cfg := fmt.Sprintf("peers:\n  listen: %s\n  secret: %q\n  heartbeat: 100ms\n  down_after: 3\n%s", peerAddrs[i], secret, static)
-		cfg += "pools:\n  shared: {kind: cluster, replicas: 2}\nroutes:\n  - {prefix: \"c:\", pool: shared}\n"
-		path := filepath.Join(dir, fmt.Sprintf("faed%d.yaml", i))
-		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return testproc.StartFaedProc(t, "-config", path)
+		return startClusterFaed(t, dir, peerAddrs[i], secret, static, "{kind: cluster, replicas: 2}")
 	}
 	allUp := func(faeds []*testproc.Faed) {
 		t.Helper()
@@ -346,9 +340,34 @@ func testClusterPool(t *testing.T, mode string) {
 	}
 }
 
+// startClusterFaed starts faed listening for peers on peerAddr (heartbeat
+// 100ms, down_after 3) with the peers block's lines static, and the
+// cluster pool pool taking the keys "c:"; its config is written in dir.
+func startClusterFaed(t *testing.T, dir, peerAddr, secret, static, pool string) *testproc.Faed {
+	t.Helper()
+	cfg := fmt.Sprintf("peers:\n  listen: %s\n  secret: %q\n  heartbeat: 100ms\n  down_after: 3\n%s", peerAddr, secret, static)
+	cfg += "pools:\n  shared: " + pool + "\nroutes:\n  - {prefix: \"c:\", pool: shared}\n"
+	path := filepath.Join(dir, "faed-"+strings.ReplaceAll(peerAddr, ":", "-")+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return testproc.StartFaedProc(t, "-config", path)
+}
+
 // casKey returns a key named prefix<i> whose primary owner (replicas 2) on
 // the ring of peers is peers[primary], as every sidecar places it.
 func casKey(t *testing.T, peers []string, primary int, prefix string) string {
+	t.Helper()
+	tab := peerRing(t, peers)
+	for i := 0; ; i++ {
+		if k := fmt.Sprintf("%s:%d", prefix, i); tab.Owners([]byte(k), 2, nil)[0] == peers[primary] {
+			return k
+		}
+	}
+}
+
+// peerRing returns the ring every sidecar computes with peers up.
+func peerRing(t *testing.T, peers []string) *ring.Table {
 	t.Helper()
 	var tab ring.Table
 	var nodes []ring.Node
@@ -358,9 +377,5 @@ func casKey(t *testing.T, peers []string, primary int, prefix string) string {
 	if _, err := tab.Set(nodes); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		if k := fmt.Sprintf("%s:%d", prefix, i); tab.Owners([]byte(k), 2, nil)[0] == peers[primary] {
-			return k
-		}
-	}
+	return &tab
 }

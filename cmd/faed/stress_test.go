@@ -606,7 +606,8 @@ type textReply struct {
 	last   string
 }
 
-type textValue struct{ key, data string }
+// textValue is a VALUE block: cas is the unique of a gets reply, "" for get.
+type textValue struct{ key, data, cas string }
 
 func (rep textReply) String() string {
 	var b strings.Builder
@@ -638,7 +639,11 @@ func readTextReply(br *bufio.Reader) (textReply, error) {
 		if _, err := io.ReadFull(br, data); err != nil {
 			return rep, err
 		}
-		rep.values = append(rep.values, textValue{f[1], string(data[:n])})
+		v := textValue{key: f[1], data: string(data[:n])}
+		if len(f) > 4 {
+			v.cas = f[4]
+		}
+		rep.values = append(rep.values, v)
 	}
 }
 
