@@ -114,7 +114,7 @@ func (c *cond) ask() ([]byte, bool) {
 		if l == nil {
 			c.p.peerFails.Add(1)
 			c.reply = replyNoOwner
-			continue
+			return c.client(), false // as for a peer that failed (resume)
 		}
 		c.p.forwarded.Add(1)
 		r, async := l.Serve(&c.req, nil, c)
@@ -131,11 +131,13 @@ func (c *cond) resume(r []byte) ([]byte, bool) {
 	if c.reading {
 		return c.readBack(r)
 	}
-	if bytes.HasPrefix(r, []byte("SERVER_ERROR ")) { // the peer failed: the next owner decides
+	if bytes.HasPrefix(r, []byte("SERVER_ERROR ")) {
+		// The peer failed: the write is not sent to the next owner, which
+		// would decide it while this one, still on the ring, kept its older
+		// item (see fan.choice). The client gets the failure.
 		c.p.peerFails.Add(1)
 		c.reply = bytes.Clone(r)
-		c.next++
-		return c.ask()
+		return c.client(), false
 	}
 	return c.decided(r)
 }

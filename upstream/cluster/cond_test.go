@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fae-sidecar/fae/peers/ring"
 )
 
 // storeReq is the text of storage command cmd ("set 5 0", "cas 5 0 ...")
@@ -200,12 +202,36 @@ func TestMetaCas(t *testing.T) {
 	}
 }
 
-// TestCondPrimaryDown: with the primary failing, the next owner decides a
-// conditional or relative write; noreply is applied to its answer.
+// TestCondPrimaryDown: with the primary failing while still on the ring, a
+// conditional write answers its failure and reaches no owner; with it off
+// the ring, the next owner decides conditional and relative writes, and
+// noreply is applied to its answer.
 func TestCondPrimaryDown(t *testing.T) {
 	tc := newTestCluster(t, 2)
 	k := keyOwned(tc, "pd", func(o []string) bool { return o[0] != "a" })
-	tc.links[tc.ring.Owners([]byte(k), 2, nil)[0]].down = true
+	primary := tc.ring.Owners([]byte(k), 2, nil)[0]
+	tc.links[primary].down = true
+	// On the ring, the primary decides: its failure is the answer, and no
+	// other owner takes the write.
+	if got := do(t, tc.p, storeReq("add", k, "5 0", "1")); !strings.HasPrefix(got, "SERVER_ERROR ") {
+		t.Fatalf("add with the primary %s down, on the ring: %q", primary, got)
+	}
+	tc.wg.Wait()
+	for n, s := range tc.stores {
+		if got := do(t, s, "get "+k+"\r\n"); got != "END\r\n" {
+			t.Fatalf("%s at %s after a refused add: %q", k, n, got)
+		}
+	}
+	// Off the ring, the next owner decides.
+	var nodes []ring.Node
+	for _, n := range []string{"a", "b", "c"} {
+		if n != primary {
+			nodes = append(nodes, ring.Node{Name: n})
+		}
+	}
+	if _, err := tc.ring.Set(nodes); err != nil {
+		t.Fatal(err)
+	}
 	for _, step := range []struct{ req, reply string }{
 		{storeReq("add", k, "5 0", "1"), "STORED\r\n"},
 		{storeReq("add", k, "5 0", "2"), "NOT_STORED\r\n"},

@@ -201,16 +201,39 @@ func TestMultiGetInOrder(t *testing.T) {
 	tc.wg.Wait()
 }
 
-// TestOwnerDown: with one owner failing at once, writes answer with the
-// other owner's reply and reads find the key at the other owner.
+// TestOwnerDown: an owner that fails at once while it is still on the ring
+// (down, not yet marked down) makes writes of its keys answer its failure,
+// never another owner's STORED it did not take, while reads find the key
+// at the other owner; once the ring drops it, writes go to the others.
 func TestOwnerDown(t *testing.T) {
 	tc := newTestCluster(t, 2)
-	tc.links["b"].down = true
 	for i := range 50 {
 		k := fmt.Sprintf("d%d", i)
 		if got := do(t, tc.p, setReq(k)); got != "STORED\r\n" {
-			owners := tc.ring.Owners([]byte(k), 2, nil)
-			t.Fatalf("set %s (owners %v, b down): %q", k, owners, got)
+			t.Fatalf("set %s: %q", k, got)
+		}
+	}
+	tc.wg.Wait()
+	tc.links["b"].down = true
+	for i := range 50 {
+		k := fmt.Sprintf("d%d", i)
+		owners := tc.ring.Owners([]byte(k), 2, nil)
+		got := do(t, tc.p, fmt.Sprintf("set %s 5 0 3\r\nnew\r\n", k))
+		if want := slices.Contains(owners, "b"); strings.HasPrefix(got, "SERVER_ERROR ") != want || !want && got != "STORED\r\n" {
+			t.Fatalf("set %s (owners %v, b down, on the ring): %q", k, owners, got)
+		}
+		if got := do(t, tc.p, "get "+k+"\r\n"); !strings.HasPrefix(got, "VALUE "+k+" 5 ") {
+			t.Fatalf("get %s: %q", k, got)
+		}
+	}
+	tc.wg.Wait()
+	if _, err := tc.ring.Set([]ring.Node{{Name: "a"}, {Name: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		k := fmt.Sprintf("d%d", i)
+		if got := do(t, tc.p, setReq(k)); got != "STORED\r\n" {
+			t.Fatalf("set %s with b off the ring: %q", k, got)
 		}
 		if got := do(t, tc.p, "get "+k+"\r\n"); got != hit(k) {
 			t.Fatalf("get %s: %q", k, got)

@@ -11,9 +11,9 @@ import (
 )
 
 // serveWrite sends req to every owner of its key and answers with the
-// primary's reply, or the first owner's that answered, once all have
-// answered; a conditional or relative write is decided by the first live
-// owner (serveCond). A key this sidecar alone owns is served locally, on
+// primary's reply, or an owner's failure (see fan.choice), once all have
+// answered; a conditional or relative write is decided by the first owner
+// (serveCond). A key this sidecar alone owns is served locally, on
 // the loop.
 func (p *Pool) serveWrite(r *ring.Ring, req *memcache.Request, out []byte, w upstream.Waiter) ([]byte, bool) {
 	var kb [memcache.MaxMetaKey]byte
@@ -144,13 +144,20 @@ func (f *fan) choice() []byte {
 	if f.noReply {
 		return nil
 	}
-	if f.fixed {
-		return f.reply
-	}
+	// An owner on the ring (so up, as far as the membership knows) that
+	// failed did not take the write: the client is answered with its
+	// failure, not with another owner's STORED. Otherwise the write would
+	// be acknowledged while that owner kept its older value, which it
+	// answers as soon as it is the first owner a reader asks (it is the
+	// key's primary, or the owner before it leaves). The outcome is then
+	// unknown to the client, as after any SERVER_ERROR.
 	for i := range f.n {
-		if !f.failed[i] {
+		if f.failed[i] {
 			return f.replies[i]
 		}
+	}
+	if f.fixed {
+		return f.reply
 	}
 	return f.replies[0]
 }
