@@ -304,6 +304,12 @@ func TestStatsAndRing(t *testing.T) {
 func TestReloadLimits(t *testing.T) {
 	f := startFaed(t, "")
 	a := dial(t, f.addr)
+	// a is served before b connects: each event loop accepts on its own
+	// listener, so two connections made one after the other may be
+	// accepted in either order.
+	if got, err := a.do("version\r\n"); err != nil || !strings.HasPrefix(got, "VERSION ") {
+		t.Fatalf("version: %q %v", got, err)
+	}
 	f.setNext("max_conns: 1\nidle_timeout: 1h\n")
 	if status := f.api("POST", "/reload", "", nil); status != 200 {
 		t.Fatalf("reload: %d", status)
