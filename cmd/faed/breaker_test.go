@@ -348,23 +348,11 @@ func (r *brkRun) stopClients() {
 // pool's server addr (breaker, breaker_opens, …).
 func poolServerStats(t *testing.T, c *hcClient, addr string) map[string]string {
 	t.Helper()
-	c.nc.SetDeadline(time.Now().Add(brkIOTimeout))
-	if _, err := c.nc.Write([]byte("stats pools\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	prefix := "STAT pool:default:" + addr + ":"
+	prefix := "pool:default:" + addr + ":"
 	out := map[string]string{}
-	for {
-		line, err := c.br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stats pools: %v", err)
-		}
-		if line == "END\r\n" {
-			break
-		}
-		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r\n"), prefix); ok {
-			name, v, _ := strings.Cut(rest, " ")
-			out[name] = v
+	for name, v := range statsOn(t, c, "stats pools") {
+		if field, ok := strings.CutPrefix(name, prefix); ok {
+			out[field] = v
 		}
 	}
 	if out["breaker"] == "" {

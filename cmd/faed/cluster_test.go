@@ -249,12 +249,12 @@ func testClusterPool(t *testing.T, mode string) {
 			}
 			seenUp = time.Now()
 		}
-		failures := fbStat(t, faeds[0].Addr, "cluster_peer_failures")
+		failures := statOf(t, faeds[0].Addr, "cluster_peer_failures")
 		for i := range 20 {
 			c0.set(fmt.Sprintf("c:%s:back:%d:%d", mode, batch, i))
 		}
 		batch++
-		return fbStat(t, faeds[0].Addr, "cluster_peer_failures") == failures
+		return statOf(t, faeds[0].Addr, "cluster_peer_failures") == failures
 	})
 	t.Logf("%s: restart to faed 2 listed up by faed 0: %v; then to its writes served by faed 2 over the link: %v (%d batches of 20 sets)",
 		mode, seenUp.Sub(restarted).Round(time.Millisecond), time.Since(seenUp).Round(time.Millisecond), batch)

@@ -181,8 +181,8 @@ func (l *fbLoad) report(t *testing.T, faed string, servers ...string) {
 	t.Logf("writes answered before/during/after the outage: STORED %v, SERVER_ERROR %v, no reply %v", stored, failed, unanswered)
 	t.Logf("reads through faed of the key just written, from the outage on: %d right, %d wrong", readsOK, readsBad)
 	t.Logf("spool of this faed: appended %d, superseded by a newer write of their key %d, replayed %d, dead-lettered %d, errors %d, pending %d",
-		fbStat(t, faed, "spool_appended"), fbStat(t, faed, "spool_superseded"), fbStat(t, faed, "spool_replayed"), fbStat(t, faed, "spool_dead_lettered"),
-		fbStat(t, faed, "spool_errors"), fbStat(t, faed, "spool_pending"))
+		statOf(t, faed, "spool_appended"), statOf(t, faed, "spool_superseded"), statOf(t, faed, "spool_replayed"), statOf(t, faed, "spool_dead_lettered"),
+		statOf(t, faed, "spool_errors"), statOf(t, faed, "spool_pending"))
 	t.Logf("keys acknowledged since the outage began: %d; lost: %d", len(acked), lost)
 	if readsBad > 0 {
 		t.Errorf("%d reads through faed did not see the write just acknowledged", readsBad)
@@ -209,7 +209,7 @@ pools:
 // waitDrained waits until faed's spool is empty.
 func waitDrained(t *testing.T, faed string) {
 	t.Helper()
-	testproc.WaitFor(t, "the spool to drain", func() bool { return fbStat(t, faed, "spool_pending") == 0 })
+	testproc.WaitFor(t, "the spool to drain", func() bool { return statOf(t, faed, "spool_pending") == 0 })
 }
 
 // A memcached SIGKILLed under load and restarted empty on its address:
@@ -226,13 +226,13 @@ func TestFallbackServerKilled(t *testing.T) {
 	m1.Kill(t)
 	l.phase.Store(1)
 	l.waitWrites(t, 1000)
-	if n := fbStat(t, faed, "spool_pending"); n == 0 {
+	if n := statOf(t, faed, "spool_pending"); n == 0 {
 		t.Errorf("spool empty during the outage")
 	}
 	// Once a server's spool holds a write, its writes go to the spool
 	// without trying it, so its breaker may see too few to open: a figure.
 	t.Logf("breaker opens during the outage: %d, requests it answered at once: %d",
-		fbStat(t, faed, "breaker_opens"), fbStat(t, faed, "breaker_rejected"))
+		statOf(t, faed, "breaker_opens"), statOf(t, faed, "breaker_rejected"))
 	testproc.StartMemcachedAt(t, m1.Addr) // empty
 	l.phase.Store(2)
 	l.waitWrites(t, 300)
@@ -257,7 +257,7 @@ func TestFallbackFaedKilled(t *testing.T) {
 	m1.Kill(t)
 	l.phase.Store(1)
 	l.waitWrites(t, 800)
-	pending := fbStat(t, f.Addr, "spool_pending")
+	pending := statOf(t, f.Addr, "spool_pending")
 	if pending == 0 {
 		t.Fatal("spool empty during the outage")
 	}
@@ -300,10 +300,10 @@ func TestFallbackSpoolUnwritable(t *testing.T) {
 	close(stop)
 	wait()
 	testproc.StartMemcachedAt(t, m1.Addr)
-	if n := fbStat(t, faed, "spool_appended"); n != 0 {
+	if n := statOf(t, faed, "spool_appended"); n != 0 {
 		t.Errorf("%d writes spooled into an unwritable data_dir", n)
 	}
-	if fbStat(t, faed, "spool_errors") == 0 {
+	if statOf(t, faed, "spool_errors") == 0 {
 		t.Errorf("no write was refused for the spool")
 	}
 	failed := 0
@@ -314,31 +314,4 @@ func TestFallbackSpoolUnwritable(t *testing.T) {
 		t.Errorf("no write answered SERVER_ERROR while a server was down and the spool unwritable")
 	}
 	l.report(t, faed, m1.Addr, m2.Addr)
-}
-
-// fbStat reads one stat of faed's "stats".
-func fbStat(t *testing.T, addr, name string) uint64 {
-	t.Helper()
-	c := dialHC(t, addr)
-	defer c.nc.Close()
-	_ = c.nc.SetDeadline(time.Now().Add(fbIOTimeout))
-	if _, err := c.nc.Write([]byte("stats\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		line, err := c.br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "END\r\n" {
-			t.Fatalf("stat %s not found", name)
-		}
-		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
-			v, err := strconv.ParseUint(f[2], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-	}
 }

@@ -8,18 +8,15 @@ package main_test
 // the shard's breaker opens.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,35 +73,15 @@ func bsonMap(t *testing.T, b []byte) bson.M {
 	return m
 }
 
-// mongoStats reads "stats mongo" from a text connection to faed.
+// mongoStats reads faed's "stats mongo".
 func mongoStats(t *testing.T, addr string) map[string]uint64 {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	st := statsOf(t, addr, "stats mongo")
+	out := map[string]uint64{}
+	for name := range st {
+		out[name] = statUint(t, st, name)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte("stats mongo\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	st := map[string]uint64{}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "END\r\n" {
-			return st
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseUint(f[len(f)-1], 10, 64)
-		if len(f) != 3 || f[0] != "STAT" || err != nil {
-			t.Fatalf("bad stats line %q", line)
-		}
-		st[f[1]] = v
-	}
+	return out
 }
 
 func TestMongoThrift(t *testing.T) {

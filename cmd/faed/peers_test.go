@@ -5,7 +5,6 @@ package main_test
 // after SIGKILL and up again after its restart.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,31 +22,15 @@ import (
 // statsPeers returns faed's "stats peers" as peer address -> up/down.
 func statsPeers(t *testing.T, addr string) map[string]string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte("stats peers\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
 	got := map[string]string{}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
+	for name, v := range statsOf(t, addr, "stats peers") {
+		peer, ok := strings.CutPrefix(name, "peer:")
+		if !ok || v != "up" && v != "down" {
+			t.Fatalf("stats peers: STAT %s %s", name, v)
 		}
-		if line == "END\r\n" {
-			return got
-		}
-		f := strings.Fields(line)
-		if len(f) != 3 || f[0] != "STAT" || !strings.HasPrefix(f[1], "peer:") {
-			t.Fatalf("stats peers: %q", line)
-		}
-		got[strings.TrimPrefix(f[1], "peer:")] = f[2]
+		got[peer] = v
 	}
+	return got
 }
 
 func TestPeersMembership(t *testing.T) { bothModes(t, testPeersMembership) }

@@ -177,26 +177,14 @@ func (m *killableMemcached) signal(sig syscall.Signal) {
 	}
 }
 
-// stressStat reads one of faed's stats.
+// stressStat reads one of faed's stats (-1 when faed has none of that name).
 func stressStat(t *testing.T, c *hcClient, name string) int {
 	t.Helper()
-	c.nc.SetDeadline(time.Now().Add(stressIOTimeout))
-	if _, err := c.nc.Write([]byte("stats\r\n")); err != nil {
-		t.Fatal(err)
+	v, err := strconv.Atoi(statsOn(t, c, "stats")[name])
+	if err != nil {
+		return -1
 	}
-	v := -1
-	for {
-		line, err := c.br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("stats: %v", err)
-		}
-		if line == "END\r\n" {
-			return v
-		}
-		if f := strings.Fields(line); len(f) == 3 && f[1] == name {
-			v, _ = strconv.Atoi(f[2])
-		}
-	}
+	return v
 }
 
 // stressRun is the shared state of the clients and the checks.
