@@ -43,6 +43,15 @@ type clusterNet struct {
 	mu     sync.Mutex // serializes changes (OnChange is one goroutine; Close another)
 	up     map[string]bool
 	closed bool
+
+	retiring sync.WaitGroup // links being closed off OnChange's goroutine; close waits
+}
+
+// retire closes a link the links in force no longer hold, on a goroutine
+// of its own (OnChange must return quickly) that close waits for. A request
+// an event loop still hands it is answered "pool closed", a failure.
+func (cn *clusterNet) retire(l *mc.Pool) {
+	cn.retiring.Go(func() { _ = l.Close() })
 }
 
 // newClusterNet returns the cluster state of cfg, nil without peers.
@@ -130,7 +139,7 @@ func (cn *clusterNet) onChange(c peers.Change) {
 			next[addr] = l
 			cn.links.Store(&next)
 			if old != nil {
-				go func() { _ = old.Close() }() // OnChange must return quickly
+				cn.retire(old)
 			}
 		}
 	case peers.PeerDown:
@@ -141,7 +150,7 @@ func (cn *clusterNet) onChange(c peers.Change) {
 			next := clone(links)
 			delete(next, addr)
 			cn.links.Store(&next)
-			go func() { _ = l.Close() }() // OnChange must return quickly
+			cn.retire(l)
 		}
 	}
 	nodes := []ring.Node{{Name: cn.self}}
@@ -211,6 +220,7 @@ func (cn *clusterNet) close() {
 	for _, l := range links {
 		_ = l.Close()
 	}
+	cn.retiring.Wait()
 }
 
 // peerHandler serves the requests that arrive on the peer port: each key
