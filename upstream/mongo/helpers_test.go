@@ -3,11 +3,12 @@ package mongo
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/fae-sidecar/fae/internal/testproc"
 )
 
 // newPool returns a pool over uris, closed by t's cleanup.
@@ -59,36 +60,6 @@ func decode(t testing.TB, raw []byte) bson.M {
 // a server that hangs. It returns its mongodb:// URI.
 func blackHole(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "mongodb://" + ln.Addr().String() + "/?directConnection=true"
+	addr := testproc.ServeTCP(t, func(net.Conn) {}) // held open, never read
+	return "mongodb://" + addr + "/?directConnection=true"
 }
